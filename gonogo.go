@@ -1,0 +1,152 @@
+// Package gonogo holds the shared vocabulary of the gonogo harness: the
+// request the engine intends to send, the result a protocol client measures,
+// the client and sink contracts that connect them, and the error classes that
+// turn per-request failures into data.
+//
+// It imports nothing of the project. The load engine (package scenarios), the
+// protocol clients (extensions/...), the recorders (analyze) and the reports
+// all speak in these types.
+//
+// Measurement semantics: every request carries an intended send time from its
+// arrival process. Latency is measured from that intended time (free of
+// coordinated omission) and from the actual send; scheduling lag is actual
+// minus intended. See DESIGN.md, "Measurement semantics".
+package gonogo
+
+import (
+	"context"
+	"time"
+)
+
+// Request is one unit of work that the engine asks a protocol client to do.
+// The engine owns it; clients must not keep it after Do returns.
+type Request struct {
+	// ID numbers requests within a run, from 1.
+	ID uint64
+	// Scenario names the scenario that produced the request.
+	Scenario string
+	// Intended is when the arrival process wanted the request sent. For
+	// closed models (VU executors) it is the moment the VU became ready.
+	Intended time.Time
+	// Tags are the scenario's tags plus any carried by recorded traffic.
+	Tags map[string]string
+	// InputTokens asks a generative client for a prompt of about this many
+	// tokens; zero means the client's default.
+	InputTokens int
+	// OutputTokens asks a generative client for exactly this many output
+	// tokens; zero means the client's default.
+	OutputTokens int
+}
+
+// ErrorClass says why a request failed. The empty class means success.
+type ErrorClass string
+
+// Error classes recorded in results. They are stable names used in run.json.
+const (
+	ErrNone     ErrorClass = ""
+	ErrConnect  ErrorClass = "connect"  // dial refused, reset before a response, DNS
+	ErrTimeout  ErrorClass = "timeout"  // the request deadline passed
+	ErrHTTP4xx  ErrorClass = "http_4xx" // the server answered 4xx
+	ErrHTTP5xx  ErrorClass = "http_5xx" // the server answered 5xx
+	ErrProtocol ErrorClass = "protocol" // the response could not be parsed or broke the protocol
+	ErrCanceled ErrorClass = "canceled" // the run was stopped while the request was in flight
+	ErrOther    ErrorClass = "other"    // anything else
+)
+
+// ErrorClasses lists every failure class in a fixed order, for reports.
+var ErrorClasses = []ErrorClass{ErrConnect, ErrTimeout, ErrHTTP4xx, ErrHTTP5xx, ErrProtocol, ErrCanceled, ErrOther}
+
+// Result is what a protocol client measured for one request. The engine fills
+// the identity and timing fields it owns (Request, Intended, Sent); the client
+// fills the rest. A zero duration in an LLM field means "not measured".
+type Result struct {
+	// Request is the request this result answers.
+	Request *Request
+	// Sent is when the client actually started the request.
+	Sent time.Time
+	// Queued is set when the arrival waited for a free VU before it was sent
+	// (saturation policy "queue"); its latency includes that wait.
+	Queued bool
+	// Done is when the response was complete (or the request failed).
+	Done time.Time
+	// Status is the protocol status (an HTTP status code), 0 if none.
+	Status int
+	// Class is the failure class; ErrNone on success.
+	Class ErrorClass
+	// Err describes the failure in words; empty on success.
+	Err string
+	// BytesIn counts response bytes read.
+	BytesIn int64
+	// TTFT is the time from Sent to the first non-empty content chunk.
+	TTFT time.Duration
+	// ChunkGaps holds every gap between consecutive streamed content chunks.
+	// The engine reuses its backing array between requests.
+	ChunkGaps []time.Duration
+	// OutputTokens is the number of generated tokens, from the server's usage
+	// report when it gives one, else counted from the stream; 0 if unknown.
+	OutputTokens int
+}
+
+// Failed reports whether the request failed.
+func (r *Result) Failed() bool { return r.Class != ErrNone }
+
+// Latency is the time from the intended send to completion: the latency a
+// user of an open system sees, free of coordinated omission.
+func (r *Result) Latency() time.Duration { return r.Done.Sub(r.Request.Intended) }
+
+// ServiceTime is the time from the actual send to completion: what a
+// closed-loop tool would report.
+func (r *Result) ServiceTime() time.Duration { return r.Done.Sub(r.Sent) }
+
+// SchedulingLag is how late the request was sent relative to its intended
+// time (actual minus intended).
+func (r *Result) SchedulingLag() time.Duration { return r.Sent.Sub(r.Request.Intended) }
+
+// E2E is the end-to-end time of a generative request from the actual send.
+func (r *Result) E2E() time.Duration { return r.Done.Sub(r.Sent) }
+
+// TPOT is the mean time per output token after the first,
+// (e2e − ttft)/(output_tokens − 1); 0 when it is undefined.
+func (r *Result) TPOT() time.Duration {
+	if r.TTFT <= 0 || r.OutputTokens < 2 {
+		return 0
+	}
+	return (r.E2E() - r.TTFT) / time.Duration(r.OutputTokens-1)
+}
+
+// Client performs requests of one protocol against one target. Do must be
+// safe for concurrent use. It records failures in res (Class, Err) rather
+// than returning them: a failed request is data, not an error.
+type Client interface {
+	// Do sends req and fills res.Done, res.Status, res.Class and the
+	// protocol's measurements. res.Sent is set by the caller just before Do.
+	Do(ctx context.Context, req *Request, res *Result)
+}
+
+// Sink receives every finished result and every dropped arrival. Its methods
+// must be safe for concurrent use and must not keep res after they return.
+type Sink interface {
+	// Record takes one finished request.
+	Record(res *Result)
+	// Drop notes an arrival that was never sent because every VU was busy.
+	Drop(req *Request)
+}
+
+// Sinks fans every result out to several sinks, in order.
+type Sinks []Sink
+
+// Record passes res to every sink.
+func (s Sinks) Record(res *Result) {
+	for _, k := range s {
+		k.Record(res)
+	}
+}
+
+// Drop passes req to every sink.
+func (s Sinks) Drop(req *Request) {
+	for _, k := range s {
+		k.Drop(req)
+	}
+}
+
+var _ Sink = Sinks(nil)
