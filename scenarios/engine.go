@@ -1,0 +1,150 @@
+package scenarios
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gonogo-dev/gonogo"
+)
+
+// Plan pairs a scenario with the client that sends its requests.
+type Plan struct {
+	Scenario *Scenario
+	Client   gonogo.Client
+}
+
+// Engine runs scenarios side by side and feeds every result to a sink.
+// Create one with NewEngine; it runs once.
+type Engine struct {
+	sink     gonogo.Sink
+	lead     time.Duration
+	inFlight atomic.Int64
+	nextID   atomic.Uint64
+	pool     sync.Pool // *job
+	started  atomic.Int64
+}
+
+// DefaultLead is how far in the future the run's time zero is placed, so
+// that every worker is up before the first intended send.
+const DefaultLead = 20 * time.Millisecond
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithLead sets the delay between Run and the run's time zero.
+func WithLead(d time.Duration) Option { return func(e *Engine) { e.lead = d } }
+
+// NewEngine returns an engine that records into sink.
+func NewEngine(sink gonogo.Sink, opts ...Option) *Engine {
+	e := &Engine{sink: sink, lead: DefaultLead}
+	e.pool.New = func() any { return new(job) }
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// InFlight is the number of requests sent and not yet finished.
+func (e *Engine) InFlight() int64 { return e.inFlight.Load() }
+
+// Start is the run's time zero (intended time of the first arrival of a
+// scenario with startTime 0); zero before Run.
+func (e *Engine) Start() time.Time {
+	n := e.started.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+type job struct {
+	req gonogo.Request
+	res gonogo.Result
+}
+
+// Run runs every plan to completion and returns when all requests have
+// finished. Cancelling ctx is a graceful stop: no new arrivals, and
+// requests in flight get their scenario's gracefulStop to finish before
+// they are cancelled (and recorded as canceled).
+func (e *Engine) Run(ctx context.Context, plans []Plan) {
+	start := time.Now().Add(e.lead)
+	e.started.Store(start.UnixNano())
+	var wg sync.WaitGroup
+	for _, p := range plans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.runScenario(ctx, start.Add(p.Scenario.StartTime), p)
+		}()
+	}
+	wg.Wait()
+}
+
+// runScenario runs one scenario from its start time.
+func (e *Engine) runScenario(ctx context.Context, start time.Time, p Plan) {
+	if !sleepUntil(ctx, nil, start) {
+		return
+	}
+	// Requests get their own context: it ends gracefulStop after the
+	// arrivals end, whether they end on schedule or by interrupt.
+	reqCtx, cancelReqs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelReqs()
+	var workers sync.WaitGroup
+	switch p.Scenario.Executor {
+	case ConstantArrivalRate, RampingArrivalRate:
+		e.runArrivals(ctx, reqCtx, start, p, &workers)
+	default:
+		e.runVUs(ctx, reqCtx, start, p, &workers)
+	}
+	grace := time.AfterFunc(p.Scenario.GracefulStop, cancelReqs)
+	workers.Wait()
+	grace.Stop()
+}
+
+// send performs one request on the calling goroutine and records it.
+func (e *Engine) send(ctx context.Context, c gonogo.Client, j *job) {
+	res := &j.res
+	gaps := res.ChunkGaps[:0]
+	queued := res.Queued
+	*res = gonogo.Result{Request: &j.req, ChunkGaps: gaps, Queued: queued}
+	e.inFlight.Add(1)
+	res.Sent = time.Now()
+	c.Do(ctx, &j.req, res)
+	if res.Done.IsZero() {
+		res.Done = time.Now()
+	}
+	e.inFlight.Add(-1)
+	e.sink.Record(res)
+}
+
+// newJob takes a job from the pool and fills its request.
+func (e *Engine) newJob(s *Scenario, intended time.Time) *job {
+	j := e.pool.Get().(*job)
+	j.req = gonogo.Request{ID: e.nextID.Add(1), Scenario: s.Name, Intended: intended, Tags: s.Tags}
+	j.res.Queued = false
+	return j
+}
+
+// sleepUntil waits until t or until ctx ends; it reports whether t came.
+// A non-nil timer is reused, to keep the arrival loop free of allocations.
+func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	if timer == nil {
+		timer = time.NewTimer(d)
+		defer timer.Stop()
+	} else {
+		timer.Reset(d)
+	}
+	select {
+	case <-ctx.Done():
+		timer.Stop()
+		return false
+	case <-timer.C:
+		return true
+	}
+}

@@ -1,0 +1,203 @@
+package scenarios
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gonogo-dev/gonogo"
+)
+
+// sleepClient answers every request after a fixed delay, or when ctx ends.
+type sleepClient struct {
+	delay    time.Duration
+	inFlight atomic.Int64
+	peak     atomic.Int64
+}
+
+func (c *sleepClient) Do(ctx context.Context, _ *gonogo.Request, res *gonogo.Result) {
+	n := c.inFlight.Add(1)
+	defer c.inFlight.Add(-1)
+	for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
+	}
+	t := time.NewTimer(c.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		res.Status = 200
+	case <-ctx.Done():
+		res.Class, res.Err = gonogo.ErrCanceled, ctx.Err().Error()
+	}
+	res.Done = time.Now()
+}
+
+var _ gonogo.Client = (*sleepClient)(nil)
+
+// memSink keeps what tests need to check.
+type memSink struct {
+	mu       sync.Mutex
+	results  int
+	dropped  int
+	queued   int
+	canceled int
+	maxLag   time.Duration
+	maxLat   time.Duration
+	ids      map[uint64]bool
+	scen     map[string]int
+}
+
+func newMemSink() *memSink { return &memSink{ids: map[uint64]bool{}, scen: map[string]int{}} }
+
+func (s *memSink) Record(r *gonogo.Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.results++
+	s.scen[r.Request.Scenario]++
+	s.ids[r.Request.ID] = true
+	if r.Queued {
+		s.queued++
+	}
+	if r.Class == gonogo.ErrCanceled {
+		s.canceled++
+	}
+	s.maxLag = max(s.maxLag, r.SchedulingLag())
+	s.maxLat = max(s.maxLat, r.Latency())
+}
+
+func (s *memSink) Drop(*gonogo.Request) {
+	s.mu.Lock()
+	s.dropped++
+	s.mu.Unlock()
+}
+
+func mustValid(t *testing.T, s *Scenario) *Scenario {
+	t.Helper()
+	if msg := validateOnly(s); msg != "" {
+		t.Fatal(msg)
+	}
+	return s
+}
+
+func TestEngineConstantArrivalRate(t *testing.T) {
+	sink := newMemSink()
+	s := mustValid(t, &Scenario{Name: "a", Executor: ConstantArrivalRate, Rate: 200, Duration: time.Second})
+	NewEngine(sink).Run(context.Background(), []Plan{{s, &sleepClient{delay: 5 * time.Millisecond}}})
+	if sink.results != 200 || sink.dropped != 0 || len(sink.ids) != 200 {
+		t.Fatalf("results=%d dropped=%d distinct ids=%d, want 200/0/200", sink.results, sink.dropped, len(sink.ids))
+	}
+}
+
+func TestEngineDropsWhenSaturated(t *testing.T) {
+	sink := newMemSink()
+	c := &sleepClient{delay: 100 * time.Millisecond}
+	s := mustValid(t, &Scenario{Name: "a", Executor: ConstantArrivalRate, Rate: 100, Duration: time.Second, MaxVUs: 2, PreAllocatedVUs: 2})
+	NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+	if sink.results+sink.dropped != 100 {
+		t.Fatalf("results %d + dropped %d != 100 arrivals: an arrival was lost", sink.results, sink.dropped)
+	}
+	if c.peak.Load() > 2 {
+		t.Errorf("peak concurrency %d exceeds maxVUs 2", c.peak.Load())
+	}
+	if sink.results > 30 || sink.dropped < 70 {
+		t.Errorf("2 VUs × 100 ms for 1 s should serve about 20 and drop about 80; got %d served, %d dropped", sink.results, sink.dropped)
+	}
+}
+
+func TestEngineQueueKeepsEveryArrival(t *testing.T) {
+	sink := newMemSink()
+	c := &sleepClient{delay: 20 * time.Millisecond}
+	s := mustValid(t, &Scenario{Name: "a", Executor: ConstantArrivalRate, Rate: 200, Duration: 500 * time.Millisecond, MaxVUs: 2, PreAllocatedVUs: 1, Saturation: SaturationQueue})
+	NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+	if sink.results != 100 || sink.dropped != 0 {
+		t.Fatalf("results=%d dropped=%d, want 100/0", sink.results, sink.dropped)
+	}
+	if sink.queued < 50 {
+		t.Errorf("queued = %d, want most arrivals queued", sink.queued)
+	}
+	// 100 requests through 2 VUs at 20 ms take ≥ 1 s; the last waited ~0.5 s
+	// beyond its intended time, which latency (from intended) must show.
+	if sink.maxLat < 400*time.Millisecond {
+		t.Errorf("max latency from intended = %v, want ≥ 400ms (queueing is measured)", sink.maxLat)
+	}
+}
+
+func TestEngineInterruptIsGraceful(t *testing.T) {
+	sink := newMemSink()
+	c := &sleepClient{delay: 50 * time.Millisecond}
+	s := mustValid(t, &Scenario{Name: "a", Executor: ConstantArrivalRate, Rate: 100, Duration: 10 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	NewEngine(sink).Run(ctx, []Plan{{s, c}})
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("run took %v after interrupt at 300ms", el)
+	}
+	if sink.results < 20 || sink.results > 45 || sink.canceled != 0 {
+		t.Errorf("results=%d canceled=%d: want about 32 finished, none canceled", sink.results, sink.canceled)
+	}
+}
+
+func TestEngineGracefulStopCancelsStragglers(t *testing.T) {
+	sink := newMemSink()
+	c := &sleepClient{delay: time.Hour}
+	s := mustValid(t, &Scenario{Name: "a", Executor: ConstantArrivalRate, Rate: 50, Duration: 200 * time.Millisecond, GracefulStop: 100 * time.Millisecond})
+	start := time.Now()
+	NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("run took %v; gracefulStop should cut it at ~300ms", el)
+	}
+	if sink.results != 10 || sink.canceled != 10 {
+		t.Errorf("results=%d canceled=%d, want 10 recorded as canceled", sink.results, sink.canceled)
+	}
+}
+
+func TestEngineVUExecutors(t *testing.T) {
+	t.Run("shared-iterations is exact", func(t *testing.T) {
+		sink := newMemSink()
+		c := &sleepClient{delay: time.Millisecond}
+		s := mustValid(t, &Scenario{Name: "a", Executor: SharedIterations, VUs: 4, Iterations: 37})
+		NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+		if sink.results != 37 || c.peak.Load() > 4 {
+			t.Fatalf("results=%d peak=%d, want 37 with ≤4 concurrent", sink.results, c.peak.Load())
+		}
+	})
+	t.Run("constant-vus", func(t *testing.T) {
+		sink := newMemSink()
+		c := &sleepClient{delay: 10 * time.Millisecond}
+		s := mustValid(t, &Scenario{Name: "a", Executor: ConstantVUs, VUs: 3, Duration: 300 * time.Millisecond})
+		NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+		if c.peak.Load() != 3 || sink.results < 45 || sink.results > 95 {
+			t.Fatalf("results=%d peak=%d, want ~90 with 3 concurrent", sink.results, c.peak.Load())
+		}
+		if sink.maxLag > 5*time.Millisecond {
+			t.Errorf("closed model lag %v, want ~0", sink.maxLag)
+		}
+	})
+	t.Run("ramping-vus", func(t *testing.T) {
+		sink := newMemSink()
+		c := &sleepClient{delay: 10 * time.Millisecond}
+		s := mustValid(t, &Scenario{Name: "a", Executor: RampingVUs, Stages: []Stage{{200 * time.Millisecond, 6}, {200 * time.Millisecond, 6}, {200 * time.Millisecond, 0}}})
+		NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+		if c.peak.Load() != 6 {
+			t.Fatalf("peak concurrency %d, want 6", c.peak.Load())
+		}
+	})
+}
+
+func TestEngineScenariosStartOnTime(t *testing.T) {
+	sink := newMemSink()
+	c := &sleepClient{delay: time.Millisecond}
+	a := mustValid(t, &Scenario{Name: "a", Executor: ConstantArrivalRate, Rate: 50, Duration: 200 * time.Millisecond})
+	b := mustValid(t, &Scenario{Name: "b", Executor: ConstantArrivalRate, Rate: 50, Duration: 200 * time.Millisecond, StartTime: 300 * time.Millisecond})
+	e := NewEngine(sink)
+	start := time.Now()
+	e.Run(context.Background(), []Plan{{a, c}, {b, c}})
+	if el := time.Since(start); el < 480*time.Millisecond {
+		t.Errorf("run ended after %v; b starts at 300ms and runs 200ms", el)
+	}
+	if sink.scen["a"] != 10 || sink.scen["b"] != 10 {
+		t.Errorf("per scenario %v, want 10 each", sink.scen)
+	}
+}

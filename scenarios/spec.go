@@ -1,0 +1,547 @@
+// Package scenarios describes and runs load: the scenario file (YAML, with
+// k6-familiar executor names and parameters), its validation with file:line
+// errors, the built-in profiles (load, stress, spike, soak, breakpoint), the
+// arrival schedules of open-model executors, and the engine that drives a
+// protocol client (gonogo.Client) and feeds a gonogo.Sink.
+//
+// Open-model executors (constant-arrival-rate, ramping-arrival-rate) give
+// every request an intended send time; the engine never waits for a response
+// before sending the next arrival, so latency measured from the intended time
+// is free of coordinated omission. Closed-model executors (constant-vus,
+// ramping-vus, shared-iterations) loop virtual users.
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/lexer"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// Executor names, as in k6.
+const (
+	ConstantArrivalRate = "constant-arrival-rate"
+	RampingArrivalRate  = "ramping-arrival-rate"
+	ConstantVUs         = "constant-vus"
+	RampingVUs          = "ramping-vus"
+	SharedIterations    = "shared-iterations"
+)
+
+// Executors lists the executor names the engine knows.
+var Executors = []string{ConstantArrivalRate, RampingArrivalRate, ConstantVUs, RampingVUs, SharedIterations}
+
+// Arrival processes of the open-model executors.
+const (
+	ArrivalConstant = "constant" // evenly spaced, as k6 does
+	ArrivalPoisson  = "poisson"  // exponential inter-arrival times
+	ArrivalGamma    = "gamma"    // gamma inter-arrival times; burstiness is the shape (vLLM bench)
+)
+
+// Saturation policies: what an arrival does when every VU is busy.
+const (
+	SaturationDrop  = "drop"  // count it as dropped (k6's dropped_iterations)
+	SaturationQueue = "queue" // wait for a VU, up to maxQueue waiting arrivals
+)
+
+// Defaults applied by Validate where a field is left out.
+const (
+	DefaultTimeUnit        = time.Second
+	DefaultMaxVUs          = 1000
+	DefaultPreAllocatedVUs = 50
+	DefaultMaxQueue        = 10000
+	DefaultGracefulStop    = 30 * time.Second
+)
+
+// File is a scenario file: several named scenarios that run side by side,
+// the thresholds that decide the exit code, and a default request.
+type File struct {
+	// Description says what the file is for; it appears in reports.
+	Description string `yaml:"description"`
+	// Scenarios maps names to scenarios.
+	Scenarios map[string]*Scenario `yaml:"scenarios"`
+	// Thresholds maps a metric selector (latency, errors, ttft{scenario:x}, …)
+	// to k6-style threshold expressions.
+	Thresholds map[string][]Threshold `yaml:"thresholds"`
+	// Request is the default request of every scenario without its own.
+	Request *RequestSpec `yaml:"request"`
+
+	// Path names the file the spec came from ("" for flags only); errors
+	// use it.
+	Path string `yaml:"-"`
+	src  []byte
+}
+
+// Scenario is one workload with its own executor, start time and tags.
+type Scenario struct {
+	// Name is the scenario's key in the file.
+	Name string `yaml:"-"`
+	// Executor is one of Executors.
+	Executor string `yaml:"executor"`
+	// StartTime delays the scenario from the start of the run.
+	StartTime time.Duration `yaml:"startTime"`
+	// GracefulStop is how long in-flight requests may finish after the
+	// scenario's arrivals end (or after an interrupt).
+	GracefulStop time.Duration `yaml:"gracefulStop"`
+	// Tags are attached to every request of the scenario.
+	Tags map[string]string `yaml:"tags"`
+
+	// Rate is arrivals per TimeUnit (constant-arrival-rate).
+	Rate float64 `yaml:"rate"`
+	// TimeUnit is the period Rate and stage targets count in (default 1s).
+	TimeUnit time.Duration `yaml:"timeUnit"`
+	// Duration is how long the scenario runs (constant-* executors).
+	Duration time.Duration `yaml:"duration"`
+	// StartRate is the rate before the first stage (ramping-arrival-rate).
+	StartRate float64 `yaml:"startRate"`
+	// Stages ramp the rate (ramping-arrival-rate) or the VUs (ramping-vus)
+	// linearly to each target over each duration.
+	Stages []Stage `yaml:"stages"`
+	// PreAllocatedVUs are started before the first arrival.
+	PreAllocatedVUs int `yaml:"preAllocatedVUs"`
+	// MaxVUs caps concurrent requests of an arrival-rate scenario.
+	MaxVUs int `yaml:"maxVUs"`
+	// Arrival is the arrival process: constant (default), poisson or gamma.
+	Arrival string `yaml:"arrival"`
+	// Burstiness is the gamma shape: 1 is Poisson, below 1 burstier, above
+	// 1 smoother (vLLM bench's burstiness).
+	Burstiness float64 `yaml:"burstiness"`
+	// Seed seeds random arrival processes; 0 picks 1.
+	Seed int64 `yaml:"seed"`
+	// Saturation is drop (default) or queue.
+	Saturation string `yaml:"saturation"`
+	// MaxQueue bounds the arrivals waiting for a VU under queue.
+	MaxQueue int `yaml:"maxQueue"`
+
+	// VUs is the number of virtual users (constant-vus, shared-iterations).
+	VUs int `yaml:"vus"`
+	// StartVUs is the VU count before the first stage (ramping-vus).
+	StartVUs int `yaml:"startVUs"`
+	// Iterations is the total shared among VUs (shared-iterations).
+	Iterations int `yaml:"iterations"`
+	// MaxDuration bounds a shared-iterations scenario.
+	MaxDuration time.Duration `yaml:"maxDuration"`
+
+	// Request overrides the file's default request.
+	Request *RequestSpec `yaml:"request"`
+}
+
+// Stage is one linear ramp: reach Target in Duration.
+type Stage struct {
+	Duration time.Duration `yaml:"duration"`
+	Target   float64       `yaml:"target"`
+}
+
+// RequestSpec describes what each request sends; which fields matter
+// depends on the protocol.
+type RequestSpec struct {
+	Method  string            `yaml:"method"`
+	Path    string            `yaml:"path"`
+	Headers map[string]string `yaml:"headers"`
+	Body    string            `yaml:"body"`
+	// Model is the served model name (openai, kserve).
+	Model string `yaml:"model"`
+	// API is "completions" or "chat" (openai).
+	API string `yaml:"api"`
+	// PromptTokens and MaxTokens size generated requests (openai).
+	PromptTokens int `yaml:"promptTokens"`
+	MaxTokens    int `yaml:"maxTokens"`
+}
+
+// Threshold is one k6-style threshold expression on a metric, such as
+// "p(99)<500" or "rate<0.01". In YAML it is either that string or an
+// object {threshold, abortOnFail, delayAbortEval}.
+type Threshold struct {
+	Expr           string        `yaml:"threshold"`
+	AbortOnFail    bool          `yaml:"abortOnFail"`
+	DelayAbortEval time.Duration `yaml:"delayAbortEval"`
+	// Pos is "file:line" of the expression, for error messages.
+	Pos string `yaml:"-"`
+}
+
+// UnmarshalYAML accepts a plain expression string or the object form.
+func (t *Threshold) UnmarshalYAML(b []byte) error {
+	var s string
+	if err := yaml.Unmarshal(b, &s); err == nil {
+		t.Expr = s
+		return nil
+	}
+	type plain Threshold
+	var p plain
+	if err := yaml.UnmarshalWithOptions(b, &p, yaml.DisallowUnknownField()); err != nil {
+		return err
+	}
+	*t = Threshold(p)
+	return nil
+}
+
+// ValidationError is invalid input in a scenario file or in the flags that
+// stand for one. It names the file, line and field when they are known.
+type ValidationError struct {
+	File   string // "" for flags
+	Line   int    // 0 when unknown
+	Column int
+	Field  string // a path such as scenarios.warmup.rate, or a flag such as --rate
+	Msg    string
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+			if e.Column > 0 {
+				fmt.Fprintf(&b, ":%d", e.Column)
+			}
+		}
+		b.WriteString(": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Parse reads a scenario file. name is used in error messages. Unknown
+// fields are errors. The result is validated and has defaults applied.
+func Parse(name string, data []byte) (*File, error) {
+	f := &File{Path: name, src: data}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, &ValidationError{File: name, Msg: "empty scenario file"}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
+	if err := dec.Decode(f); err != nil {
+		return nil, yamlError(name, data, err)
+	}
+	f.Path, f.src = name, data
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Load reads and parses the scenario file at path.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ValidationError{File: path, Msg: err.Error()}
+	}
+	return Parse(path, data)
+}
+
+// yamlError turns a go-yaml error into a ValidationError with its position.
+func yamlError(name string, src []byte, err error) error {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		e := &ValidationError{File: name, Msg: ye.GetMessage()}
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			e.Line, e.Column = tk.Position.Line, tk.Position.Column
+		}
+		return e
+	}
+	// Some decode errors (a bad duration) carry no position: find the
+	// offending value in the source instead.
+	e := &ValidationError{File: name, Msg: err.Error()}
+	if _, quoted, ok := strings.Cut(err.Error(), `"`); ok {
+		bad := strings.TrimSuffix(quoted, `"`)
+		for _, tk := range lexer.Tokenize(string(src)) {
+			if tk.Value == bad && tk.Position != nil {
+				e.Line, e.Column = tk.Position.Line, tk.Position.Column
+				break
+			}
+		}
+	}
+	return e
+}
+
+// Names returns the scenario names in the order they start (by start time,
+// then name).
+func (f *File) Names() []string {
+	names := make([]string, 0, len(f.Scenarios))
+	for n := range f.Scenarios {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := f.Scenarios[names[i]], f.Scenarios[names[j]]
+		if a.StartTime != b.StartTime {
+			return a.StartTime < b.StartTime
+		}
+		return names[i] < names[j]
+	})
+	return names
+}
+
+// Validate checks every field, applies defaults, and returns the first
+// problem as a *ValidationError with the file position when known.
+func (f *File) Validate() error {
+	if len(f.Scenarios) == 0 {
+		return f.errAt("$.scenarios", "scenarios", "no scenarios defined")
+	}
+	for _, name := range f.Names() {
+		s := f.Scenarios[name]
+		if s == nil {
+			return f.errAt("$.scenarios."+name, "scenarios."+name, "empty scenario")
+		}
+		s.Name = name
+		if field, msg := s.validate(); msg != "" {
+			return f.errAt("$.scenarios."+name+"."+field, "scenarios."+name+"."+field, msg)
+		}
+		if s.Request == nil {
+			s.Request = f.Request
+		}
+	}
+	for metric, list := range f.Thresholds {
+		for i := range list {
+			t := &list[i]
+			t.Pos = f.pos(fmt.Sprintf("$.thresholds.%s[%d]", metric, i))
+			if strings.TrimSpace(t.Expr) == "" {
+				return f.errAt(fmt.Sprintf("$.thresholds.%s[%d]", metric, i), "thresholds."+metric, "empty threshold expression")
+			}
+		}
+	}
+	return nil
+}
+
+// validate checks one scenario and applies defaults. It returns the field
+// (YAML name) and a message when something is wrong.
+func (s *Scenario) validate() (field, msg string) {
+	if s.StartTime < 0 {
+		return "startTime", "must not be negative"
+	}
+	if s.GracefulStop < 0 {
+		return "gracefulStop", "must not be negative"
+	}
+	if s.GracefulStop == 0 {
+		s.GracefulStop = DefaultGracefulStop
+	}
+	switch s.Executor {
+	case ConstantArrivalRate, RampingArrivalRate:
+		return s.validateArrivalRate()
+	case ConstantVUs:
+		if s.VUs <= 0 {
+			return "vus", fmt.Sprintf("must be > 0 (got %d)", s.VUs)
+		}
+		if s.Duration <= 0 {
+			return "duration", fmt.Sprintf("must be > 0 (got %s)", s.Duration)
+		}
+	case RampingVUs:
+		if s.StartVUs < 0 {
+			return "startVUs", "must not be negative"
+		}
+		if f, m := validStages(s.Stages, true); m != "" {
+			return f, m
+		}
+	case SharedIterations:
+		if s.VUs <= 0 {
+			s.VUs = 1
+		}
+		if s.Iterations <= 0 {
+			return "iterations", fmt.Sprintf("must be > 0 (got %d)", s.Iterations)
+		}
+		if s.VUs > s.Iterations {
+			s.VUs = s.Iterations
+		}
+		if s.MaxDuration < 0 {
+			return "maxDuration", "must not be negative"
+		}
+		if s.MaxDuration == 0 {
+			s.MaxDuration = 10 * time.Minute
+		}
+	case "":
+		return "executor", "missing; one of " + strings.Join(Executors, ", ")
+	default:
+		return "executor", fmt.Sprintf("unknown executor %q; one of %s", s.Executor, strings.Join(Executors, ", "))
+	}
+	return "", ""
+}
+
+func (s *Scenario) validateArrivalRate() (field, msg string) {
+	if s.TimeUnit < 0 {
+		return "timeUnit", "must be > 0"
+	}
+	if s.TimeUnit == 0 {
+		s.TimeUnit = DefaultTimeUnit
+	}
+	if s.Executor == ConstantArrivalRate {
+		if !(s.Rate > 0) || math.IsInf(s.Rate, 0) {
+			return "rate", fmt.Sprintf("must be > 0 (got %g)", s.Rate)
+		}
+		if s.Duration <= 0 {
+			return "duration", fmt.Sprintf("must be > 0 (got %s)", s.Duration)
+		}
+	} else {
+		if s.StartRate < 0 || math.IsNaN(s.StartRate) || math.IsInf(s.StartRate, 0) {
+			return "startRate", "must not be negative"
+		}
+		if f, m := validStages(s.Stages, false); m != "" {
+			return f, m
+		}
+	}
+	switch s.Arrival {
+	case "":
+		s.Arrival = ArrivalConstant
+	case ArrivalConstant, ArrivalPoisson:
+	case ArrivalGamma:
+		if s.Burstiness == 0 {
+			s.Burstiness = 1
+		}
+		if !(s.Burstiness > 0) || math.IsInf(s.Burstiness, 0) {
+			return "burstiness", fmt.Sprintf("must be > 0 (got %g)", s.Burstiness)
+		}
+	default:
+		return "arrival", fmt.Sprintf("unknown arrival process %q; one of constant, poisson, gamma", s.Arrival)
+	}
+	if s.Seed == 0 {
+		s.Seed = 1
+	}
+	if s.MaxVUs < 0 {
+		return "maxVUs", "must not be negative"
+	}
+	if s.PreAllocatedVUs < 0 {
+		return "preAllocatedVUs", "must not be negative"
+	}
+	if s.MaxVUs == 0 {
+		s.MaxVUs = max(DefaultMaxVUs, s.PreAllocatedVUs)
+	}
+	if s.PreAllocatedVUs == 0 {
+		s.PreAllocatedVUs = min(DefaultPreAllocatedVUs, s.MaxVUs)
+	}
+	if s.PreAllocatedVUs > s.MaxVUs {
+		return "preAllocatedVUs", fmt.Sprintf("must not exceed maxVUs (%d > %d)", s.PreAllocatedVUs, s.MaxVUs)
+	}
+	switch s.Saturation {
+	case "":
+		s.Saturation = SaturationDrop
+	case SaturationDrop:
+	case SaturationQueue:
+		if s.MaxQueue < 0 {
+			return "maxQueue", "must not be negative"
+		}
+		if s.MaxQueue == 0 {
+			s.MaxQueue = DefaultMaxQueue
+		}
+	default:
+		return "saturation", fmt.Sprintf("unknown policy %q; one of drop, queue", s.Saturation)
+	}
+	return "", ""
+}
+
+func validStages(stages []Stage, integer bool) (field, msg string) {
+	if len(stages) == 0 {
+		return "stages", "at least one stage is required"
+	}
+	var total time.Duration
+	for i, st := range stages {
+		f := fmt.Sprintf("stages[%d]", i)
+		if st.Duration < 0 {
+			return f + ".duration", "must not be negative"
+		}
+		if st.Target < 0 || math.IsNaN(st.Target) || math.IsInf(st.Target, 0) {
+			return f + ".target", fmt.Sprintf("must be >= 0 (got %g)", st.Target)
+		}
+		if integer && st.Target != math.Trunc(st.Target) {
+			return f + ".target", fmt.Sprintf("must be a whole number of VUs (got %g)", st.Target)
+		}
+		total += st.Duration
+	}
+	if total <= 0 {
+		return "stages", "total duration must be > 0"
+	}
+	return "", ""
+}
+
+// errAt builds a ValidationError for a YAML path; the line is looked up in
+// the source when the file has one.
+func (f *File) errAt(yamlPath, field, msg string) error {
+	e := &ValidationError{File: f.Path, Field: field, Msg: msg}
+	if f.Path == "" {
+		e.Field = flagFor(field)
+	}
+	e.Line, e.Column = f.lineOf(yamlPath)
+	return e
+}
+
+// pos renders the position of a YAML path as "file:line".
+func (f *File) pos(yamlPath string) string {
+	line, _ := f.lineOf(yamlPath)
+	if f.Path == "" {
+		return "flags"
+	}
+	if line == 0 {
+		return f.Path
+	}
+	return fmt.Sprintf("%s:%d", f.Path, line)
+}
+
+// lineOf finds the line and column of a YAML path in the source, walking up
+// to the nearest existing parent when the field itself is absent.
+func (f *File) lineOf(yamlPath string) (int, int) {
+	if len(f.src) == 0 {
+		return 0, 0
+	}
+	file, err := parser.ParseBytes(f.src, 0)
+	if err != nil {
+		return 0, 0
+	}
+	for p := yamlPath; p != "" && p != "$"; p = parentPath(p) {
+		path, err := yaml.PathString(p)
+		if err != nil {
+			continue
+		}
+		node, err := path.FilterFile(file)
+		if err != nil || node == nil {
+			continue
+		}
+		if tk := node.GetToken(); tk != nil && tk.Position != nil {
+			return tk.Position.Line, tk.Position.Column
+		}
+	}
+	return 0, 0
+}
+
+func parentPath(p string) string {
+	if i := strings.LastIndexAny(p, ".["); i > 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+// flagFor maps a field path to the flag that sets it, for flag-only specs.
+func flagFor(field string) string {
+	i := strings.LastIndex(field, ".")
+	name := field[i+1:]
+	if j := strings.Index(name, "["); j >= 0 {
+		name = name[:j]
+	}
+	switch name {
+	case "rate", "startRate":
+		return "--rate"
+	case "duration", "maxDuration":
+		return "--duration"
+	case "vus", "startVUs":
+		return "--vus"
+	case "maxVUs":
+		return "--max-vus"
+	case "iterations":
+		return "--iterations"
+	case "stages", "target":
+		return "--stages"
+	case "executor":
+		return "--executor"
+	case "arrival":
+		return "--arrival"
+	case "burstiness":
+		return "--burstiness"
+	}
+	return field
+}

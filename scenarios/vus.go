@@ -1,0 +1,87 @@
+package scenarios
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// runVUs drives a closed-model scenario: each virtual user sends a request,
+// waits for its response and sends the next. The intended time of each
+// request is the moment its VU is ready, so scheduling lag is near zero by
+// construction; closed models cannot show queueing delay outside the server.
+func (e *Engine) runVUs(ctx, reqCtx context.Context, start time.Time, p Plan, workers *sync.WaitGroup) {
+	s := p.Scenario
+	var n int
+	var active func(vu int, now time.Time) (run, over bool)
+	switch s.Executor {
+	case ConstantVUs:
+		n = s.VUs
+		end := start.Add(s.Duration)
+		active = func(int, time.Time) (bool, bool) { return true, !time.Now().Before(end) }
+	case RampingVUs:
+		n = s.StartVUs
+		var total time.Duration
+		for _, st := range s.Stages {
+			n = max(n, int(st.Target))
+			total += st.Duration
+		}
+		end := start.Add(total)
+		active = func(vu int, now time.Time) (bool, bool) {
+			return vu < s.vusAt(now.Sub(start)), !now.Before(end)
+		}
+	case SharedIterations:
+		n = s.VUs
+		end := start.Add(s.MaxDuration)
+		var left atomic.Int64
+		left.Store(int64(s.Iterations))
+		active = func(int, time.Time) (bool, bool) {
+			if !time.Now().Before(end) {
+				return false, true
+			}
+			return true, left.Add(-1) < 0
+		}
+	}
+	for vu := range n {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			idle := time.NewTimer(time.Hour)
+			defer idle.Stop()
+			for ctx.Err() == nil {
+				now := time.Now()
+				run, over := active(vu, now)
+				if over {
+					return
+				}
+				if !run { // ramped down: wait to be needed again
+					if !sleepUntil(ctx, idle, now.Add(rampPoll)) {
+						return
+					}
+					continue
+				}
+				j := e.newJob(s, time.Now())
+				e.send(reqCtx, p.Client, j)
+				e.pool.Put(j)
+			}
+		}()
+	}
+}
+
+// rampPoll is how often an inactive ramping VU checks whether it is needed.
+const rampPoll = 20 * time.Millisecond
+
+// vusAt is the ramping-vus target at offset t: linear within each stage.
+func (s *Scenario) vusAt(t time.Duration) int {
+	prev := float64(s.StartVUs)
+	for _, st := range s.Stages {
+		if t < st.Duration {
+			frac := float64(t) / float64(st.Duration)
+			return int(prev + (st.Target-prev)*frac + 0.5)
+		}
+		t -= st.Duration
+		prev = st.Target
+	}
+	return int(prev)
+}
