@@ -138,7 +138,7 @@ func (o *Overrides) apply(s *Scenario) {
 			if total > 0 {
 				k := float64(*o.Duration) / float64(total)
 				for i := range s.Stages {
-					s.Stages[i].Duration = time.Duration(float64(s.Stages[i].Duration) * k)
+					s.Stages[i].Duration = time.Duration(float64(s.Stages[i].Duration) * k).Round(time.Millisecond)
 				}
 			}
 		case SharedIterations:
@@ -221,4 +221,31 @@ func (s *Scenario) TargetRate() float64 {
 		return 0
 	}
 	return sch.Expected() / sch.Duration().Seconds()
+}
+
+// Describe summarizes the executor in a few words for reports, such as
+// "constant-arrival-rate 50/s for 1m0s (poisson)".
+func (s *Scenario) Describe() string {
+	var d string
+	switch s.Executor {
+	case ConstantArrivalRate:
+		d = fmt.Sprintf("%s %g/s for %s", s.Executor, s.TargetRate(), s.Duration)
+	case RampingArrivalRate:
+		sch := NewSchedule(s)
+		d = fmt.Sprintf("%s to %g/s over %s in %d stages", s.Executor, s.peakRate(), sch.Duration(), len(s.Stages))
+	case ConstantVUs:
+		return fmt.Sprintf("%s %d VUs for %s", s.Executor, s.VUs, s.Duration)
+	case RampingVUs:
+		return fmt.Sprintf("%s over %d stages", s.Executor, len(s.Stages))
+	case SharedIterations:
+		return fmt.Sprintf("%s %d iterations on %d VUs", s.Executor, s.Iterations, s.VUs)
+	}
+	if s.Arrival != ArrivalConstant {
+		d += " (" + s.Arrival
+		if s.Arrival == ArrivalGamma {
+			d += fmt.Sprintf(", burstiness %g", s.Burstiness)
+		}
+		d += ")"
+	}
+	return d
 }

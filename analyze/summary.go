@@ -1,0 +1,256 @@
+package analyze
+
+import (
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/gonogo-dev/gonogo"
+)
+
+// Summary is the end-of-run digest of a Recorder, as stored in run.json.
+type Summary struct {
+	Started   time.Time `json:"started"`
+	Ended     time.Time `json:"ended"`
+	DurationS float64   `json:"duration_s"`
+	Overall   Stats     `json:"overall"`
+	// Scenarios holds one Stats per scenario name.
+	Scenarios map[string]Stats `json:"scenarios,omitempty"`
+	// Tags holds one Stats per tag, keyed "key=value".
+	Tags map[string]Stats `json:"tags,omitempty"`
+	// TagOverflow counts (result or drop, tag) pairs not grouped because
+	// MaxTagGroups distinct tag groups existed already.
+	TagOverflow int64 `json:"tag_overflow,omitempty"`
+
+	// hist gives the histograms behind the summary, for percentiles that
+	// MetricStats does not hold; nil for a summary read back from JSON.
+	hist func(group, metric string) *hdr.Histogram
+}
+
+// Stats are the numbers of one group.
+type Stats struct {
+	Requests Requests `json:"requests"`
+	Rate     Rate     `json:"rate"`
+	// ActiveS is the duration in seconds that rates divide by: the run's
+	// duration for the overall group, from the first intended send to the
+	// last completion for scenarios and tags.
+	ActiveS        float64      `json:"active_s"`
+	Latency        *MetricStats `json:"latency,omitempty"`
+	LatencyService *MetricStats `json:"latency_service,omitempty"`
+	SchedulingLag  *MetricStats `json:"scheduling_lag,omitempty"`
+	TTFT           *MetricStats `json:"ttft,omitempty"`
+	ChunkGap       *MetricStats `json:"chunk_gap,omitempty"`
+	TPOT           *MetricStats `json:"tpot,omitempty"`
+	E2E            *MetricStats `json:"e2e,omitempty"`
+	OutputTokens   *MetricStats `json:"output_tokens,omitempty"`
+	// TokensPerSec is the output tokens of successful requests per second
+	// of ActiveS; absent when no tokens were reported.
+	TokensPerSec *float64 `json:"tokens_per_sec,omitempty"`
+	// Clamped counts values outside the histogram range (negative, or above
+	// 1 h / 10M tokens) that were recorded at the nearest bound.
+	Clamped int64 `json:"clamped,omitempty"`
+}
+
+// Requests counts requests by outcome.
+type Requests struct {
+	Total int64 `json:"total"` // finished requests, failures included
+	OK    int64 `json:"ok"`
+	// Failed counts failures by error class; classes with no failure are
+	// left out.
+	Failed  map[string]int64 `json:"failed"`
+	Dropped int64            `json:"dropped"` // arrivals never sent
+	Queued  int64            `json:"queued"`  // requests that waited for a VU
+}
+
+// FailedTotal is the sum of Failed.
+func (r Requests) FailedTotal() int64 {
+	var n int64
+	for _, c := range r.Failed {
+		n += c
+	}
+	return n
+}
+
+// Rate is a request rate in requests per second.
+type Rate struct {
+	TargetPerSec   float64 `json:"target,omitempty"`
+	AchievedPerSec float64 `json:"achieved"`
+}
+
+// MetricStats describe one histogram: milliseconds for time metrics,
+// tokens for output_tokens, rounded to 3 decimals.
+type MetricStats struct {
+	Count int64   `json:"count"`
+	Min   float64 `json:"min"`
+	Mean  float64 `json:"mean"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P95   float64 `json:"p95"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	Max   float64 `json:"max"`
+}
+
+// Metric returns the stats of a histogram metric by name, nil when absent.
+func (s *Stats) Metric(name string) *MetricStats {
+	switch name {
+	case MetricLatency:
+		return s.Latency
+	case MetricLatencyService:
+		return s.LatencyService
+	case MetricSchedulingLag:
+		return s.SchedulingLag
+	case MetricTTFT:
+		return s.TTFT
+	case MetricChunkGap:
+		return s.ChunkGap
+	case MetricTPOT:
+		return s.TPOT
+	case MetricE2E:
+		return s.E2E
+	case MetricOutputTokens:
+		return s.OutputTokens
+	}
+	return nil
+}
+
+func (s *Stats) setMetric(m metricID, ms *MetricStats) {
+	switch m {
+	case mLatency:
+		s.Latency = ms
+	case mService:
+		s.LatencyService = ms
+	case mLag:
+		s.SchedulingLag = ms
+	case mTTFT:
+		s.TTFT = ms
+	case mGap:
+		s.ChunkGap = ms
+	case mTPOT:
+		s.TPOT = ms
+	case mE2E:
+		s.E2E = ms
+	case mTokens:
+		s.OutputTokens = ms
+	}
+}
+
+var summaryPercentiles = []float64{50, 90, 95, 99, 99.9}
+
+// unitScale converts recorded values to reported units.
+func unitScale(m metricID) float64 {
+	if m == mTokens {
+		return 1
+	}
+	return 1000 // µs → ms
+}
+
+func metricStats(h *hdr.Histogram, m metricID) *MetricStats {
+	if h == nil || h.TotalCount() == 0 {
+		return nil
+	}
+	sc := unitScale(m)
+	q := h.ValueAtPercentilesSlice(summaryPercentiles)
+	f := func(v int64) float64 { return roundTo(float64(v)/sc, 3) }
+	return &MetricStats{
+		Count: h.TotalCount(),
+		Min:   f(h.Min()),
+		Mean:  roundTo(h.Mean()/sc, 3),
+		P50:   f(q[0]),
+		P90:   f(q[1]),
+		P95:   f(q[2]),
+		P99:   f(q[3]),
+		P999:  f(q[4]),
+		Max:   f(h.Max()),
+	}
+}
+
+// stats builds the Stats of g; activeS ≤ 0 means g's own active window.
+func (g *group) stats(activeS, target float64) Stats {
+	return g.statsFor(activeS, target, -1)
+}
+
+// statsFor is stats computing only metric only (all when only < 0).
+func (g *group) statsFor(activeS, target float64, only metricID) Stats {
+	st := Stats{
+		Requests: Requests{
+			Total:   g.total,
+			OK:      g.ok,
+			Failed:  map[string]int64{},
+			Dropped: g.dropped,
+			Queued:  g.queued,
+		},
+		Clamped: g.clamped,
+	}
+	for i, c := range g.failed {
+		if c > 0 {
+			st.Requests.Failed[string(gonogo.ErrorClasses[i])] = c
+		}
+	}
+	if activeS <= 0 && !g.first.IsZero() && g.last.After(g.first) {
+		activeS = g.last.Sub(g.first).Seconds()
+	}
+	st.ActiveS = roundTo(activeS, 3)
+	st.Rate.TargetPerSec = target
+	st.Rate.AchievedPerSec = roundTo(g.achievedRate(activeS), 3)
+	for m := range numMetrics {
+		if only < 0 || m == only {
+			st.setMetric(m, metricStats(g.hist(m, false), m))
+		}
+	}
+	if g.tokens > 0 && activeS > 0 {
+		tps := roundTo(float64(g.tokens)/activeS, 3)
+		st.TokensPerSec = &tps
+	}
+	return st
+}
+
+// achievedRate is the rate at which requests were sent: the number of
+// gaps between sends over the span from the first intended send to the last
+// actual send, (n−1)/span, which is exactly r for n arrivals paced at r
+// however long their responses take, and lower when the generator fell
+// behind or dropped arrivals. With fewer than two sends it falls back to
+// total/activeS.
+func (g *group) achievedRate(activeS float64) float64 {
+	if span := g.lastSent.Sub(g.first).Seconds(); g.total >= 2 && span > 0 {
+		return float64(g.total-1) / span
+	}
+	if activeS > 0 {
+		return float64(g.total) / activeS
+	}
+	return 0
+}
+
+// Summary digests everything recorded so far; end is the end of the run
+// (usually the time given to Close) and sets Ended and DurationS.
+func (r *Recorder) Summary(end time.Time) *Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	dur := end.Sub(r.start).Seconds()
+	s := &Summary{
+		Started:     r.start,
+		Ended:       end,
+		DurationS:   roundTo(dur, 3),
+		TagOverflow: r.tagOverflow,
+		hist:        r.Histogram,
+	}
+	if dur <= 0 {
+		dur = -1 // fall back to the active window
+	}
+	s.Overall = r.overall.stats(dur, 0)
+	if len(r.scenarios) > 0 {
+		s.Scenarios = make(map[string]Stats, len(r.scenarios))
+		for name, g := range r.scenarios {
+			s.Scenarios[name] = g.stats(0, r.targets[name])
+		}
+	}
+	if r.nTagGroups > 0 {
+		s.Tags = make(map[string]Stats, r.nTagGroups)
+		for k, vals := range r.tags {
+			for v, g := range vals {
+				s.Tags[k+"="+v] = g.stats(0, 0)
+			}
+		}
+	}
+	return s
+}

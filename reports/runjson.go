@@ -1,0 +1,177 @@
+// Package reports writes and reads what a run leaves in its output
+// directory: run.json (a versioned summary, documented in docs/run-json.md)
+// and a compact text summary for terminals and CI logs.
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gonogo-dev/gonogo/analyze"
+)
+
+// SchemaVersion is the run.json schema this package writes and reads.
+const SchemaVersion = 1
+
+// RunFile is the name of the summary file in a run directory.
+const RunFile = "run.json"
+
+// ErrSchema is returned for a run.json of an unsupported schema version.
+var ErrSchema = errors.New("reports: unsupported run.json schema")
+
+// Run is the content of run.json.
+type Run struct {
+	Schema    int       `json:"schema"`
+	ID        string    `json:"id"`
+	Started   time.Time `json:"started"`
+	Ended     time.Time `json:"ended"`
+	DurationS float64   `json:"duration_s"`
+	// Command is the command line that ran, as one string.
+	Command  string `json:"command"`
+	Target   string `json:"target"`
+	Protocol string `json:"protocol"`
+	// Scenarios holds each scenario's stats and executor, by name.
+	Scenarios map[string]Scenario `json:"scenarios"`
+	Overall   analyze.Stats       `json:"overall"`
+	// Tags holds stats per tag, keyed "key=value".
+	Tags map[string]analyze.Stats `json:"tags,omitempty"`
+	// TagOverflow counts tagged results not grouped because the tag group
+	// cap was reached.
+	TagOverflow int64                     `json:"tag_overflow,omitempty"`
+	Thresholds  []analyze.ThresholdResult `json:"thresholds"`
+	Aborted     bool                      `json:"aborted"`
+	AbortReason string                    `json:"abort_reason,omitempty"`
+	// Files names the other files of the run directory (latency.hlog, …).
+	Files []string `json:"files"`
+}
+
+// Scenario is one scenario of a run.
+type Scenario struct {
+	// Executor describes the executor, e.g. "constant-arrival-rate 50/s for 1m".
+	Executor string `json:"executor,omitempty"`
+	analyze.Stats
+}
+
+// SetSummary copies a recorder summary into r (times, overall, scenarios,
+// tags), keeping executors already set.
+func (r *Run) SetSummary(s *analyze.Summary) {
+	r.Started, r.Ended, r.DurationS = s.Started, s.Ended, s.DurationS
+	r.Overall = s.Overall
+	r.Tags = s.Tags
+	r.TagOverflow = s.TagOverflow
+	if r.Scenarios == nil {
+		r.Scenarios = make(map[string]Scenario, len(s.Scenarios))
+	}
+	for name, st := range s.Scenarios {
+		sc := r.Scenarios[name]
+		sc.Stats = st
+		r.Scenarios[name] = sc
+	}
+}
+
+// Summary rebuilds an analyze.Summary from r, for evaluating thresholds
+// against a stored run (only the stored percentiles are available).
+func (r *Run) Summary() *analyze.Summary {
+	s := &analyze.Summary{
+		Started: r.Started, Ended: r.Ended, DurationS: r.DurationS,
+		Overall: r.Overall, Tags: r.Tags, TagOverflow: r.TagOverflow,
+	}
+	if len(r.Scenarios) > 0 {
+		s.Scenarios = make(map[string]analyze.Stats, len(r.Scenarios))
+		for name, sc := range r.Scenarios {
+			s.Scenarios[name] = sc.Stats
+		}
+	}
+	return s
+}
+
+func (r *Run) marshal() ([]byte, error) {
+	c := *r
+	c.Schema = SchemaVersion
+	c.Started, c.Ended = c.Started.UTC(), c.Ended.UTC()
+	if c.Scenarios == nil {
+		c.Scenarios = map[string]Scenario{}
+	}
+	if c.Thresholds == nil {
+		c.Thresholds = []analyze.ThresholdResult{}
+	}
+	if c.Files == nil {
+		c.Files = []string{}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep p(99)<500 readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(&c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteRunJSON writes dir/run.json atomically (a temporary file renamed
+// into place), with Schema set to SchemaVersion.
+func WriteRunJSON(dir string, run *Run) error {
+	b, err := run.marshal()
+	if err != nil {
+		return fmt.Errorf("reports: encode %s: %w", RunFile, err)
+	}
+	path := filepath.Join(dir, RunFile)
+	f, err := os.CreateTemp(dir, "."+RunFile+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("reports: write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("reports: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadRunJSON reads dir/run.json. A missing or corrupt file is an error
+// naming the path; a schema other than SchemaVersion wraps ErrSchema.
+func ReadRunJSON(dir string) (*Run, error) {
+	path := filepath.Join(dir, RunFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("reports: %s not found: is %s a run directory (--out)? %w", path, dir, err)
+		}
+		return nil, fmt.Errorf("reports: read %s: %w", path, err)
+	}
+	var head struct {
+		Schema *int `json:"schema"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("reports: %s is not valid JSON: %w", path, err)
+	}
+	switch {
+	case head.Schema == nil:
+		return nil, fmt.Errorf("%w: %s has no schema field", ErrSchema, path)
+	case *head.Schema != SchemaVersion:
+		return nil, fmt.Errorf("%w: %s has schema %d, this gonogo reads schema %d", ErrSchema, path, *head.Schema, SchemaVersion)
+	}
+	var run Run
+	if err := json.Unmarshal(b, &run); err != nil {
+		return nil, fmt.Errorf("reports: %s: %w", path, err)
+	}
+	return &run, nil
+}
