@@ -1,0 +1,311 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gonogo-dev/gonogo/extensions"
+	httpproto "github.com/gonogo-dev/gonogo/extensions/http"
+	"github.com/gonogo-dev/gonogo/scenarios"
+)
+
+// loadFlags are the flags of `gonogo load`.
+type loadFlags struct {
+	target, image string
+	port          int
+	protocol      string
+	scenario      string
+
+	executor, stages, arrival, saturation string
+	rate, burstiness                      float64
+	vus, maxVUs, iterations               int
+	duration                              time.Duration
+
+	method, path, body, requestFile string
+	headers                         []string
+	model, api                      string
+	promptTokens, maxTokens         int
+	noStream                        bool
+	timeout                         time.Duration
+
+	out, metricsAddr string
+	tags             []string
+	quiet            bool
+}
+
+func newLoadCmd(o *options) *cobra.Command {
+	f := &loadFlags{}
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "Load-test an endpoint and write a results directory",
+		Long: `Load-test an inference endpoint with open-model arrivals (latency measured
+from each request's intended send time, free of coordinated omission) or
+closed-model virtual users, and write run.json, latency.hlog and a text
+summary to --out.
+
+The workload comes from a scenario file (--scenario FILE.yaml), a built-in
+profile (--scenario load|stress|spike|soak|breakpoint), or flags alone. Flags
+override file values; on a ramping profile --rate sets the peak and
+--duration the total length, keeping the profile's shape.
+
+Thresholds in the scenario (k6 syntax) decide the exit code: 0 when all
+pass, 3 when any fails.`,
+		Example: `  # built-in stress profile against an OpenAI-compatible server
+  gonogo load --target http://127.0.0.1:8000 --protocol openai --scenario stress --out results/stress
+
+  # KServe v2 classifier at a constant 500 req/s for 2 minutes
+  gonogo load --target http://127.0.0.1:8000 --protocol kserve --model resnet \
+    --executor constant-arrival-rate --rate 500 --duration 2m --out results/r1
+
+  # bursty arrivals (gamma, burstiness 0.5) with a stress ramp of our own
+  gonogo load --target 127.0.0.1:8000 --protocol openai --stages 30s:50,1m:50,10s:0 --arrival gamma --burstiness 0.5
+
+  # a freshly built model-server image, started and removed by gonogo
+  gonogo load --image gonogo-fixture:dev --port 8000 --protocol openai --scenario load --duration 1m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLoadCmd(cmd, o, f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.target, "target", "", "base URL of the service under test, e.g. http://127.0.0.1:8000")
+	fs.StringVar(&f.image, "image", "", "start this local Docker image as the service under test (with --port), test it, remove it")
+	fs.IntVar(&f.port, "port", 8000, "container port the --image serves on")
+	fs.StringVar(&f.protocol, "protocol", "http", "protocol: "+strings.Join(extensions.Names(), ", "))
+	fs.StringVar(&f.scenario, "scenario", "", "scenario YAML file or built-in profile: "+strings.Join(scenarios.Profiles(), ", "))
+	fs.StringVar(&f.executor, "executor", "", "executor: "+strings.Join(scenarios.Executors, ", "))
+	fs.Float64Var(&f.rate, "rate", 0, "arrivals per second (the peak of a ramping profile)")
+	fs.StringVar(&f.stages, "stages", "", "ramp stages DURATION:TARGET,... e.g. 30s:100,1m:100,10s:0")
+	fs.IntVar(&f.vus, "vus", 0, "virtual users (closed model), or VUs started up front (open model)")
+	fs.IntVar(&f.maxVUs, "max-vus", 0, "cap on concurrent requests of an open-model scenario")
+	fs.IntVar(&f.iterations, "iterations", 0, "total requests shared by the VUs (shared-iterations)")
+	fs.DurationVar(&f.duration, "duration", 0, "scenario duration (total length of a ramping profile)")
+	fs.StringVar(&f.arrival, "arrival", "", "arrival process: constant, poisson, gamma")
+	fs.Float64Var(&f.burstiness, "burstiness", 0, "gamma shape: 1 is Poisson, <1 burstier")
+	fs.StringVar(&f.saturation, "saturation", "", "when every VU is busy: drop (count as dropped) or queue")
+	fs.StringVar(&f.method, "method", "", "HTTP method (http protocol; default GET)")
+	fs.StringVar(&f.path, "path", "", "request path (http protocol; default /)")
+	fs.StringVar(&f.body, "body", "", "request body (http protocol)")
+	fs.StringVar(&f.requestFile, "request-file", "", "JSON/YAML request {method, path, headers, body} (http protocol)")
+	fs.StringArrayVarP(&f.headers, "header", "H", nil, "extra header 'Name: value' (repeatable)")
+	fs.StringVar(&f.model, "model", "", "model name (openai: the model field; kserve: required)")
+	fs.StringVar(&f.api, "api", "", "openai endpoint: completions or chat")
+	fs.IntVar(&f.promptTokens, "prompt-tokens", 0, "prompt length in tokens (openai; default 128)")
+	fs.IntVar(&f.maxTokens, "max-tokens", 0, "output length in tokens (openai; default 64)")
+	fs.BoolVar(&f.noStream, "no-stream", false, "openai: non-streaming requests (no TTFT or chunk gaps)")
+	fs.DurationVar(&f.timeout, "timeout", 0, "per-request deadline (default 60s)")
+	fs.StringVar(&f.out, "out", "", "results directory (default results/<scenario>-<time>)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics of the generator on this address, e.g. 127.0.0.1:9090")
+	fs.StringArrayVar(&f.tags, "tag", nil, "tag KEY=VALUE added to every request (repeatable)")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress line")
+	return cmd
+}
+
+func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
+	fs := cmd.Flags()
+	file, err := f.scenarioFile(fs)
+	if err != nil {
+		return err
+	}
+	if err := addTags(file, f.tags); err != nil {
+		return err
+	}
+	copts, err := f.clientOptions(fs)
+	if err != nil {
+		return err
+	}
+	if (f.target == "") == (f.image == "") {
+		return usageError("give exactly one of --target URL or --image NAME")
+	}
+	ctx := cmd.Context()
+	target := f.target
+	if f.image != "" {
+		sut, err := startImage(ctx, o, f.image, f.port)
+		if err != nil {
+			return err
+		}
+		defer sut.stop()
+		target = sut.url
+	}
+	job := &loadJob{
+		File:        file,
+		Protocol:    f.protocol,
+		Target:      target,
+		Client:      copts,
+		Out:         f.out,
+		MetricsAddr: f.metricsAddr,
+		Quiet:       f.quiet,
+		Command:     "gonogo " + strings.Join(commandArgs(cmd), " "),
+	}
+	return runLoad(ctx, o, job)
+}
+
+// scenarioFile builds the workload from --scenario and the override flags.
+func (f *loadFlags) scenarioFile(fs *pflag.FlagSet) (*scenarios.File, error) {
+	var ov scenarios.Overrides
+	if fs.Changed("executor") {
+		ov.Executor = &f.executor
+	}
+	if fs.Changed("rate") {
+		ov.Rate = &f.rate
+	}
+	if fs.Changed("stages") {
+		st, err := scenarios.ParseStages(f.stages)
+		if err != nil {
+			return nil, err
+		}
+		ov.Stages = st
+	}
+	if fs.Changed("vus") {
+		ov.VUs = &f.vus
+	}
+	if fs.Changed("max-vus") {
+		ov.MaxVUs = &f.maxVUs
+	}
+	if fs.Changed("iterations") {
+		ov.Iterations = &f.iterations
+	}
+	if fs.Changed("duration") {
+		ov.Duration = &f.duration
+	}
+	if fs.Changed("arrival") {
+		ov.Arrival = &f.arrival
+	}
+	if fs.Changed("burstiness") {
+		ov.Burstiness = &f.burstiness
+	}
+	if fs.Changed("saturation") {
+		ov.Saturation = &f.saturation
+	}
+	if f.scenario == "" {
+		return scenarios.FromFlags(ov)
+	}
+	file, err := scenarios.Resolve(f.scenario)
+	if err != nil {
+		return nil, err
+	}
+	return file, file.Apply(ov)
+}
+
+// clientOptions turns the request flags into protocol client options.
+// Fields left zero are filled per scenario from its request block.
+func (f *loadFlags) clientOptions(fs *pflag.FlagSet) (extensions.Options, error) {
+	if !contains(extensions.Names(), f.protocol) {
+		return extensions.Options{}, usageError("--protocol: unknown protocol %q; one of %s", f.protocol, strings.Join(extensions.Names(), ", "))
+	}
+	if fs.Changed("timeout") && f.timeout <= 0 {
+		return extensions.Options{}, usageError("--timeout: must be > 0 (got %s)", f.timeout)
+	}
+	for _, n := range []struct {
+		flag string
+		v    int
+	}{{"prompt-tokens", f.promptTokens}, {"max-tokens", f.maxTokens}} {
+		if fs.Changed(n.flag) && n.v <= 0 {
+			return extensions.Options{}, usageError("--%s: must be > 0 (got %d)", n.flag, n.v)
+		}
+	}
+	o := extensions.Options{
+		Timeout: f.timeout, Method: f.method, Path: f.path, Model: f.model, API: f.api,
+		NoStream: f.noStream, PromptTokens: f.promptTokens, MaxTokens: f.maxTokens,
+	}
+	if f.body != "" {
+		o.Body = []byte(f.body)
+	}
+	if f.requestFile != "" {
+		rf, err := httpproto.LoadRequestFile(f.requestFile)
+		if err != nil {
+			return o, &exitError{code: exitUsage, err: err}
+		}
+		o = rf.Options(o)
+	}
+	for _, h := range f.headers {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			return o, usageError("--header %q: want 'Name: value'", h)
+		}
+		if o.Headers == nil {
+			o.Headers = map[string]string{}
+		}
+		o.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return o, nil
+}
+
+// addTags adds --tag KEY=VALUE pairs to every scenario.
+func addTags(file *scenarios.File, tags []string) error {
+	for _, t := range tags {
+		k, v, ok := strings.Cut(t, "=")
+		if !ok || k == "" {
+			return usageError("--tag %q: want KEY=VALUE", t)
+		}
+		for _, s := range file.Scenarios {
+			m := make(map[string]string, len(s.Tags)+1)
+			for a, b := range s.Tags {
+				m[a] = b
+			}
+			m[k] = v
+			s.Tags = m
+		}
+	}
+	return nil
+}
+
+// scenarioOptions fills the options a flag left zero from a scenario's
+// request block.
+func scenarioOptions(base extensions.Options, spec *scenarios.RequestSpec) extensions.Options {
+	o := base
+	if spec == nil {
+		return o
+	}
+	str := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	str(&o.Method, spec.Method)
+	str(&o.Path, spec.Path)
+	str(&o.Model, spec.Model)
+	str(&o.API, spec.API)
+	if o.Body == nil && spec.Body != "" {
+		o.Body = []byte(spec.Body)
+	}
+	if o.PromptTokens == 0 {
+		o.PromptTokens = spec.PromptTokens
+	}
+	if o.MaxTokens == 0 {
+		o.MaxTokens = spec.MaxTokens
+	}
+	if len(spec.Headers) > 0 {
+		h := make(map[string]string, len(spec.Headers)+len(o.Headers))
+		for k, v := range spec.Headers {
+			h[k] = v
+		}
+		for k, v := range o.Headers { // flags win
+			h[k] = v
+		}
+		o.Headers = h
+	}
+	return o
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// commandArgs reconstructs the command line for run.json.
+func commandArgs(cmd *cobra.Command) []string {
+	args := []string{cmd.Name()}
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		args = append(args, fmt.Sprintf("--%s=%s", fl.Name, fl.Value.String()))
+	})
+	return args
+}

@@ -1,0 +1,131 @@
+// Command gonogo decides whether a new version of an ML inference service
+// may take production traffic: it load-tests endpoints without coordinated
+// omission, measures LLM streaming metrics, and turns thresholds into an exit
+// code a pipeline can act on.
+//
+// This package is cobra wiring only: each command parses its flags, calls
+// the packages that do the work, and maps errors to exit codes (0 success,
+// 1 runtime error, 2 bad usage or input, 3 no-go, 4 inconclusive).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gonogo-dev/gonogo/extensions"
+	_ "github.com/gonogo-dev/gonogo/extensions/all" // register every protocol
+	"github.com/gonogo-dev/gonogo/scenarios"
+)
+
+// Exit codes shared by every command (DESIGN.md).
+const (
+	exitOK           = 0
+	exitRuntime      = 1
+	exitUsage        = 2
+	exitNoGo         = 3
+	exitInconclusive = 4
+)
+
+// options are what every command shares: where it writes, and how it tells
+// whether a person is watching.
+type options struct {
+	Out, Err io.Writer
+	// Interactive is true when Err is a terminal and not under CI: only
+	// then are live progress lines drawn.
+	Interactive bool
+}
+
+// exitError carries an exit code through cobra's error return.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError is bad usage or input: exit code 2.
+func usageError(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// exitCode maps an error to the process exit code.
+func exitCode(err error) int {
+	var ee *exitError
+	var ve *scenarios.ValidationError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ve),
+		errors.Is(err, extensions.ErrUnknownProtocol),
+		errors.Is(err, extensions.ErrUnreachable):
+		return exitUsage
+	}
+	return exitRuntime
+}
+
+// hint returns a "try:" line for errors a user can fix.
+func hint(err error) string {
+	switch {
+	case errors.Is(err, extensions.ErrUnreachable):
+		return "check --target, or start the simulated server: gonogo fixture serve --addr 127.0.0.1:8000"
+	case errors.Is(err, extensions.ErrUnknownProtocol):
+		return "gonogo load --help"
+	}
+	return ""
+}
+
+func newRootCmd(o *options) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "gonogo",
+		Short: "Decide whether a new inference service version may take production traffic",
+		Long: `gonogo load-tests ML inference endpoints (OpenAI-compatible LLM servers,
+KServe v2 tensor servers, plain HTTP) with open-model arrivals, measures
+latency without coordinated omission and the LLM metrics that matter (TTFT,
+inter-chunk gaps, TPOT, tokens/s), and turns thresholds into an exit code.
+
+Exit codes: 0 go/success, 1 runtime error, 2 bad usage or input, 3 no-go,
+4 inconclusive.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(o.Out)
+	root.SetErr(o.Err)
+	root.AddCommand(newLoadCmd(o), newFixtureCmd(o), newDemoCmd(o), newVersionCmd(o))
+	return root
+}
+
+// run executes the CLI with args and returns the exit code.
+func run(ctx context.Context, o *options, args []string) int {
+	root := newRootCmd(o)
+	root.SetArgs(args)
+	root.SetContext(ctx)
+	// cobra reports flag errors as plain errors: they are usage errors.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &exitError{code: exitUsage, err: err}
+	})
+	err := root.Execute()
+	if err != nil {
+		fmt.Fprintln(o.Err, "error:", err)
+		if h := hint(err); h != "" {
+			fmt.Fprintln(o.Err, "try:", h)
+		}
+	}
+	return exitCode(err)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	o := &options{Out: os.Stdout, Err: os.Stderr, Interactive: interactive(os.Stderr)}
+	os.Exit(run(ctx, o, os.Args[1:]))
+}

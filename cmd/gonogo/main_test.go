@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"gonogo": func() {
+			o := &options{Out: os.Stdout, Err: os.Stderr}
+			os.Exit(run(context.Background(), o, os.Args[1:]))
+		},
+	})
+}
+
+// TestScripts runs the CLI end to end from testdata/script/*.txtar: output,
+// files and exit codes. Each script gets free loopback ports in $PORT1 and
+// $PORT2 for fixture servers it starts in the background.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			for _, name := range []string{"PORT1", "PORT2", "DEADPORT"} {
+				p, err := freePort()
+				if err != nil {
+					return err
+				}
+				env.Setenv(name, strconv.Itoa(p))
+			}
+			env.Setenv("CI", "true")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitport": waitPort,
+		},
+	})
+}
+
+// waitPort waits (up to 10 s) until 127.0.0.1:PORT accepts connections:
+// waitport $PORT1
+func waitPort(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: waitport PORT")
+	}
+	addr := net.JoinHostPort("127.0.0.1", args[0])
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+	}
+	ts.Fatalf("nothing listens on %s after 10s", addr)
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/extensions"
+	"github.com/gonogo-dev/gonogo/extensions/container"
+	promout "github.com/gonogo-dev/gonogo/extensions/prometheus"
+	"github.com/gonogo-dev/gonogo/reports"
+	"github.com/gonogo-dev/gonogo/scenarios"
+)
+
+// loadJob is everything a load run needs, however it was asked for.
+type loadJob struct {
+	File        *scenarios.File
+	Protocol    string
+	Target      string
+	Client      extensions.Options // per-scenario request blocks fill what is zero
+	Out         string             // results directory; "" picks one
+	MetricsAddr string
+	Quiet       bool
+	Command     string
+}
+
+// preflightTimeout bounds the readiness check before a run.
+const preflightTimeout = 30 * time.Second
+
+// HLogFile is the interval histogram log of a run directory.
+const hlogFile = "latency.hlog"
+
+// runLoad runs a load job end to end: preflight, engine, recorder, live
+// progress, abortOnFail thresholds, run.json and the text summary. Every
+// error before the first request is a usage error (exit 2); once the run
+// starts, whatever was measured is written even if the run is interrupted.
+func runLoad(ctx context.Context, o *options, job *loadJob) error {
+	ths, err := thresholds(job.File)
+	if err != nil {
+		return err
+	}
+	names := job.File.Names()
+	plans := make([]scenarios.Plan, 0, len(names))
+	for _, name := range names {
+		s := job.File.Scenarios[name]
+		opts := scenarioOptions(job.Client, s.Request)
+		opts.Target = job.Target
+		c, err := extensions.New(job.Protocol, opts)
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("scenario %s: %w", name, err)}
+		}
+		plans = append(plans, scenarios.Plan{Scenario: s, Client: c})
+	}
+	pctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	err = extensions.Preflight(pctx, plans[0].Client, job.Target)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	dir := job.Out
+	if dir == "" {
+		dir = filepath.Join("results", names[0]+"-"+time.Now().Format("20060102-150405"))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("results directory: %w", err)
+	}
+	hf, err := os.Create(filepath.Join(dir, hlogFile))
+	if err != nil {
+		return fmt.Errorf("results directory: %w", err)
+	}
+	defer hf.Close()
+	hlog := bufio.NewWriterSize(hf, 64<<10)
+
+	rec, err := analyze.NewRecorder(analyze.Config{Start: time.Now(), IntervalLog: hlog})
+	if err != nil {
+		return err
+	}
+	run := &reports.Run{
+		ID: filepath.Base(dir), Command: job.Command, Target: job.Target, Protocol: job.Protocol,
+		Scenarios: map[string]reports.Scenario{}, Files: []string{hlogFile},
+	}
+	for _, p := range plans {
+		rec.SetTargetRate(p.Scenario.Name, p.Scenario.TargetRate())
+		run.Scenarios[p.Scenario.Name] = reports.Scenario{Executor: p.Scenario.Describe()}
+	}
+	var eng *scenarios.Engine
+	sinks := gonogo.Sinks{rec}
+	if job.MetricsAddr != "" {
+		prom := promout.New(func() float64 { return float64(eng.InFlight()) })
+		stop, err := serveMetrics(job.MetricsAddr, prom.Handler())
+		if err != nil {
+			return err
+		}
+		defer stop()
+		sinks = append(sinks, prom)
+	}
+	eng = scenarios.NewEngine(sinks)
+
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	abort, err := analyze.NewAbortChecker(ths)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	flushed := make(chan error, 1)
+	go func() { flushed <- rec.Run(loopCtx) }()
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		run.Aborted, run.AbortReason = watch(loopCtx, o, job, rec, eng, abort, stopRun)
+	}()
+
+	eng.Run(runCtx, plans)
+
+	stopLoops()
+	<-watched
+	end := time.Now()
+	err = errors.Join(<-flushed, rec.Close(end), hlog.Flush())
+	if ctx.Err() != nil && !run.Aborted {
+		run.Aborted, run.AbortReason = true, "interrupted"
+	}
+	run.SetSummary(rec.Summary(end))
+	if run.Thresholds, err = analyze.Evaluate(ths, run.Summary()); err != nil {
+		return err
+	}
+	if werr := reports.WriteRunJSON(dir, run); werr != nil {
+		return errors.Join(err, werr)
+	}
+	reports.WriteText(o.Out, run)
+	fmt.Fprintf(o.Out, "\nresults: %s\n", dir)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", hlogFile, err)
+	}
+	if !analyze.Passed(run.Thresholds) {
+		return &exitError{code: exitNoGo, err: errors.New(failedThresholds(run.Thresholds))}
+	}
+	return nil
+}
+
+// watch draws the live progress line and stops the run when an
+// abortOnFail threshold fails. It returns whether it aborted and why.
+func watch(ctx context.Context, o *options, job *loadJob, rec *analyze.Recorder, eng *scenarios.Engine, abort *analyze.AbortChecker, stopRun func()) (bool, string) {
+	p := &progress{w: o.Err, on: o.Interactive && !job.Quiet}
+	defer p.done()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false, ""
+		case now := <-tick.C:
+			p.update(rec.Live(now).Line(int(eng.InFlight())))
+			if abort.Len() == 0 {
+				continue
+			}
+			if failed := abort.Check(rec, now); len(failed) > 0 {
+				stopRun()
+				return true, "abortOnFail: " + failedThresholds(failed)
+			}
+		}
+	}
+}
+
+// failedThresholds names the failed thresholds in one line.
+func failedThresholds(results []analyze.ThresholdResult) string {
+	var parts []string
+	for _, r := range results {
+		if !r.Pass {
+			parts = append(parts, fmt.Sprintf("%s %s (observed %.4g)", r.Metric, r.Expr, r.Observed))
+		}
+	}
+	return "thresholds failed: " + strings.Join(parts, "; ")
+}
+
+// thresholds converts a scenario file's thresholds, checking each one so
+// that an error names its file and line.
+func thresholds(f *scenarios.File) (analyze.Thresholds, error) {
+	ts := analyze.Thresholds{}
+	for metric, list := range f.Thresholds {
+		for _, t := range list {
+			spec := analyze.ThresholdSpec{Threshold: t.Expr, AbortOnFail: t.AbortOnFail, DelayAbortEval: t.DelayAbortEval}
+			if err := (analyze.Thresholds{metric: {spec}}).Validate(); err != nil {
+				return nil, usageError("%s: %v", t.Pos, err)
+			}
+			ts[metric] = append(ts[metric], spec)
+		}
+	}
+	return ts, nil
+}
+
+// serveMetrics serves h on addr until the returned stop is called.
+func serveMetrics(addr string, h http.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usageError("--metrics-addr %s: %v", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	return func() { srv.Close() }, nil
+}
+
+// runningImage is a system under test started from a local image.
+type runningImage struct {
+	url  string
+	stop func()
+}
+
+// startImage starts image as the system under test and prints where.
+func startImage(ctx context.Context, o *options, image string, port int) (*runningImage, error) {
+	fmt.Fprintf(o.Err, "starting %s …\n", image)
+	sut, err := container.Start(ctx, image, port)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Err, "%s is up at %s\n", image, sut.URL)
+	return &runningImage{url: sut.URL, stop: func() {
+		if err := sut.Stop(); err != nil {
+			fmt.Fprintf(o.Err, "warning: removing %s: %v\n", image, err)
+		}
+	}}, nil
+}

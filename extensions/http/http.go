@@ -1,0 +1,149 @@
+// Package httpproto is the plain HTTP protocol client, registered as "http".
+//
+// Every request is the same: Options.Method (default GET) of Options.Path
+// (default /) with Options.Headers and Options.Body, typically loaded from a
+// request file with LoadRequestFile. The response body is read to its end
+// into pooled buffers and discarded; Result.BytesIn counts body bytes
+// (headers excluded). Redirects are not followed: a 3xx is a success with
+// its status recorded. 4xx and 5xx answers are classified by status.
+//
+// The hot path builds no request from scratch: a template *http.Request is
+// made once and shallow-copied per call with WithContext, and requests go
+// straight to the shared tuned Transport, so one client sustains tens of
+// thousands of requests per second on loopback.
+package httpproto
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/extensions"
+)
+
+// Name is the protocol name under which the client registers.
+const Name = "http"
+
+func init() {
+	extensions.Register(Name, func(o extensions.Options) (gonogo.Client, error) { return New(o) })
+}
+
+// Client sends one fixed HTTP request per Do. It is safe for concurrent use.
+type Client struct {
+	rt      *http.Transport
+	tmpl    *http.Request
+	body    []byte
+	timeout time.Duration
+}
+
+var _ gonogo.Client = (*Client)(nil)
+
+// New builds a client from o: Target, Timeout, MaxConns, Method, Path,
+// Headers and Body.
+func New(o extensions.Options) (*Client, error) {
+	o = o.WithDefaults()
+	base, err := extensions.BaseURL(o.Target)
+	if err != nil {
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	if err := checkMethod(o.Method); err != nil {
+		return nil, fmt.Errorf("http: %w: %v", extensions.ErrBadOptions, err)
+	}
+	if !strings.HasPrefix(o.Path, "/") {
+		return nil, fmt.Errorf("http: %w: path %q must start with /", extensions.ErrBadOptions, o.Path)
+	}
+	u, err := url.Parse(base + o.Path)
+	if err != nil {
+		return nil, fmt.Errorf("http: %w: %v", extensions.ErrBadOptions, err)
+	}
+	h := extensions.Header(o.Headers)
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", "gonogo")
+	}
+	c := &Client{
+		rt:      extensions.NewTransport(o),
+		body:    o.Body,
+		timeout: o.Timeout,
+	}
+	c.tmpl = &http.Request{
+		Method:     o.Method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     h,
+		Host:       u.Host,
+		Body:       http.NoBody,
+	}
+	if len(o.Body) > 0 {
+		body := o.Body
+		c.tmpl.ContentLength = int64(len(body))
+		c.tmpl.GetBody = func() (io.ReadCloser, error) { return &bodyReader{b: body}, nil }
+	}
+	return c, nil
+}
+
+// Do sends the request and measures it. See gonogo.Client.
+func (c *Client) Do(ctx context.Context, _ *gonogo.Request, res *gonogo.Result) {
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	r := c.tmpl.WithContext(rctx)
+	if len(c.body) > 0 {
+		r.Body = &bodyReader{b: c.body}
+	}
+	resp, err := c.rt.RoundTrip(r)
+	if err != nil {
+		res.Done = time.Now()
+		extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
+		return
+	}
+	res.Status = resp.StatusCode
+	n, err := extensions.Drain(resp.Body)
+	resp.Body.Close()
+	res.Done = time.Now()
+	res.BytesIn = n
+	extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
+}
+
+// bodyReader reads a shared byte slice; one small allocation per request.
+type bodyReader struct {
+	b   []byte
+	off int
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if r.off >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *bodyReader) Close() error { return nil }
+
+func checkMethod(m string) error {
+	if m == "" {
+		return fmt.Errorf("empty method")
+	}
+	for i := 0; i < len(m); i++ {
+		if !isTokenChar(m[i]) {
+			return fmt.Errorf("invalid method %q", m)
+		}
+	}
+	return nil
+}
+
+// isTokenChar reports whether b may appear in an HTTP token (RFC 9110).
+func isTokenChar(b byte) bool {
+	switch {
+	case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
+}

@@ -1,0 +1,301 @@
+// Package kserve is the client of the KServe / Open Inference Protocol v2
+// (KServe, Triton, MLServer, the gonogo model server), registered as
+// "kserve".
+//
+// Each request POSTs /v2/models/{Options.Model}/infer with one FP32 input
+// tensor named "input" of shape [1, Options.InputLen]. Its data is a
+// deterministic function of Request.ID, so a run is reproducible and
+// different requests carry different inputs. The response must hold at
+// least one output with data, and each output's data length must match the
+// product of its shape; otherwise the request fails with gonogo.ErrProtocol.
+//
+// The preflight Check asks GET /v2/health/ready and then
+// GET /v2/models/{model}/ready.
+package kserve
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/extensions"
+)
+
+// Name is the protocol name under which the client registers.
+const Name = "kserve"
+
+// InputName is the name of the input tensor sent.
+const InputName = "input"
+
+// maxBody bounds a response body.
+const maxBody = 64 << 20
+
+func init() {
+	extensions.Register(Name, func(o extensions.Options) (gonogo.Client, error) { return New(o) })
+}
+
+// Client sends inference requests. It is safe for concurrent use.
+type Client struct {
+	rt       *http.Transport
+	tmpl     *http.Request
+	header   http.Header
+	base     string
+	model    string
+	inputLen int
+	timeout  time.Duration
+	head     string // the request body up to the data array
+}
+
+var (
+	_ gonogo.Client      = (*Client)(nil)
+	_ extensions.Checker = (*Client)(nil)
+)
+
+// New builds a client from o: Target, Timeout, MaxConns, Headers, Model
+// (required) and InputLen.
+func New(o extensions.Options) (*Client, error) {
+	o = o.WithDefaults()
+	base, err := extensions.BaseURL(o.Target)
+	if err != nil {
+		return nil, fmt.Errorf("kserve: %w", err)
+	}
+	if o.Model == "" {
+		return nil, fmt.Errorf("kserve: %w: a model name is required", extensions.ErrBadOptions)
+	}
+	u, err := url.Parse(base + "/v2/models/" + url.PathEscape(o.Model) + "/infer")
+	if err != nil {
+		return nil, fmt.Errorf("kserve: %w: %v", extensions.ErrBadOptions, err)
+	}
+	c := &Client{
+		rt:       extensions.NewTransport(o),
+		header:   extensions.Header(o.Headers),
+		base:     base,
+		model:    o.Model,
+		inputLen: o.InputLen,
+		timeout:  o.Timeout,
+		head: `{"inputs":[{"name":"` + InputName + `","shape":[1,` + strconv.Itoa(o.InputLen) +
+			`],"datatype":"FP32","data":[`,
+	}
+	h := c.header.Clone()
+	h.Set("Content-Type", "application/json")
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", "gonogo")
+	}
+	c.tmpl = &http.Request{
+		Method: http.MethodPost, URL: u, Host: u.Host, Header: h,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	}
+	return c, nil
+}
+
+// Body returns the JSON request body Do sends for req.
+func (c *Client) Body(req *gonogo.Request) []byte {
+	b := make([]byte, 0, len(c.head)+c.inputLen*12+8)
+	b = append(b, c.head...)
+	x := req.ID*0x9e3779b97f4a7c15 + 1
+	for i := 0; i < c.inputLen; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		// splitmix64 step; values in [-1, 1) with float32 precision
+		x += 0x9e3779b97f4a7c15
+		z := x
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		z ^= z >> 31
+		v := float32(float64(z>>40)/float64(1<<23) - 1)
+		b = strconv.AppendFloat(b, float64(v), 'g', -1, 32)
+	}
+	return append(b, "]}]}"...)
+}
+
+// Do sends one inference request and checks its answer. See gonogo.Client.
+func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
+	body := c.Body(req)
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	r := c.tmpl.WithContext(rctx)
+	r.Body = &bodyReader{b: body}
+	r.ContentLength = int64(len(body))
+	r.GetBody = func() (io.ReadCloser, error) { return &bodyReader{b: body}, nil }
+
+	resp, err := c.rt.RoundTrip(r)
+	if err != nil {
+		res.Done = time.Now()
+		extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
+		return
+	}
+	defer resp.Body.Close()
+	res.Status = resp.StatusCode
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		msg, n := extensions.Snippet(resp.Body, 512)
+		res.Done = time.Now()
+		res.BytesIn = n
+		if msg = errorText(msg); msg == "" {
+			msg = http.StatusText(resp.StatusCode)
+		}
+		extensions.Fail(ctx, res, fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg))
+		return
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	rest, _ := extensions.Drain(resp.Body)
+	res.Done = time.Now()
+	res.BytesIn = int64(len(b)) + rest
+	if err == nil {
+		err = CheckResponse(b)
+	} else {
+		err = &extensions.ProtocolError{Msg: "reading response", Err: err}
+	}
+	extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
+}
+
+// Check asks GET /v2/health/ready, then GET /v2/models/{model}/ready; both
+// must answer 200.
+func (c *Client) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, min(c.timeout, 30*time.Second))
+	defer cancel()
+	for _, p := range []string{"/v2/health/ready", "/v2/models/" + url.PathEscape(c.model) + "/ready"} {
+		status, body, err := extensions.Get(ctx, c.rt, c.base+p, c.header)
+		if err != nil {
+			return fmt.Errorf("GET %s: %w", p, err)
+		}
+		if status != http.StatusOK {
+			msg := errorText(string(body))
+			if status == http.StatusNotFound && msg == "" {
+				msg = "not found (not a KServe v2 server, or no such model)"
+			}
+			return fmt.Errorf("GET %s answered %d: %s", p, status, msg)
+		}
+	}
+	return nil
+}
+
+// inferResponse is the v2 inference response.
+type inferResponse struct {
+	ModelName string   `json:"model_name"`
+	Error     string   `json:"error"`
+	Outputs   []tensor `json:"outputs"`
+}
+
+type tensor struct {
+	Name     string          `json:"name"`
+	Shape    []int64         `json:"shape"`
+	Datatype string          `json:"datatype"`
+	Data     json.RawMessage `json:"data"`
+}
+
+// CheckResponse validates a v2 inference response body: valid JSON, no
+// error, at least one output with data, and every output's element count
+// equal to the product of its shape (data may be flat or nested in row-major
+// order). Failures are *extensions.ProtocolError values.
+func CheckResponse(b []byte) error {
+	var r inferResponse
+	if err := json.Unmarshal(b, &r); err != nil {
+		return extensions.Protocolf("invalid JSON response: %w", err)
+	}
+	if r.Error != "" {
+		return extensions.Protocolf("server error: %s", r.Error)
+	}
+	if len(r.Outputs) == 0 {
+		return extensions.Protocolf("response has no outputs")
+	}
+	withData := 0
+	for i, t := range r.Outputs {
+		name := t.Name
+		if name == "" {
+			name = "#" + strconv.Itoa(i)
+		}
+		if len(t.Data) == 0 || string(t.Data) == "null" {
+			continue
+		}
+		var data any
+		if err := json.Unmarshal(t.Data, &data); err != nil {
+			return extensions.Protocolf("output %s: invalid data: %w", name, err)
+		}
+		arr, ok := data.([]any)
+		if !ok {
+			return extensions.Protocolf("output %s: data is not an array", name)
+		}
+		n := countLeaves(arr)
+		if n == 0 {
+			continue
+		}
+		want, err := shapeSize(t.Shape)
+		if err != nil {
+			return extensions.Protocolf("output %s: %v", name, err)
+		}
+		if n != want {
+			return extensions.Protocolf("output %s: shape %v holds %d elements but data has %d", name, t.Shape, want, n)
+		}
+		withData++
+	}
+	if withData == 0 {
+		return extensions.Protocolf("no output carries data")
+	}
+	return nil
+}
+
+func countLeaves(a []any) int64 {
+	var n int64
+	for _, v := range a {
+		if sub, ok := v.([]any); ok {
+			n += countLeaves(sub)
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+func shapeSize(shape []int64) (int64, error) {
+	if len(shape) == 0 {
+		return 1, nil // a scalar
+	}
+	n := int64(1)
+	for _, d := range shape {
+		if d < 0 {
+			return 0, fmt.Errorf("shape %v has a negative dimension", shape)
+		}
+		if d != 0 && n > math.MaxInt64/d {
+			return 0, fmt.Errorf("shape %v is too large", shape)
+		}
+		n *= d
+	}
+	return n, nil
+}
+
+// errorText extracts the "error" of a v2 error body ({"error": "..."}),
+// else returns the body as is.
+func errorText(s string) string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal([]byte(s), &e) == nil && e.Error != "" {
+		return e.Error
+	}
+	return s
+}
+
+// bodyReader reads a request body; Close is a no-op.
+type bodyReader struct {
+	b   []byte
+	off int
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if r.off >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *bodyReader) Close() error { return nil }

@@ -1,0 +1,507 @@
+// Package openai is the client of OpenAI-compatible generation servers
+// (vLLM, TGI, SGLang, llama.cpp, the gonogo model server), registered as
+// "openai".
+//
+// Each request POSTs /v1/completions (a "prompt") or, with Options.API
+// "chat", /v1/chat/completions (one user message). It asks for exactly the
+// wanted output length — Request.OutputTokens, else Options.MaxTokens — by
+// sending it as max_tokens and min_tokens with ignore_eos true, and for a
+// prompt of Request.InputTokens (else Options.PromptTokens) tokens.
+//
+// Token estimate: the prompt is made of common short English words and one
+// word counts as one token. Real tokenizers differ by a few percent, and chat
+// templates add a handful of tokens; the server's usage report is the truth
+// for output tokens. Prompts are slices of a precomputed word sequence,
+// starting at an offset derived from Request.ID, so consecutive requests
+// differ (no accidental prefix-cache hits) and a run is reproducible.
+//
+// Streaming (the default) sends stream: true with stream_options
+// include_usage and reads the server-sent events:
+//   - TTFT is the time from Result.Sent to the first chunk with non-empty
+//     content (completions: choices[].text; chat: choices[].delta.content or
+//     reasoning_content).
+//   - Every gap between consecutive non-empty content chunks is appended to
+//     Result.ChunkGaps.
+//   - OutputTokens is usage.completion_tokens when the server reports it,
+//     else the number of non-empty content chunks.
+//   - A stream that ends without [DONE], a chunk that is not JSON, or an
+//     error object is a gonogo.ErrProtocol failure.
+//
+// With Options.NoStream (or when a server answers a streaming request with a
+// plain JSON body) the usage is read from the response and TTFT stays 0.
+package openai
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/extensions"
+)
+
+// Name is the protocol name under which the client registers.
+const Name = "openai"
+
+// Endpoint paths.
+const (
+	CompletionsPath = "/v1/completions"
+	ChatPath        = "/v1/chat/completions"
+	ModelsPath      = "/v1/models"
+)
+
+// maxBody bounds a non-streaming response body.
+const maxBody = 64 << 20
+
+func init() {
+	extensions.Register(Name, func(o extensions.Options) (gonogo.Client, error) { return New(o) })
+}
+
+// Client sends generation requests. It is safe for concurrent use.
+type Client struct {
+	rt        *http.Transport
+	tmpl      *http.Request
+	header    http.Header
+	modelsURL string
+	model     string
+	chat      bool
+	stream    bool
+	prompt    int
+	maxTokens int
+	timeout   time.Duration
+
+	// pieces of the request body around the prompt and the token counts
+	head, mid, tail string
+}
+
+var (
+	_ gonogo.Client      = (*Client)(nil)
+	_ extensions.Checker = (*Client)(nil)
+)
+
+// New builds a client from o: Target, Timeout, MaxConns, Headers, Model,
+// API, NoStream, PromptTokens and MaxTokens.
+func New(o extensions.Options) (*Client, error) {
+	o = o.WithDefaults()
+	base, err := extensions.BaseURL(o.Target)
+	if err != nil {
+		return nil, fmt.Errorf("openai: %w", err)
+	}
+	c := &Client{
+		rt:        extensions.NewTransport(o),
+		modelsURL: base + ModelsPath,
+		model:     o.Model,
+		stream:    !o.NoStream,
+		prompt:    o.PromptTokens,
+		maxTokens: o.MaxTokens,
+		timeout:   o.Timeout,
+	}
+	path := CompletionsPath
+	switch o.API {
+	case extensions.APICompletions:
+	case extensions.APIChat:
+		c.chat, path = true, ChatPath
+	default:
+		return nil, fmt.Errorf("openai: %w: API %q (want %q or %q)", extensions.ErrBadOptions, o.API, extensions.APICompletions, extensions.APIChat)
+	}
+	u, err := url.Parse(base + path)
+	if err != nil {
+		return nil, fmt.Errorf("openai: %w: %v", extensions.ErrBadOptions, err)
+	}
+	c.header = extensions.Header(o.Headers)
+	h := c.header.Clone()
+	h.Set("Content-Type", "application/json")
+	if c.stream {
+		h.Set("Accept", "text/event-stream")
+	} else {
+		h.Set("Accept", "application/json")
+	}
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", "gonogo")
+	}
+	c.tmpl = &http.Request{
+		Method: http.MethodPost, URL: u, Host: u.Host, Header: h,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	}
+
+	head := "{"
+	if c.model != "" {
+		m, _ := json.Marshal(c.model)
+		head += `"model":` + string(m) + ","
+	}
+	if c.chat {
+		c.head = head + `"messages":[{"role":"user","content":"`
+		c.mid = `"}],"max_tokens":`
+	} else {
+		c.head = head + `"prompt":"`
+		c.mid = `","max_tokens":`
+	}
+	if c.stream {
+		c.tail = `,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}`
+	} else {
+		c.tail = `,"ignore_eos":true,"stream":false}`
+	}
+	return c, nil
+}
+
+// Body returns the JSON request body Do sends for req. It is exported for
+// tests and for tools that want to show what is sent.
+func (c *Client) Body(req *gonogo.Request) []byte {
+	in, out := c.prompt, c.maxTokens
+	if req.InputTokens > 0 {
+		in = req.InputTokens
+	}
+	if req.OutputTokens > 0 {
+		out = req.OutputTokens
+	}
+	b := make([]byte, 0, len(c.head)+len(c.mid)+len(c.tail)+in*6+48)
+	b = append(b, c.head...)
+	b = appendPrompt(b, req.ID, in)
+	b = append(b, c.mid...)
+	b = strconv.AppendInt(b, int64(out), 10)
+	b = append(b, `,"min_tokens":`...)
+	b = strconv.AppendInt(b, int64(out), 10)
+	b = append(b, c.tail...)
+	return b
+}
+
+// Do sends one generation request and measures it. See gonogo.Client.
+func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
+	res.ChunkGaps = res.ChunkGaps[:0]
+	body := c.Body(req)
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	r := c.tmpl.WithContext(rctx)
+	r.Body = &bodyReader{b: body}
+	r.ContentLength = int64(len(body))
+	r.GetBody = func() (io.ReadCloser, error) { return &bodyReader{b: body}, nil }
+
+	resp, err := c.rt.RoundTrip(r)
+	if err != nil {
+		res.Done = time.Now()
+		extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
+		return
+	}
+	defer resp.Body.Close()
+	res.Status = resp.StatusCode
+	cr := &countingReader{r: resp.Body}
+	res.Done = time.Time{} // readStream sets it when [DONE] arrives
+	switch {
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		msg, _ := extensions.Snippet(cr, 512)
+		if msg = errorMessage([]byte(msg)); msg == "" {
+			msg = http.StatusText(resp.StatusCode)
+		}
+		err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg)
+		res.Done = time.Now()
+	case c.stream && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json"):
+		err = c.readStream(cr, res)
+	default:
+		err = c.readJSON(cr, res)
+		res.Done = time.Now()
+	}
+	if res.Done.IsZero() {
+		res.Done = time.Now()
+	}
+	res.BytesIn = cr.n
+	extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
+}
+
+// Check asks GET /v1/models: 200 means ready, 404 means the target is not an
+// OpenAI-compatible server. When Options.Model is set and the server lists
+// models, the model must be among them.
+func (c *Client) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, min(c.timeout, 30*time.Second))
+	defer cancel()
+	status, body, err := extensions.Get(ctx, c.rt, c.modelsURL, c.header)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", ModelsPath, err)
+	}
+	switch {
+	case status == http.StatusNotFound:
+		return fmt.Errorf("not an OpenAI-compatible server: GET %s answered 404", ModelsPath)
+	case status != http.StatusOK:
+		return fmt.Errorf("GET %s answered %d: %s", ModelsPath, status, errorMessage(body))
+	}
+	if c.model == "" {
+		return nil
+	}
+	var list struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &list) != nil || len(list.Data) == 0 {
+		return nil
+	}
+	ids := make([]string, len(list.Data))
+	for i, m := range list.Data {
+		ids[i] = m.ID
+	}
+	if !slices.Contains(ids, c.model) {
+		return fmt.Errorf("model %q is not served (GET %s lists: %s)", c.model, ModelsPath, strings.Join(ids, ", "))
+	}
+	return nil
+}
+
+// chunk is one streamed event, or a whole non-streaming response.
+type chunk struct {
+	Object  string          `json:"object"`
+	Message string          `json:"message"`
+	Error   json.RawMessage `json:"error"`
+	Choices []choice        `json:"choices"`
+	Usage   *usage          `json:"usage"`
+}
+
+type choice struct {
+	Text  string  `json:"text"`
+	Delta message `json:"delta"`
+	// Message is the answer of a non-streaming chat completion.
+	Message message `json:"message"`
+}
+
+type message struct {
+	Content          string `json:"content"`
+	ReasoningContent string `json:"reasoning_content"`
+	Reasoning        string `json:"reasoning"`
+}
+
+type usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
+// hasContent reports whether any choice carries generated text.
+func (ch *chunk) hasContent() bool {
+	for i := range ch.Choices {
+		c := &ch.Choices[i]
+		if c.Text != "" || c.Delta.Content != "" || c.Delta.ReasoningContent != "" || c.Delta.Reasoning != "" ||
+			c.Message.Content != "" || c.Message.ReasoningContent != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// failure returns the error a chunk reports, or nil.
+func (ch *chunk) failure() error {
+	if len(ch.Error) > 0 && string(ch.Error) != "null" {
+		return extensions.Protocolf("server error: %s", errorMessage(ch.Error))
+	}
+	if ch.Object == "error" {
+		return extensions.Protocolf("server error: %s", ch.Message)
+	}
+	return nil
+}
+
+// reset clears ch for reuse, zeroing the choices' backing array so no field
+// of an earlier chunk survives into the next.
+func (ch *chunk) reset() {
+	cs := ch.Choices[:cap(ch.Choices)]
+	clear(cs)
+	*ch = chunk{Choices: cs[:0]}
+}
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+
+// readStream reads a server-sent event stream and fills res. It sets
+// res.Done when [DONE] arrives or the stream ends.
+func (c *Client) readStream(body io.Reader, res *gonogo.Result) error {
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(body)
+	defer func() { br.Reset(nil); readerPool.Put(br) }()
+
+	var (
+		data    []byte // the pending event's data lines, joined by \n
+		hasData bool
+		ch      chunk
+		last    time.Time
+		chunks  int
+		usageN  = -1
+		done    bool
+	)
+	dispatch := func() error {
+		payload := bytes.TrimSpace(data)
+		data, hasData = data[:0], false
+		if done {
+			return nil // nothing counts after [DONE]
+		}
+		if string(payload) == "[DONE]" {
+			done = true
+			res.Done = time.Now()
+			return nil
+		}
+		ch.reset()
+		if err := json.Unmarshal(payload, &ch); err != nil {
+			return extensions.Protocolf("invalid JSON in stream chunk %d (%s): %w", chunks+1, clip(payload, 80), err)
+		}
+		if err := ch.failure(); err != nil {
+			return err
+		}
+		if ch.hasContent() {
+			now := time.Now()
+			if chunks == 0 {
+				res.TTFT = now.Sub(res.Sent)
+			} else {
+				res.ChunkGaps = append(res.ChunkGaps, now.Sub(last))
+			}
+			last = now
+			chunks++
+		}
+		if ch.Usage != nil && ch.Usage.CompletionTokens > 0 {
+			usageN = ch.Usage.CompletionTokens
+		}
+		return nil
+	}
+	var long []byte // a line longer than the reader's buffer
+	for {
+		line, rerr := br.ReadSlice('\n')
+		if rerr == bufio.ErrBufferFull {
+			long = append(long, line...)
+			continue
+		}
+		if len(long) > 0 {
+			line = append(long, line...)
+			long = long[:0]
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		switch {
+		case len(line) == 0:
+			if hasData {
+				if err := dispatch(); err != nil {
+					return err
+				}
+			}
+		case line[0] == ':': // comment / keep-alive
+		default:
+			field, value, _ := bytes.Cut(line, []byte(":"))
+			value = bytes.TrimPrefix(value, []byte(" "))
+			if string(field) == "data" {
+				if hasData {
+					data = append(data, '\n')
+				}
+				data = append(data, value...)
+				hasData = true
+			}
+		}
+		if rerr == nil {
+			continue
+		}
+		if rerr != io.EOF {
+			if done {
+				return nil // the answer was complete; the tail does not matter
+			}
+			res.Done = time.Now()
+			return &extensions.ProtocolError{Msg: fmt.Sprintf("stream cut after %d content chunks", chunks), Err: rerr}
+		}
+		if hasData {
+			if err := dispatch(); err != nil {
+				return err
+			}
+		}
+		break
+	}
+	if !done {
+		res.Done = time.Now()
+		return extensions.Protocolf("stream ended without [DONE] after %d content chunks", chunks)
+	}
+	res.OutputTokens = chunks
+	if usageN > 0 {
+		res.OutputTokens = usageN
+	}
+	return nil
+}
+
+// readJSON reads a non-streaming completion and fills res.OutputTokens.
+func (c *Client) readJSON(body io.Reader, res *gonogo.Result) error {
+	b, err := io.ReadAll(io.LimitReader(body, maxBody))
+	if err != nil {
+		return &extensions.ProtocolError{Msg: "reading response", Err: err}
+	}
+	extensions.Drain(body)
+	var ch chunk
+	if err := json.Unmarshal(b, &ch); err != nil {
+		return extensions.Protocolf("invalid JSON response (%s): %w", clip(b, 80), err)
+	}
+	if err := ch.failure(); err != nil {
+		return err
+	}
+	if len(ch.Choices) == 0 {
+		return extensions.Protocolf("response has no choices")
+	}
+	if ch.Usage != nil {
+		res.OutputTokens = ch.Usage.CompletionTokens
+	}
+	return nil
+}
+
+// errorMessage extracts a readable message from an error body: the
+// "message" of {"error": {...}} or {"error": "..."} or {"message": ...},
+// else the text itself.
+func errorMessage(b []byte) string {
+	var v struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+	}
+	var obj struct {
+		Message string `json:"message"`
+	}
+	var s string
+	switch {
+	case json.Unmarshal(b, &s) == nil && s != "":
+		return s
+	case json.Unmarshal(b, &obj) == nil && obj.Message != "":
+		return obj.Message
+	case json.Unmarshal(b, &v) == nil && len(v.Error) > 0 && string(v.Error) != "null":
+		return errorMessage(v.Error)
+	}
+	return clip(b, 200)
+}
+
+// clip returns b as a string of at most n bytes, marked when cut.
+func clip(b []byte, n int) string {
+	b = bytes.TrimSpace(b)
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// bodyReader reads a request body; Close is a no-op.
+type bodyReader struct {
+	b   []byte
+	off int
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if r.off >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *bodyReader) Close() error { return nil }
