@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gonogo-dev/gonogo/extensions"
+	"github.com/gonogo-dev/gonogo/extensions/container"
 	httpproto "github.com/gonogo-dev/gonogo/extensions/http"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
@@ -140,6 +141,9 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 		MetricsAddr: f.metricsAddr,
 		Quiet:       f.quiet,
 		Command:     "gonogo " + strings.Join(commandArgs(cmd), " "),
+	}
+	if f.image != "" {
+		job.WaitReady = container.DefaultStartupTimeout
 	}
 	return runLoad(ctx, o, job)
 }

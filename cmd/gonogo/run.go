@@ -31,6 +31,9 @@ type loadJob struct {
 	MetricsAddr string
 	Quiet       bool
 	Command     string
+	// WaitReady keeps retrying the preflight check this long, for a
+	// service that was just started; 0 checks once.
+	WaitReady time.Duration
 }
 
 // preflightTimeout bounds the readiness check before a run.
@@ -60,10 +63,7 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 		}
 		plans = append(plans, scenarios.Plan{Scenario: s, Client: c})
 	}
-	pctx, cancel := context.WithTimeout(ctx, preflightTimeout)
-	err = extensions.Preflight(pctx, plans[0].Client, job.Target)
-	cancel()
-	if err != nil {
+	if err := preflight(ctx, plans[0].Client, job.Target, job.WaitReady); err != nil {
 		return err
 	}
 
@@ -146,6 +146,20 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 		return &exitError{code: exitNoGo, err: errors.New(failedThresholds(run.Thresholds))}
 	}
 	return nil
+}
+
+// preflight checks that the target takes load, retrying for up to wait.
+func preflight(ctx context.Context, c gonogo.Client, target string, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+		err := extensions.Preflight(pctx, c, target)
+		cancel()
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // watch draws the live progress line and stops the run when an

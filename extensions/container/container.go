@@ -7,17 +7,26 @@
 // same machine. The Ryuk reaper is turned off (TESTCONTAINERS_RYUK_DISABLED)
 // unless the environment says otherwise, because it needs an image from a
 // registry; containers are removed by Stop instead.
+//
+// The port is published on 127.0.0.1 only, and the SUT is reached there
+// (TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 unless set): load stays on
+// loopback even when gonogo itself runs inside a container, where
+// testcontainers would otherwise pick the Docker gateway address.
 package container
 
 import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"time"
 
+	dcontainer "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
@@ -35,12 +44,24 @@ type SUT struct {
 // loopback host port, and waits until that port accepts connections. args,
 // when given, replace the image's command arguments.
 func Start(ctx context.Context, image string, port int, args ...string) (*SUT, error) {
-	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
-		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	for k, v := range map[string]string{"TESTCONTAINERS_RYUK_DISABLED": "true", "TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1"} {
+		if os.Getenv(k) == "" {
+			os.Setenv(k, v)
+		}
 	}
+	// Its chatty progress lines would break gonogo's output; errors are
+	// returned instead.
+	tclog.SetDefault(tclog.NewNoopLogger())
 	p := strconv.Itoa(port) + "/tcp"
+	np, err := network.ParsePort(p)
+	if err != nil {
+		return nil, fmt.Errorf("container: port %d: %w", port, err)
+	}
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithExposedPorts(p),
+		testcontainers.WithHostConfigModifier(func(hc *dcontainer.HostConfig) {
+			hc.PortBindings = network.PortMap{np: {{HostIP: netip.MustParseAddr("127.0.0.1")}}}
+		}),
 		// Scratch images have no shell for the in-container check.
 		testcontainers.WithWaitStrategy(wait.ForListeningPort(p).SkipInternalCheck().WithStartupTimeout(DefaultStartupTimeout)),
 	}
