@@ -136,9 +136,14 @@ func (o *Overrides) apply(s *Scenario) {
 				total += st.Duration
 			}
 			if total > 0 {
+				// Scale the stage boundaries, not the lengths, so that
+				// rounding to milliseconds keeps the total exact.
 				k := float64(*o.Duration) / float64(total)
+				var end, prev time.Duration
 				for i := range s.Stages {
-					s.Stages[i].Duration = time.Duration(float64(s.Stages[i].Duration) * k).Round(time.Millisecond)
+					end += s.Stages[i].Duration
+					at := time.Duration(float64(end) * k).Round(time.Millisecond)
+					s.Stages[i].Duration, prev = at-prev, at
 				}
 			}
 		case SharedIterations:
