@@ -127,5 +127,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	o := &options{Out: os.Stdout, Err: os.Stderr, Interactive: interactive(os.Stderr)}
+	go func() {
+		// The first signal stops gracefully: no new arrivals, requests in
+		// flight get their gracefulStop, results are written. Restoring the
+		// default handler lets a second signal end the process at once.
+		<-ctx.Done()
+		stop()
+		fmt.Fprintln(o.Err, "\nstopping: no new requests; waiting for those in flight, then writing results (interrupt again to quit now)")
+	}()
 	os.Exit(run(ctx, o, os.Args[1:]))
 }

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"context"
+	"fmt"
+	"io"
 	"net"
-	"os"
+	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -13,10 +14,7 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"gonogo": func() {
-			o := &options{Out: os.Stdout, Err: os.Stderr}
-			os.Exit(run(context.Background(), o, os.Args[1:]))
-		},
+		"gonogo": main,
 	})
 }
 
@@ -39,6 +37,12 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitport": waitPort,
+			"httpget":  httpGet,
+			"sleep": func(ts *testscript.TestScript, _ bool, args []string) {
+				d, err := time.ParseDuration(args[0])
+				ts.Check(err)
+				time.Sleep(d)
+			},
 		},
 	})
 }
@@ -66,4 +70,25 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// httpGet fetches a loopback URL and writes the body to the script's
+// stdout: httpget http://127.0.0.1:$PORT2/metrics
+func httpGet(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: httpget URL")
+	}
+	resp, err := http.Get(args[0])
+	if err == nil {
+		defer resp.Body.Close()
+		var body []byte
+		body, err = io.ReadAll(resp.Body)
+		ts.Stdout().Write(body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+	}
+	if (err != nil) != neg {
+		ts.Fatalf("httpget %s: %v", args[0], err)
+	}
 }
