@@ -83,23 +83,16 @@ func New(o extensions.Options) (*Client, error) {
 	if len(o.Body) > 0 {
 		body := o.Body
 		c.tmpl.ContentLength = int64(len(body))
-		c.tmpl.GetBody = func() (io.ReadCloser, error) { return &bodyReader{b: body}, nil }
+		c.tmpl.GetBody = func() (io.ReadCloser, error) { return extensions.NewBody(body), nil }
 	}
 	return c, nil
 }
 
 // Do sends the request and measures it. See gonogo.Client.
 func (c *Client) Do(ctx context.Context, _ *gonogo.Request, res *gonogo.Result) {
-	rctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	r := c.tmpl.WithContext(rctx)
-	if len(c.body) > 0 {
-		r.Body = &bodyReader{b: c.body}
-	}
-	resp, err := c.rt.RoundTrip(r)
-	if err != nil {
-		res.Done = time.Now()
-		extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
+	resp, rctx, done := extensions.Send(ctx, c.rt, c.tmpl, c.body, c.timeout, res)
+	defer done()
+	if resp == nil {
 		return
 	}
 	res.Status = resp.StatusCode
@@ -109,23 +102,6 @@ func (c *Client) Do(ctx context.Context, _ *gonogo.Request, res *gonogo.Result) 
 	res.BytesIn = n
 	extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
 }
-
-// bodyReader reads a shared byte slice; one small allocation per request.
-type bodyReader struct {
-	b   []byte
-	off int
-}
-
-func (r *bodyReader) Read(p []byte) (int, error) {
-	if r.off >= len(r.b) {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b[r.off:])
-	r.off += n
-	return n, nil
-}
-
-func (r *bodyReader) Close() error { return nil }
 
 func checkMethod(m string) error {
 	if m == "" {

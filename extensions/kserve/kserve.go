@@ -118,18 +118,9 @@ func (c *Client) Body(req *gonogo.Request) []byte {
 
 // Do sends one inference request and checks its answer. See gonogo.Client.
 func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
-	body := c.Body(req)
-	rctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	r := c.tmpl.WithContext(rctx)
-	r.Body = &bodyReader{b: body}
-	r.ContentLength = int64(len(body))
-	r.GetBody = func() (io.ReadCloser, error) { return &bodyReader{b: body}, nil }
-
-	resp, err := c.rt.RoundTrip(r)
-	if err != nil {
-		res.Done = time.Now()
-		extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
+	resp, rctx, done := extensions.Send(ctx, c.rt, c.tmpl, c.Body(req), c.timeout, res)
+	defer done()
+	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
@@ -282,20 +273,3 @@ func errorText(s string) string {
 	}
 	return s
 }
-
-// bodyReader reads a request body; Close is a no-op.
-type bodyReader struct {
-	b   []byte
-	off int
-}
-
-func (r *bodyReader) Read(p []byte) (int, error) {
-	if r.off >= len(r.b) {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b[r.off:])
-	r.off += n
-	return n, nil
-}
-
-func (r *bodyReader) Close() error { return nil }

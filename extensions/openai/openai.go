@@ -178,24 +178,16 @@ func (c *Client) Body(req *gonogo.Request) []byte {
 // Do sends one generation request and measures it. See gonogo.Client.
 func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
 	res.ChunkGaps = res.ChunkGaps[:0]
-	body := c.Body(req)
-	rctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	r := c.tmpl.WithContext(rctx)
-	r.Body = &bodyReader{b: body}
-	r.ContentLength = int64(len(body))
-	r.GetBody = func() (io.ReadCloser, error) { return &bodyReader{b: body}, nil }
-
-	resp, err := c.rt.RoundTrip(r)
-	if err != nil {
-		res.Done = time.Now()
-		extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
+	resp, rctx, done := extensions.Send(ctx, c.rt, c.tmpl, c.Body(req), c.timeout, res)
+	defer done()
+	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
 	res.Status = resp.StatusCode
 	cr := &countingReader{r: resp.Body}
 	res.Done = time.Time{} // readStream sets it when [DONE] arrives
+	var err error
 	switch {
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		msg, _ := extensions.Snippet(cr, 512)
@@ -205,9 +197,9 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 		err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg)
 		res.Done = time.Now()
 	case c.stream && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json"):
-		err = c.readStream(cr, res)
+		_, err = readStream(cr, res)
 	default:
-		err = c.readJSON(cr, res)
+		err = readJSON(cr, res)
 		res.Done = time.Now()
 	}
 	if res.Done.IsZero() {
@@ -315,8 +307,10 @@ func (ch *chunk) reset() {
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
 
 // readStream reads a server-sent event stream and fills res. It sets
-// res.Done when [DONE] arrives or the stream ends.
-func (c *Client) readStream(body io.Reader, res *gonogo.Result) error {
+// res.Done when [DONE] arrives or the stream ends, and returns the number of
+// non-empty content chunks seen before [DONE] (or before the failure).
+// Failures are *extensions.ProtocolError values.
+func readStream(body io.Reader, res *gonogo.Result) (chunks int, err error) {
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(body)
 	defer func() { br.Reset(nil); readerPool.Put(br) }()
@@ -326,7 +320,6 @@ func (c *Client) readStream(body io.Reader, res *gonogo.Result) error {
 		hasData bool
 		ch      chunk
 		last    time.Time
-		chunks  int
 		usageN  = -1
 		done    bool
 	)
@@ -379,7 +372,7 @@ func (c *Client) readStream(body io.Reader, res *gonogo.Result) error {
 		case len(line) == 0:
 			if hasData {
 				if err := dispatch(); err != nil {
-					return err
+					return chunks, err
 				}
 			}
 		case line[0] == ':': // comment / keep-alive
@@ -399,31 +392,31 @@ func (c *Client) readStream(body io.Reader, res *gonogo.Result) error {
 		}
 		if rerr != io.EOF {
 			if done {
-				return nil // the answer was complete; the tail does not matter
+				break // the answer was complete; the tail does not matter
 			}
 			res.Done = time.Now()
-			return &extensions.ProtocolError{Msg: fmt.Sprintf("stream cut after %d content chunks", chunks), Err: rerr}
+			return chunks, &extensions.ProtocolError{Msg: fmt.Sprintf("stream cut after %d content chunks", chunks), Err: rerr}
 		}
 		if hasData {
 			if err := dispatch(); err != nil {
-				return err
+				return chunks, err
 			}
 		}
 		break
 	}
 	if !done {
 		res.Done = time.Now()
-		return extensions.Protocolf("stream ended without [DONE] after %d content chunks", chunks)
+		return chunks, extensions.Protocolf("stream ended without [DONE] after %d content chunks", chunks)
 	}
 	res.OutputTokens = chunks
 	if usageN > 0 {
 		res.OutputTokens = usageN
 	}
-	return nil
+	return chunks, nil
 }
 
 // readJSON reads a non-streaming completion and fills res.OutputTokens.
-func (c *Client) readJSON(body io.Reader, res *gonogo.Result) error {
+func readJSON(body io.Reader, res *gonogo.Result) error {
 	b, err := io.ReadAll(io.LimitReader(body, maxBody))
 	if err != nil {
 		return &extensions.ProtocolError{Msg: "reading response", Err: err}
@@ -488,20 +481,3 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
-
-// bodyReader reads a request body; Close is a no-op.
-type bodyReader struct {
-	b   []byte
-	off int
-}
-
-func (r *bodyReader) Read(p []byte) (int, error) {
-	if r.off >= len(r.b) {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b[r.off:])
-	r.off += n
-	return n, nil
-}
-
-func (r *bodyReader) Close() error { return nil }
