@@ -201,3 +201,19 @@ func TestEngineScenariosStartOnTime(t *testing.T) {
 		t.Errorf("per scenario %v, want 10 each", sink.scen)
 	}
 }
+
+// A closed-model scenario longer than its gracefulStop keeps sending until
+// its duration ends: gracefulStop counts from the end, not the start.
+func TestEngineVUsOutliveGracefulStop(t *testing.T) {
+	sink := newMemSink()
+	c := &sleepClient{delay: 5 * time.Millisecond}
+	s := mustValid(t, &Scenario{Name: "a", Executor: ConstantVUs, VUs: 2, Duration: 400 * time.Millisecond, GracefulStop: 50 * time.Millisecond})
+	start := time.Now()
+	NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+	if el := time.Since(start); el < 400*time.Millisecond {
+		t.Errorf("run ended after %v, before the scenario's 400ms", el)
+	}
+	if sink.canceled != 0 || sink.results < 80 || sink.results > 170 {
+		t.Errorf("results=%d canceled=%d: want ~160 finished, none canceled", sink.results, sink.canceled)
+	}
+}

@@ -11,14 +11,19 @@ import (
 // waits for its response and sends the next. The intended time of each
 // request is the moment its VU is ready, so scheduling lag is near zero by
 // construction; closed models cannot show queueing delay outside the server.
+//
+// It returns when the scenario's time is up, when ctx is cancelled, or when
+// every VU has stopped (shared-iterations ran out); VUs still in an
+// iteration then finish it within the scenario's gracefulStop.
 func (e *Engine) runVUs(ctx, reqCtx context.Context, start time.Time, p Plan, workers *sync.WaitGroup) {
 	s := p.Scenario
 	var n int
+	var end time.Time
 	var active func(vu int, now time.Time) (run, over bool)
 	switch s.Executor {
 	case ConstantVUs:
 		n = s.VUs
-		end := start.Add(s.Duration)
+		end = start.Add(s.Duration)
 		active = func(int, time.Time) (bool, bool) { return true, !time.Now().Before(end) }
 	case RampingVUs:
 		n = s.StartVUs
@@ -27,13 +32,13 @@ func (e *Engine) runVUs(ctx, reqCtx context.Context, start time.Time, p Plan, wo
 			n = max(n, int(st.Target))
 			total += st.Duration
 		}
-		end := start.Add(total)
+		end = start.Add(total)
 		active = func(vu int, now time.Time) (bool, bool) {
 			return vu < s.vusAt(now.Sub(start)), !now.Before(end)
 		}
 	case SharedIterations:
 		n = s.VUs
-		end := start.Add(s.MaxDuration)
+		end = start.Add(s.MaxDuration)
 		var left atomic.Int64
 		left.Store(int64(s.Iterations))
 		active = func(int, time.Time) (bool, bool) {
@@ -43,10 +48,13 @@ func (e *Engine) runVUs(ctx, reqCtx context.Context, start time.Time, p Plan, wo
 			return true, left.Add(-1) < 0
 		}
 	}
+	var loops sync.WaitGroup
 	for vu := range n {
 		workers.Add(1)
+		loops.Add(1)
 		go func() {
 			defer workers.Done()
+			defer loops.Done()
 			idle := time.NewTimer(time.Hour)
 			defer idle.Stop()
 			for ctx.Err() == nil {
@@ -66,6 +74,15 @@ func (e *Engine) runVUs(ctx, reqCtx context.Context, start time.Time, p Plan, wo
 				e.pool.Put(j)
 			}
 		}()
+	}
+	stopped := make(chan struct{})
+	go func() { loops.Wait(); close(stopped) }()
+	timer := time.NewTimer(time.Until(end))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
+	case <-stopped:
 	}
 }
 
