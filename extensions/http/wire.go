@@ -1,0 +1,368 @@
+package httpproto
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/gonogo-dev/gonogo/extensions"
+)
+
+// wire sends one fixed HTTP/1.1 request over pooled keep-alive TCP
+// connections, writing pre-serialized bytes and parsing only what a load
+// generator needs from the answer: the status code, the body's framing
+// (Content-Length, chunked, or until close) and whether the connection may
+// be reused. It is the plain-HTTP fast path, as wrk does it: net/http's
+// generality costs more CPU per request than many servers under test, and
+// on a shared machine the generator's CPU is the ceiling of the rates it
+// can drive. HTTPS targets use net/http.
+type wire struct {
+	addr    string
+	request []byte // the whole request: head and body
+	head    bool   // HEAD: responses have no body
+	timeout time.Duration
+	dialer  net.Dialer
+	idle    chan *wireConn // keep-alive connections waiting for a request
+	slots   chan struct{}  // caps open connections when Options.MaxConns > 0
+}
+
+// wireConn is one keep-alive connection. watched is the context whose
+// cancellation already aborts it (see abortOn).
+type wireConn struct {
+	c       net.Conn
+	br      *bufio.Reader
+	watched context.Context
+	stop    func() bool
+}
+
+// maxHeaderLine bounds one status or header line (and chunk-size line).
+const maxHeaderLine = 8 << 10
+
+// errLineTooLong is a response line longer than the reader's buffer.
+var errLineTooLong = extensions.Protocolf("response line longer than %d bytes", maxHeaderLine)
+
+func newWire(addr string, request []byte, head bool, timeout time.Duration, maxConns int) *wire {
+	w := &wire{
+		addr: addr, request: request, head: head, timeout: timeout,
+		dialer: net.Dialer{Timeout: extensions.DefaultDialTimeout, KeepAlive: 30 * time.Second},
+		idle:   make(chan *wireConn, extensions.DefaultMaxIdleConnsPerHost),
+	}
+	if maxConns > 0 {
+		w.idle = make(chan *wireConn, maxConns)
+		w.slots = make(chan struct{}, maxConns)
+	}
+	return w
+}
+
+// serialize builds the request bytes once.
+func serialize(method, path, host string, header map[string][]string, body []byte) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, host)
+	for k, vs := range header {
+		if k == "Host" || k == "Content-Length" {
+			continue
+		}
+		for _, v := range vs {
+			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+		}
+	}
+	if len(body) > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
+		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(body))
+	}
+	b.WriteString("\r\n")
+	b.Write(body)
+	return b.Bytes()
+}
+
+// do sends the request and reads the response to its end. It returns the
+// status (0 when no response came), the body's length, and the error that
+// ended it, if any. A reused connection that turns out to be closed by the
+// server before answering is retried once on a new one, as net/http does.
+func (w *wire) do(ctx context.Context) (status int, n int64, err error) {
+	if w.slots != nil {
+		select {
+		case w.slots <- struct{}{}:
+			defer func() { <-w.slots }()
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		conn, reused, err := w.get(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		status, n, keep, err := w.roundTrip(ctx, conn)
+		if err != nil || !keep {
+			conn.close()
+		} else {
+			w.put(conn)
+		}
+		if err != nil && reused && status == 0 && attempt == 0 && ctx.Err() == nil && isStale(err) {
+			continue
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+			err = &extensions.TimeoutError{After: w.timeout, Err: err}
+		}
+		return status, n, err
+	}
+}
+
+// isStale reports whether err is what a keep-alive connection the server
+// already closed looks like on its next use.
+func isStale(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		extensions.Classify(err, 0) == "connect"
+}
+
+func (w *wire) roundTrip(ctx context.Context, conn *wireConn) (status int, n int64, keep bool, err error) {
+	if err := conn.c.SetDeadline(time.Now().Add(w.timeout)); err != nil {
+		return 0, 0, false, err
+	}
+	conn.abortOn(ctx)
+	if _, err := conn.c.Write(w.request); err != nil {
+		return 0, 0, false, err
+	}
+	return readResponse(conn.br, w.head)
+}
+
+// get returns an idle connection, or dials a new one.
+func (w *wire) get(ctx context.Context) (conn *wireConn, reused bool, err error) {
+	select {
+	case conn := <-w.idle:
+		return conn, true, nil
+	default:
+	}
+	c, err := w.dialer.DialContext(ctx, "tcp", w.addr)
+	if err != nil {
+		return nil, false, err
+	}
+	return &wireConn{c: c, br: bufio.NewReaderSize(c, maxHeaderLine)}, false, nil
+}
+
+// put keeps conn for reuse, or closes it when the pool is full.
+func (w *wire) put(conn *wireConn) {
+	select {
+	case w.idle <- conn:
+	default:
+		conn.close()
+	}
+}
+
+// abortOn makes the cancellation of ctx abort any read or write on the
+// connection. The registration is kept across requests with the same
+// context (the engine passes one context per scenario), so the hot path
+// does not allocate for it.
+func (conn *wireConn) abortOn(ctx context.Context) {
+	if conn.watched == ctx {
+		return
+	}
+	if conn.stop != nil {
+		conn.stop()
+	}
+	conn.watched = ctx
+	c := conn.c
+	conn.stop = context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+}
+
+func (conn *wireConn) close() {
+	if conn.stop != nil {
+		conn.stop()
+	}
+	conn.c.Close()
+}
+
+// readResponse reads one HTTP/1.1 response from br and discards its body.
+// It returns the status, the body length, and whether the connection can
+// carry another request.
+func readResponse(br *bufio.Reader, head bool) (status int, n int64, keep bool, err error) {
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		status, keep, err = parseStatusLine(line)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		length, chunked, close, err := readHeaders(br)
+		if err != nil {
+			return status, 0, false, err
+		}
+		keep = keep && !close
+		if status >= 100 && status < 200 && status != 101 {
+			continue // an interim response; the real one follows
+		}
+		switch {
+		case head || status == 204 || status == 304 || status == 101:
+			return status, 0, keep && status != 101, nil
+		case chunked:
+			n, err = discardChunked(br)
+			return status, n, keep && err == nil, err
+		case length >= 0:
+			var d int
+			d, err = br.Discard(int(length))
+			n = int64(d)
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return status, n, keep && err == nil, err
+		default: // no framing: the body runs until the server closes
+			n, err = io.Copy(io.Discard, br)
+			return status, n, false, err
+		}
+	}
+}
+
+// readLine returns one line without its CRLF; the slice is valid until the
+// next read from br.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	switch {
+	case err == bufio.ErrBufferFull:
+		return nil, errLineTooLong
+	case err == io.EOF && len(line) > 0:
+		return nil, io.ErrUnexpectedEOF
+	case err != nil:
+		return nil, err
+	}
+	line = line[:len(line)-1]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line, nil
+}
+
+// parseStatusLine reads "HTTP/1.x SSS reason". keep is the protocol
+// version's default for connection reuse.
+func parseStatusLine(line []byte) (status int, keep bool, err error) {
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
+		return 0, false, extensions.Protocolf("malformed status line %q", snip(line))
+	}
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return 0, false, extensions.Protocolf("malformed status code in %q", snip(line))
+		}
+		status = status*10 + int(c-'0')
+	}
+	if status < 100 {
+		return 0, false, extensions.Protocolf("status code %d out of range", status)
+	}
+	return status, line[7] == '1', nil
+}
+
+// readHeaders reads header lines up to the blank line and returns the body
+// framing they announce: length (−1 when absent), chunked, and close when
+// the server asks to close the connection.
+func readHeaders(br *bufio.Reader) (length int64, chunked, close bool, err error) {
+	length = -1
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return 0, false, false, err
+		}
+		if len(line) == 0 {
+			return length, chunked, close, nil
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return 0, false, false, extensions.Protocolf("malformed header line %q", snip(line))
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			v, ok := parseUint(value, 10)
+			if !ok {
+				return 0, false, false, extensions.Protocolf("bad Content-Length %q", snip(value))
+			}
+			length = v
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(lastToken(value), []byte("chunked"))
+		case bytes.EqualFold(name, []byte("Connection")):
+			close = close || bytes.EqualFold(value, []byte("close"))
+		}
+	}
+}
+
+// discardChunked reads a chunked body and its trailers, returning the
+// number of payload bytes.
+func discardChunked(br *bufio.Reader) (int64, error) {
+	var n int64
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return n, err
+		}
+		if i := bytes.IndexByte(line, ';'); i >= 0 {
+			line = line[:i]
+		}
+		size, ok := parseUint(bytes.TrimSpace(line), 16)
+		if !ok {
+			return n, extensions.Protocolf("bad chunk size %q", snip(line))
+		}
+		if size == 0 {
+			for { // trailers, up to the blank line
+				line, err := readLine(br)
+				if err != nil || len(line) == 0 {
+					return n, err
+				}
+			}
+		}
+		d, err := br.Discard(int(size))
+		n += int64(d)
+		if err != nil {
+			return n, io.ErrUnexpectedEOF
+		}
+		if line, err := readLine(br); err != nil || len(line) != 0 {
+			if err == nil {
+				err = extensions.Protocolf("chunk not followed by CRLF")
+			}
+			return n, err
+		}
+	}
+}
+
+// parseUint parses a non-negative decimal or hexadecimal number without
+// allocating; it rejects empty input and values past 2⁵³.
+func parseUint(b []byte, base int64) (int64, bool) {
+	if len(b) == 0 || len(b) > 14 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range b {
+		var d int64
+		switch {
+		case c >= '0' && c <= '9':
+			d = int64(c - '0')
+		case base == 16 && c >= 'a' && c <= 'f':
+			d = int64(c-'a') + 10
+		case base == 16 && c >= 'A' && c <= 'F':
+			d = int64(c-'A') + 10
+		default:
+			return 0, false
+		}
+		v = v*base + d
+	}
+	return v, true
+}
+
+// lastToken returns the last comma-separated token of a header value.
+func lastToken(v []byte) []byte {
+	if i := bytes.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return bytes.TrimSpace(v)
+}
+
+func snip(b []byte) string {
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return string(b)
+}
