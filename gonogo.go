@@ -36,6 +36,21 @@ type Request struct {
 	// OutputTokens asks a generative client for exactly this many output
 	// tokens; zero means the client's default.
 	OutputTokens int
+	// Row identifies the row of recorded traffic the request replays (its
+	// line or entry number, from 1); 0 when nothing is replayed.
+	Row int64
+	// Recorded is the request a request log recorded; clients that can send
+	// it do so instead of their configured request. nil otherwise.
+	Recorded *Recorded
+}
+
+// Recorded is one request as a request log (JSONL, HAR) recorded it.
+type Recorded struct {
+	Method string
+	// Path is the request target: path and query.
+	Path   string
+	Header map[string]string
+	Body   []byte
 }
 
 // ErrorClass says why a request failed. The empty class means success.

@@ -13,7 +13,10 @@ import (
 // ends or ctx is cancelled; workers finish what they hold.
 func (e *Engine) runArrivals(ctx, reqCtx context.Context, start time.Time, p Plan, workers *sync.WaitGroup) {
 	s := p.Scenario
-	sch := NewSchedule(s)
+	src := p.Source
+	if src == nil {
+		src = NewSchedule(s)
+	}
 	work := make(chan *job) // unbuffered: a send succeeds only if a worker is idle
 	var queue chan *job
 	if s.Saturation == SaturationQueue {
@@ -70,15 +73,18 @@ func (e *Engine) runArrivals(ctx, reqCtx context.Context, start time.Time, p Pla
 		}
 	}()
 	for {
-		off, ok := sch.Next()
+		j := e.newJob()
+		off, ok := src.Next(&j.req)
 		if !ok {
+			e.pool.Put(j)
 			return
 		}
 		at := start.Add(off)
 		if !sleepUntil(ctx, timer, at) {
+			e.pool.Put(j)
 			return
 		}
-		j := e.newJob(s, at)
+		e.stamp(j, s, at)
 		select {
 		case work <- j:
 			continue

@@ -29,7 +29,7 @@ func BenchmarkScheduleNext(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for range b.N {
-				if _, ok := sch.Next(); !ok {
+				if _, ok := sch.Next(nil); !ok {
 					sch = NewSchedule(s) // 10¹² arrivals: not reached in practice
 				}
 			}

@@ -13,6 +13,9 @@ import (
 type Plan struct {
 	Scenario *Scenario
 	Client   gonogo.Client
+	// Source yields the arrivals of an open-model scenario; nil means the
+	// scenario's own schedule (NewSchedule). VU executors ignore it.
+	Source Source
 }
 
 // Engine runs scenarios side by side and feeds every result to a sink.
@@ -119,12 +122,32 @@ func (e *Engine) send(ctx context.Context, c gonogo.Client, j *job) {
 	e.sink.Record(res)
 }
 
-// newJob takes a job from the pool and fills its request.
-func (e *Engine) newJob(s *Scenario, intended time.Time) *job {
+// newJob takes a job from the pool with a blank request.
+func (e *Engine) newJob() *job {
 	j := e.pool.Get().(*job)
-	j.req = gonogo.Request{ID: e.nextID.Add(1), Scenario: s.Name, Intended: intended, Tags: s.Tags}
+	j.req = gonogo.Request{}
 	j.res.Queued = false
 	return j
+}
+
+// stamp gives a job's request its identity: ID, scenario, intended time,
+// and the scenario's tags merged under any the source gave it.
+func (e *Engine) stamp(j *job, s *Scenario, intended time.Time) {
+	r := &j.req
+	r.ID, r.Scenario, r.Intended = e.nextID.Add(1), s.Name, intended
+	switch {
+	case len(r.Tags) == 0:
+		r.Tags = s.Tags
+	case len(s.Tags) > 0:
+		tags := make(map[string]string, len(s.Tags)+len(r.Tags))
+		for k, v := range s.Tags {
+			tags[k] = v
+		}
+		for k, v := range r.Tags { // recorded tags win
+			tags[k] = v
+		}
+		r.Tags = tags
+	}
 }
 
 // sleepUntil waits until t or until ctx ends; it reports whether t came.

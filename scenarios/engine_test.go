@@ -83,7 +83,7 @@ func mustValid(t *testing.T, s *Scenario) *Scenario {
 func TestEngineConstantArrivalRate(t *testing.T) {
 	sink := newMemSink()
 	s := mustValid(t, &Scenario{Name: "a", Executor: ConstantArrivalRate, Rate: 200, Duration: time.Second})
-	NewEngine(sink).Run(context.Background(), []Plan{{s, &sleepClient{delay: 5 * time.Millisecond}}})
+	NewEngine(sink).Run(context.Background(), []Plan{{Scenario: s, Client: &sleepClient{delay: 5 * time.Millisecond}}})
 	if sink.results != 200 || sink.dropped != 0 || len(sink.ids) != 200 {
 		t.Fatalf("results=%d dropped=%d distinct ids=%d, want 200/0/200", sink.results, sink.dropped, len(sink.ids))
 	}
@@ -93,7 +93,7 @@ func TestEngineDropsWhenSaturated(t *testing.T) {
 	sink := newMemSink()
 	c := &sleepClient{delay: 100 * time.Millisecond}
 	s := mustValid(t, &Scenario{Name: "a", Executor: ConstantArrivalRate, Rate: 100, Duration: time.Second, MaxVUs: 2, PreAllocatedVUs: 2})
-	NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+	NewEngine(sink).Run(context.Background(), []Plan{{Scenario: s, Client: c}})
 	if sink.results+sink.dropped != 100 {
 		t.Fatalf("results %d + dropped %d != 100 arrivals: an arrival was lost", sink.results, sink.dropped)
 	}
@@ -109,7 +109,7 @@ func TestEngineQueueKeepsEveryArrival(t *testing.T) {
 	sink := newMemSink()
 	c := &sleepClient{delay: 20 * time.Millisecond}
 	s := mustValid(t, &Scenario{Name: "a", Executor: ConstantArrivalRate, Rate: 200, Duration: 500 * time.Millisecond, MaxVUs: 2, PreAllocatedVUs: 1, Saturation: SaturationQueue})
-	NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+	NewEngine(sink).Run(context.Background(), []Plan{{Scenario: s, Client: c}})
 	if sink.results != 100 || sink.dropped != 0 {
 		t.Fatalf("results=%d dropped=%d, want 100/0", sink.results, sink.dropped)
 	}
@@ -130,7 +130,7 @@ func TestEngineInterruptIsGraceful(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
-	NewEngine(sink).Run(ctx, []Plan{{s, c}})
+	NewEngine(sink).Run(ctx, []Plan{{Scenario: s, Client: c}})
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("run took %v after interrupt at 300ms", el)
 	}
@@ -144,7 +144,7 @@ func TestEngineGracefulStopCancelsStragglers(t *testing.T) {
 	c := &sleepClient{delay: time.Hour}
 	s := mustValid(t, &Scenario{Name: "a", Executor: ConstantArrivalRate, Rate: 50, Duration: 200 * time.Millisecond, GracefulStop: 100 * time.Millisecond})
 	start := time.Now()
-	NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+	NewEngine(sink).Run(context.Background(), []Plan{{Scenario: s, Client: c}})
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("run took %v; gracefulStop should cut it at ~300ms", el)
 	}
@@ -158,7 +158,7 @@ func TestEngineVUExecutors(t *testing.T) {
 		sink := newMemSink()
 		c := &sleepClient{delay: time.Millisecond}
 		s := mustValid(t, &Scenario{Name: "a", Executor: SharedIterations, VUs: 4, Iterations: 37})
-		NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+		NewEngine(sink).Run(context.Background(), []Plan{{Scenario: s, Client: c}})
 		if sink.results != 37 || c.peak.Load() > 4 {
 			t.Fatalf("results=%d peak=%d, want 37 with ≤4 concurrent", sink.results, c.peak.Load())
 		}
@@ -167,7 +167,7 @@ func TestEngineVUExecutors(t *testing.T) {
 		sink := newMemSink()
 		c := &sleepClient{delay: 10 * time.Millisecond}
 		s := mustValid(t, &Scenario{Name: "a", Executor: ConstantVUs, VUs: 3, Duration: 300 * time.Millisecond})
-		NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+		NewEngine(sink).Run(context.Background(), []Plan{{Scenario: s, Client: c}})
 		if c.peak.Load() != 3 || sink.results < 45 || sink.results > 95 {
 			t.Fatalf("results=%d peak=%d, want ~90 with 3 concurrent", sink.results, c.peak.Load())
 		}
@@ -179,7 +179,7 @@ func TestEngineVUExecutors(t *testing.T) {
 		sink := newMemSink()
 		c := &sleepClient{delay: 10 * time.Millisecond}
 		s := mustValid(t, &Scenario{Name: "a", Executor: RampingVUs, Stages: []Stage{{200 * time.Millisecond, 6}, {200 * time.Millisecond, 6}, {200 * time.Millisecond, 0}}})
-		NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+		NewEngine(sink).Run(context.Background(), []Plan{{Scenario: s, Client: c}})
 		if c.peak.Load() != 6 {
 			t.Fatalf("peak concurrency %d, want 6", c.peak.Load())
 		}
@@ -193,7 +193,7 @@ func TestEngineScenariosStartOnTime(t *testing.T) {
 	b := mustValid(t, &Scenario{Name: "b", Executor: ConstantArrivalRate, Rate: 50, Duration: 200 * time.Millisecond, StartTime: 300 * time.Millisecond})
 	e := NewEngine(sink)
 	start := time.Now()
-	e.Run(context.Background(), []Plan{{a, c}, {b, c}})
+	e.Run(context.Background(), []Plan{{Scenario: a, Client: c}, {Scenario: b, Client: c}})
 	if el := time.Since(start); el < 480*time.Millisecond {
 		t.Errorf("run ended after %v; b starts at 300ms and runs 200ms", el)
 	}
@@ -209,11 +209,63 @@ func TestEngineVUsOutliveGracefulStop(t *testing.T) {
 	c := &sleepClient{delay: 5 * time.Millisecond}
 	s := mustValid(t, &Scenario{Name: "a", Executor: ConstantVUs, VUs: 2, Duration: 400 * time.Millisecond, GracefulStop: 50 * time.Millisecond})
 	start := time.Now()
-	NewEngine(sink).Run(context.Background(), []Plan{{s, c}})
+	NewEngine(sink).Run(context.Background(), []Plan{{Scenario: s, Client: c}})
 	if el := time.Since(start); el < 400*time.Millisecond {
 		t.Errorf("run ended after %v, before the scenario's 400ms", el)
 	}
 	if sink.canceled != 0 || sink.results < 80 || sink.results > 170 {
 		t.Errorf("results=%d canceled=%d: want ~160 finished, none canceled", sink.results, sink.canceled)
+	}
+}
+
+// sliceSource replays fixed arrivals.
+type sliceSource struct {
+	i    int
+	offs []time.Duration
+}
+
+func (s *sliceSource) Next(req *gonogo.Request) (time.Duration, bool) {
+	if s.i >= len(s.offs) {
+		return 0, false
+	}
+	s.i++
+	req.Row, req.InputTokens, req.OutputTokens = int64(s.i), 10*s.i, s.i
+	req.Tags = map[string]string{"segment": "s" + string(rune('0'+s.i)), "phase": "recorded"}
+	return s.offs[s.i-1], true
+}
+
+// recordingClient keeps a copy of every request it is asked to send.
+type recordingClient struct {
+	mu   sync.Mutex
+	reqs []gonogo.Request
+}
+
+func (c *recordingClient) Do(_ context.Context, req *gonogo.Request, res *gonogo.Result) {
+	c.mu.Lock()
+	c.reqs = append(c.reqs, *req)
+	c.mu.Unlock()
+	res.Status, res.Done = 200, time.Now()
+}
+
+func TestEngineSourcePayloadAndTags(t *testing.T) {
+	c := &recordingClient{}
+	s := mustValid(t, &Scenario{Name: "a", Executor: ConstantArrivalRate, Rate: 1, Duration: time.Hour, Tags: map[string]string{"phase": "scenario", "team": "x"}})
+	src := &sliceSource{offs: []time.Duration{0, 30 * time.Millisecond, 60 * time.Millisecond}}
+	start := time.Now()
+	NewEngine(newMemSink()).Run(context.Background(), []Plan{{Scenario: s, Client: c, Source: src}})
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("run took %v: the source, not the scenario's 1 h schedule, ends it", el)
+	}
+	if len(c.reqs) != 3 {
+		t.Fatalf("got %d requests, want 3", len(c.reqs))
+	}
+	for _, r := range c.reqs {
+		i := int(r.Row)
+		if r.InputTokens != 10*i || r.OutputTokens != i || r.Tags["team"] != "x" || r.Tags["phase"] != "recorded" || r.Tags["segment"] == "" {
+			t.Errorf("request %+v: payload or merged tags wrong", r)
+		}
+		if off := r.Intended.Sub(c.reqs[0].Intended); absDur(off-src.offs[i-1]) > time.Microsecond {
+			t.Errorf("row %d intended at +%v, want +%v", i, off, src.offs[i-1])
+		}
 	}
 }

@@ -6,7 +6,21 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/gonogo-dev/gonogo"
 )
+
+// Source yields the arrivals of an open-model scenario. Schedule is the
+// built-in one; recorded traffic (package replay) provides others.
+type Source interface {
+	// Next fills the payload fields of req that the source knows (tokens,
+	// tags, recorded request, trace row) and returns the arrival's offset
+	// from the scenario start, or false when there are no more arrivals.
+	// Offsets never decrease.
+	Next(req *gonogo.Request) (time.Duration, bool)
+}
+
+var _ Source = (*Schedule)(nil)
 
 // Schedule yields the intended send times of an open-model scenario as
 // offsets from the scenario's start.
@@ -18,9 +32,10 @@ import (
 // gamma gaps of mean 1 (gamma). Each s is mapped back to wall time with
 // Λ⁻¹, so any process follows any ramp exactly (time rescaling).
 type Schedule struct {
-	segs  []segment
-	total time.Duration
-	gap   func() float64 // random operational-time increment of mean 1; nil for constant pacing
+	segs    []segment
+	total   time.Duration
+	gap     func() float64 // random operational-time increment of mean 1; nil for constant pacing
+	payload func(*gonogo.Request)
 	s     float64        // operational time of the last arrival
 	seg   int            // segment holding s
 	first bool
@@ -32,9 +47,26 @@ type segment struct {
 	lambda0    float64 // Λ at the segment's start
 }
 
+// ScheduleOption changes what a Schedule draws.
+type ScheduleOption func(*Schedule)
+
+// WithGaps replaces the scenario's arrival process with gaps drawn from
+// gap, which must have mean 1: the schedule scales them to the scenario's
+// rate, ramps included. Recorded inter-arrival times, normalised by their
+// mean, make a schedule follow a trace's burstiness at any rate.
+func WithGaps(gap func() float64) ScheduleOption {
+	return func(s *Schedule) { s.gap = gap }
+}
+
+// WithPayload calls fill for every arrival, to give it a payload (tokens,
+// tags) drawn from recorded traffic.
+func WithPayload(fill func(*gonogo.Request)) ScheduleOption {
+	return func(s *Schedule) { s.payload = fill }
+}
+
 // NewSchedule builds the arrival schedule of a validated arrival-rate
 // scenario. It returns nil for VU executors.
-func NewSchedule(sc *Scenario) *Schedule {
+func NewSchedule(sc *Scenario, opts ...ScheduleOption) *Schedule {
 	perSec := float64(time.Second) / float64(sc.TimeUnit)
 	var segs []segment
 	var t, lambda float64
@@ -65,6 +97,9 @@ func NewSchedule(sc *Scenario) *Schedule {
 		g := distuv.Gamma{Alpha: sc.Burstiness, Beta: sc.Burstiness, Src: src}
 		sch.gap = g.Rand
 	}
+	for _, o := range opts {
+		o(sch)
+	}
 	return sch
 }
 
@@ -79,8 +114,9 @@ func (sch *Schedule) Expected() float64 {
 
 // Next returns the offset of the next arrival, or false when the scenario
 // has no more. Constant pacing sends its first arrival at once, as k6 does;
-// random processes draw the first gap too.
-func (sch *Schedule) Next() (time.Duration, bool) {
+// random processes draw the first gap too. req may be nil when there is no
+// payload to fill.
+func (sch *Schedule) Next(req *gonogo.Request) (time.Duration, bool) {
 	if sch.first && sch.gap == nil {
 		sch.first = false
 	} else {
@@ -95,6 +131,9 @@ func (sch *Schedule) Next() (time.Duration, bool) {
 		g := sch.segs[sch.seg]
 		if sch.s < g.lambda0+(g.r0+g.r1)/2*g.dur {
 			u := invertLinear(g.r0, g.r1, g.dur, sch.s-g.lambda0)
+			if sch.payload != nil && req != nil {
+				sch.payload(req)
+			}
 			return time.Duration((g.start + u) * float64(time.Second)), true
 		}
 	}

@@ -14,7 +14,7 @@ func offsets(t *testing.T, s *Scenario) []time.Duration {
 	sch := NewSchedule(s)
 	var out []time.Duration
 	for i := 0; i < 10_000_000; i++ {
-		off, ok := sch.Next()
+		off, ok := sch.Next(nil)
 		if !ok {
 			return out
 		}

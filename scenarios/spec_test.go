@@ -181,7 +181,7 @@ func FuzzParse(f *testing.F) {
 				return
 			} else if sch != nil {
 				for i := 0; i < 1e7; i++ {
-					if _, ok := sch.Next(); !ok {
+					if _, ok := sch.Next(nil); !ok {
 						break
 					}
 				}

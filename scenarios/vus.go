@@ -69,7 +69,8 @@ func (e *Engine) runVUs(ctx, reqCtx context.Context, start time.Time, p Plan, wo
 					}
 					continue
 				}
-				j := e.newJob(s, time.Now())
+				j := e.newJob()
+				e.stamp(j, s, time.Now())
 				e.send(reqCtx, p.Client, j)
 				e.pool.Put(j)
 			}
