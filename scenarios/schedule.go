@@ -36,9 +36,9 @@ type Schedule struct {
 	total   time.Duration
 	gap     func() float64 // random operational-time increment of mean 1; nil for constant pacing
 	payload func(*gonogo.Request)
-	s     float64        // operational time of the last arrival
-	seg   int            // segment holding s
-	first bool
+	s       float64 // operational time of the last arrival
+	seg     int     // segment holding s
+	first   bool
 }
 
 type segment struct {
