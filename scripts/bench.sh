@@ -24,7 +24,7 @@
 #   BENCH_SCHED_RATE [5000]      rate of the scheduling-accuracy run
 #   BENCH_SCHED_DURATION [20s]   its duration
 #   BENCH_STEP_DURATION [5]      seconds per throughput step
-#   BENCH_RATES [2500 5000 …]    the throughput steps, req/s, ascending
+#   BENCH_RATES [5000 10000 …]   the throughput steps, req/s, ascending (2 500 apart near the limits seen here)
 #   BENCH_STEP_RETRIES [1]       retries of a failed step before it counts as failed
 #   BENCH_MAX_VUS [2000]         gonogo --max-vus in the throughput steps
 #   BENCH_WRK_DURATION [5s]      wrk run length
@@ -49,7 +49,7 @@ BENCHTIME=${BENCH_BENCHTIME:-1s}
 SCHED_RATE=${BENCH_SCHED_RATE:-5000}
 SCHED_DURATION=${BENCH_SCHED_DURATION:-20s}
 STEP_S=${BENCH_STEP_DURATION:-5}
-RATES=${BENCH_RATES:-2500 5000 7500 10000 12500 15000 17500 20000 25000 30000 35000 40000 50000 60000 70000 80000 100000 120000 150000}
+RATES=${BENCH_RATES:-5000 10000 15000 17500 20000 22500 25000 27500 30000 32500 35000 40000 45000 50000 60000 70000 80000 100000 120000 150000}
 RETRIES=${BENCH_STEP_RETRIES:-1}
 MAX_VUS=${BENCH_MAX_VUS:-2000}
 WRK_DURATION=${BENCH_WRK_DURATION:-5s}
