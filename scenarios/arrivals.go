@@ -15,6 +15,9 @@ func (e *Engine) runArrivals(ctx, reqCtx context.Context, start time.Time, p Pla
 	s := p.Scenario
 	src := p.Source
 	if src == nil {
+		if s.Executor == RecordedArrivals {
+			panic("scenarios: scenario " + s.Name + " replays recorded arrivals but its Plan has no Source")
+		}
 		src = NewSchedule(s)
 	}
 	work := make(chan *job) // unbuffered: a send succeeds only if a worker is idle

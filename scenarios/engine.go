@@ -96,7 +96,7 @@ func (e *Engine) runScenario(ctx context.Context, start time.Time, p Plan) {
 	defer cancelReqs()
 	var workers sync.WaitGroup
 	switch p.Scenario.Executor {
-	case ConstantArrivalRate, RampingArrivalRate:
+	case ConstantArrivalRate, RampingArrivalRate, RecordedArrivals:
 		e.runArrivals(ctx, reqCtx, start, p, &workers)
 	default:
 		e.runVUs(ctx, reqCtx, start, p, &workers)

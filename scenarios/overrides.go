@@ -20,6 +20,9 @@ type Overrides struct {
 	Arrival    *string
 	Burstiness *float64
 	Saturation *string
+	// Traffic, when not nil, replaces every scenario's traffic block
+	// (--trace and the replay flags).
+	Traffic *Traffic
 }
 
 // DefaultFlagRate and DefaultFlagDuration describe a flags-only scenario
@@ -70,6 +73,8 @@ func FromFlags(o Overrides) (*File, error) {
 	}
 	s := &Scenario{Executor: ConstantArrivalRate}
 	switch {
+	case o.Traffic != nil && o.Executor == nil && o.Traffic.Replay != ReplayDistribution && len(o.Stages) == 0:
+		s.Executor = RecordedArrivals
 	case o.Executor != nil:
 		s.Executor = *o.Executor
 	case len(o.Stages) > 0 && o.VUs != nil && o.Rate == nil:
@@ -82,6 +87,9 @@ func FromFlags(o Overrides) (*File, error) {
 		s.Executor = ConstantVUs
 	}
 	s.Rate, s.Duration = DefaultFlagRate, DefaultFlagDuration
+	if o.Traffic != nil && o.Traffic.Replay == ReplayDistribution {
+		s.Rate = 0 // the trace's mean rate, unless --rate says otherwise
+	}
 	f := &File{Scenarios: map[string]*Scenario{"default": s}}
 	o.apply(s)
 	if err := f.Validate(); err != nil {
@@ -110,6 +118,13 @@ func (f *File) Apply(o Overrides) error {
 func (o *Overrides) apply(s *Scenario) {
 	if o.Executor != nil {
 		s.Executor = *o.Executor
+	}
+	if o.Traffic != nil {
+		t := *o.Traffic
+		s.Traffic = &t
+		if s.Executor == RecordedArrivals && t.Replay == ReplayDistribution {
+			s.Executor = ConstantArrivalRate // the flag changes the mode
+		}
 	}
 	if len(o.Stages) > 0 {
 		s.Stages = append([]Stage(nil), o.Stages...)
@@ -244,6 +259,16 @@ func (s *Scenario) Describe() string {
 		return fmt.Sprintf("%s over %d stages", s.Executor, len(s.Stages))
 	case SharedIterations:
 		return fmt.Sprintf("%s %d iterations on %d VUs", s.Executor, s.Iterations, s.VUs)
+	case RecordedArrivals:
+		t := s.Traffic
+		d = fmt.Sprintf("%s from %s at %g× speed", s.Executor, t.Trace, t.Speed)
+		if t.Scale != 1 {
+			d += fmt.Sprintf(", %g× traffic", t.Scale)
+		}
+		return d
+	}
+	if t := s.Traffic; t != nil {
+		d += fmt.Sprintf(", sizes and gaps drawn from %s", t.Trace)
 	}
 	if s.Arrival != ArrivalConstant {
 		d += " (" + s.Arrival

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -33,10 +34,20 @@ const (
 	ConstantVUs         = "constant-vus"
 	RampingVUs          = "ramping-vus"
 	SharedIterations    = "shared-iterations"
+	// RecordedArrivals is the open model of a timestamps replay: arrivals
+	// at a trace's recorded times. A scenario whose traffic block replays
+	// timestamps gets it when it names no executor.
+	RecordedArrivals = "recorded-arrivals"
 )
 
 // Executors lists the executor names the engine knows.
-var Executors = []string{ConstantArrivalRate, RampingArrivalRate, ConstantVUs, RampingVUs, SharedIterations}
+var Executors = []string{ConstantArrivalRate, RampingArrivalRate, ConstantVUs, RampingVUs, SharedIterations, RecordedArrivals}
+
+// Replay modes of a traffic block.
+const (
+	ReplayTimestamps   = "timestamps"   // arrivals at the recorded times (sped up, scaled, windowed, looped)
+	ReplayDistribution = "distribution" // draws from the trace's joint size distribution and its gaps, at the scenario's rate
+)
 
 // Arrival processes of the open-model executors.
 const (
@@ -131,6 +142,38 @@ type Scenario struct {
 
 	// Request overrides the file's default request.
 	Request *RequestSpec `yaml:"request"`
+	// Traffic replays recorded traffic: arrivals, sizes and tags come from
+	// a trace instead of (timestamps) or on top of (distribution) the
+	// executor's schedule.
+	Traffic *Traffic `yaml:"traffic"`
+}
+
+// Traffic says which recorded traffic a scenario replays, and how.
+type Traffic struct {
+	// Trace is the trace file; a relative path is relative to the scenario
+	// file's folder.
+	Trace string `yaml:"trace"`
+	// Format is the trace format (csv, jsonl, requestlog, har); "" detects it.
+	Format string `yaml:"format"`
+	// Columns maps fields (timestamp, input_tokens, output_tokens,
+	// tag:NAME) to the trace's column names; known traces need none.
+	Columns map[string]string `yaml:"columns"`
+	// TimeFormat names the timestamp format; "" detects it.
+	TimeFormat string `yaml:"timeFormat"`
+	// Strict makes the first malformed row an error instead of a skip.
+	Strict bool `yaml:"strict"`
+	// Replay is timestamps (default) or distribution.
+	Replay string `yaml:"replay"`
+	// Speed compresses time in timestamps mode: 10 replays ten times faster.
+	Speed float64 `yaml:"speed"`
+	// Scale multiplies the traffic in timestamps mode, keeping its shape.
+	Scale float64 `yaml:"scale"`
+	// From and To cut a window out of the trace (offsets from its start,
+	// before Speed); To 0 means the end.
+	From time.Duration `yaml:"from"`
+	To   time.Duration `yaml:"to"`
+	// Loop replays the window this many times (timestamps mode).
+	Loop int `yaml:"loop"`
 }
 
 // Stage is one linear ramp: reach Target in Duration.
@@ -224,6 +267,13 @@ func Parse(name string, data []byte) (*File, error) {
 		return nil, yamlError(name, data, err)
 	}
 	f.Path, f.src = name, data
+	if dir := filepath.Dir(name); !strings.HasPrefix(name, "profile:") && dir != "." {
+		for _, s := range f.Scenarios {
+			if s != nil && s.Traffic != nil && s.Traffic.Trace != "" && !filepath.IsAbs(s.Traffic.Trace) {
+				s.Traffic.Trace = filepath.Join(dir, s.Traffic.Trace)
+			}
+		}
+	}
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
@@ -324,8 +374,13 @@ func (s *Scenario) validate() (field, msg string) {
 	if s.GracefulStop == 0 {
 		s.GracefulStop = DefaultGracefulStop
 	}
+	if s.Traffic != nil {
+		if f, m := s.validateTraffic(); m != "" {
+			return f, m
+		}
+	}
 	switch s.Executor {
-	case ConstantArrivalRate, RampingArrivalRate:
+	case ConstantArrivalRate, RampingArrivalRate, RecordedArrivals:
 		return s.validateArrivalRate()
 	case ConstantVUs:
 		if s.VUs <= 0 {
@@ -365,6 +420,54 @@ func (s *Scenario) validate() (field, msg string) {
 	return "", ""
 }
 
+// validateTraffic checks a traffic block, applies its defaults and picks
+// the executor a timestamps replay implies.
+func (s *Scenario) validateTraffic() (field, msg string) {
+	t := s.Traffic
+	switch {
+	case strings.TrimSpace(t.Trace) == "":
+		return "traffic.trace", "missing: the trace file to replay"
+	case t.Speed < 0 || math.IsNaN(t.Speed) || math.IsInf(t.Speed, 0):
+		return "traffic.speed", fmt.Sprintf("must be > 0 (got %g)", t.Speed)
+	case t.Scale < 0 || math.IsNaN(t.Scale) || math.IsInf(t.Scale, 0):
+		return "traffic.scale", fmt.Sprintf("must be > 0 (got %g)", t.Scale)
+	case t.From < 0:
+		return "traffic.from", "must not be negative"
+	case t.To != 0 && t.To <= t.From:
+		return "traffic.to", fmt.Sprintf("must be after from (%s)", t.From)
+	case t.Loop < 0:
+		return "traffic.loop", "must not be negative"
+	}
+	if t.Speed == 0 {
+		t.Speed = 1
+	}
+	if t.Scale == 0 {
+		t.Scale = 1
+	}
+	switch t.Replay {
+	case "":
+		t.Replay = ReplayTimestamps
+	case ReplayTimestamps, ReplayDistribution:
+	default:
+		return "traffic.replay", fmt.Sprintf("unknown mode %q; one of timestamps, distribution", t.Replay)
+	}
+	if t.Replay == ReplayTimestamps && s.Executor == "" {
+		s.Executor = RecordedArrivals
+	}
+	if t.Replay == ReplayDistribution && s.Executor == "" {
+		s.Executor = ConstantArrivalRate
+	}
+	switch {
+	case t.Replay == ReplayTimestamps && s.Executor != RecordedArrivals:
+		return "executor", fmt.Sprintf("a timestamps replay sets its own arrivals: leave executor out or use %s (got %s)", RecordedArrivals, s.Executor)
+	case t.Replay == ReplayDistribution && s.Executor != ConstantArrivalRate && s.Executor != RampingArrivalRate:
+		return "executor", fmt.Sprintf("a distribution replay needs constant-arrival-rate or ramping-arrival-rate (got %s)", s.Executor)
+	case t.Replay == ReplayDistribution && s.Arrival != "" && s.Arrival != ArrivalConstant:
+		return "arrival", "a distribution replay draws its gaps from the trace: leave arrival out"
+	}
+	return "", ""
+}
+
 func (s *Scenario) validateArrivalRate() (field, msg string) {
 	if s.TimeUnit < 0 {
 		return "timeUnit", "must be > 0"
@@ -372,14 +475,22 @@ func (s *Scenario) validateArrivalRate() (field, msg string) {
 	if s.TimeUnit == 0 {
 		s.TimeUnit = DefaultTimeUnit
 	}
-	if s.Executor == ConstantArrivalRate {
-		if !(s.Rate > 0) || math.IsInf(s.Rate, 0) {
+	switch s.Executor {
+	case RecordedArrivals:
+		if s.Traffic == nil || s.Traffic.Replay != ReplayTimestamps {
+			return "traffic", "recorded-arrivals needs a traffic block with replay: timestamps"
+		}
+	case ConstantArrivalRate:
+		// A distribution replay without a rate runs at the trace's mean
+		// rate, which is known once the trace is read (SetRate).
+		rateFromTrace := s.Traffic != nil && s.Traffic.Replay == ReplayDistribution && s.Rate == 0
+		if !rateFromTrace && (!(s.Rate > 0) || math.IsInf(s.Rate, 0)) {
 			return "rate", fmt.Sprintf("must be > 0 (got %g)", s.Rate)
 		}
 		if s.Duration <= 0 {
 			return "duration", fmt.Sprintf("must be > 0 (got %s)", s.Duration)
 		}
-	} else {
+	default:
 		if s.StartRate < 0 || math.IsNaN(s.StartRate) || math.IsInf(s.StartRate, 0) {
 			return "startRate", "must not be negative"
 		}

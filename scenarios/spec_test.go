@@ -189,3 +189,56 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestTrafficBlock(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		wantExec  string
+		wantErr   string
+	}{
+		{"timestamps implies recorded-arrivals", "scenarios:\n  r:\n    traffic: {trace: prod.csv, speed: 10}\n", RecordedArrivals, ""},
+		{"distribution implies constant rate", "scenarios:\n  r:\n    duration: 1m\n    traffic: {trace: prod.csv, replay: distribution}\n", ConstantArrivalRate, ""},
+		{"distribution with a ramp", "scenarios:\n  r:\n    executor: ramping-arrival-rate\n    stages: [{duration: 1m, target: 50}]\n    traffic: {trace: prod.csv, replay: distribution}\n", RampingArrivalRate, ""},
+		{"missing trace", "scenarios:\n  r:\n    traffic: {speed: 2}\n", "", "traffic.trace: missing"},
+		{"bad mode", "scenarios:\n  r:\n    traffic: {trace: a.csv, replay: fancy}\n", "", `traffic.replay: unknown mode "fancy"`},
+		{"negative speed", "scenarios:\n  r:\n    traffic: {trace: a.csv, speed: -2}\n", "", "traffic.speed: must be > 0"},
+		{"window backwards", "scenarios:\n  r:\n    traffic: {trace: a.csv, from: 10m, to: 5m}\n", "", "traffic.to: must be after from"},
+		{"timestamps with a vu executor", "scenarios:\n  r:\n    executor: constant-vus\n    vus: 1\n    duration: 1s\n    traffic: {trace: a.csv}\n", "", "a timestamps replay sets its own arrivals"},
+		{"distribution with poisson", "scenarios:\n  r:\n    duration: 1m\n    arrival: poisson\n    traffic: {trace: a.csv, replay: distribution}\n", "", "draws its gaps from the trace"},
+		{"recorded-arrivals without traffic", "scenarios:\n  r:\n    executor: recorded-arrivals\n", "", "needs a traffic block"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Parse("dir/t.yaml", []byte(tc.src))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := f.Scenarios["r"]
+			if s.Executor != tc.wantExec {
+				t.Errorf("executor %s, want %s", s.Executor, tc.wantExec)
+			}
+			if s.Traffic.Trace != "dir/prod.csv" || s.Traffic.Speed == 0 || s.Traffic.Scale != 1 {
+				t.Errorf("traffic defaults/path: %+v", s.Traffic)
+			}
+		})
+	}
+}
+
+func TestFlagsTraffic(t *testing.T) {
+	f, err := FromFlags(Overrides{Traffic: &Traffic{Trace: "p.csv", Replay: ReplayDistribution}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Scenarios["default"]; s.Executor != ConstantArrivalRate || s.Rate != 0 || s.Duration != DefaultFlagDuration {
+		t.Errorf("distribution from flags: %+v (rate 0 = the trace's mean)", s)
+	}
+	f, err = FromFlags(Overrides{Traffic: &Traffic{Trace: "p.csv"}})
+	if err != nil || f.Scenarios["default"].Executor != RecordedArrivals {
+		t.Fatalf("timestamps from flags: %v %+v", err, f)
+	}
+}
