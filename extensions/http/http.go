@@ -38,7 +38,11 @@ func init() {
 
 // Client sends one fixed HTTP request per Do. It is safe for concurrent use.
 type Client struct {
-	wire    *wire // http:// targets; nil for https://
+	wire    *wire  // http:// targets; nil for https://
+	request []byte // the configured request, serialized for wire
+	head    bool   // the configured method is HEAD
+	host    string
+	header  http.Header
 	rt      *http.Transport
 	tmpl    *http.Request
 	body    []byte
@@ -69,11 +73,12 @@ func New(o extensions.Options) (*Client, error) {
 	if h.Get("User-Agent") == "" {
 		h.Set("User-Agent", "gonogo")
 	}
-	c := &Client{body: o.Body, timeout: o.Timeout}
+	c := &Client{body: o.Body, timeout: o.Timeout, header: h, host: u.Host}
 	if u.Scheme == "http" {
 		addr, _ := extensions.HostPort(base) // BaseURL checked it
-		req := serialize(o.Method, u.RequestURI(), u.Host, h, o.Body)
-		c.wire = newWire(addr, req, o.Method == http.MethodHead, o.Timeout, o.MaxConns)
+		c.request = serialize(o.Method, u.RequestURI(), u.Host, h, o.Body)
+		c.head = o.Method == http.MethodHead
+		c.wire = newWire(addr, o.Timeout, o.MaxConns)
 		return c, nil
 	}
 	c.rt = extensions.NewTransport(o)
@@ -96,15 +101,30 @@ func New(o extensions.Options) (*Client, error) {
 }
 
 // Do sends the request and measures it. See gonogo.Client.
-func (c *Client) Do(ctx context.Context, _ *gonogo.Request, res *gonogo.Result) {
+func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
+	if req.Recorded != nil {
+		if err := checkRecorded(req.Recorded); err != nil {
+			res.Done = time.Now()
+			extensions.Fail(ctx, res, err)
+			return
+		}
+	}
 	if c.wire != nil {
-		status, n, err := c.wire.do(ctx)
+		request, head := c.request, c.head
+		if rec := req.Recorded; rec != nil {
+			request, head = serialize(rec.Method, rec.Path, c.host, c.merged(rec), rec.Body), rec.Method == http.MethodHead
+		}
+		status, n, err := c.wire.do(ctx, request, head)
 		res.Done = time.Now()
 		res.Status, res.BytesIn = status, n
 		extensions.Fail(ctx, res, err)
 		return
 	}
-	resp, rctx, done := extensions.Send(ctx, c.rt, c.tmpl, c.body, c.timeout, res)
+	tmpl, body := c.tmpl, c.body
+	if rec := req.Recorded; rec != nil {
+		tmpl, body = c.recordedRequest(rec), rec.Body
+	}
+	resp, rctx, done := extensions.Send(ctx, c.rt, tmpl, body, c.timeout, res)
 	defer done()
 	if resp == nil {
 		return
@@ -115,6 +135,43 @@ func (c *Client) Do(ctx context.Context, _ *gonogo.Request, res *gonogo.Result) 
 	res.Done = time.Now()
 	res.BytesIn = n
 	extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
+}
+
+// merged is a recorded request's headers over the configured ones (which
+// carry credentials and the user agent).
+func (c *Client) merged(rec *gonogo.Recorded) http.Header {
+	h := c.header.Clone()
+	for k, v := range rec.Header {
+		h.Set(k, v)
+	}
+	return h
+}
+
+// recordedRequest builds the net/http request of a recorded one.
+func (c *Client) recordedRequest(rec *gonogo.Recorded) *http.Request {
+	u := *c.tmpl.URL
+	u.Path, u.RawQuery, _ = strings.Cut(rec.Path, "?")
+	u.RawPath = ""
+	r := c.tmpl.Clone(context.Background())
+	r.Method, r.URL, r.Header = rec.Method, &u, c.merged(rec)
+	r.Body, r.ContentLength, r.GetBody = http.NoBody, 0, nil
+	return r
+}
+
+// checkRecorded rejects a recorded request that cannot be sent as is.
+func checkRecorded(rec *gonogo.Recorded) error {
+	if err := checkMethod(rec.Method); err != nil {
+		return fmt.Errorf("recorded request: %v", err)
+	}
+	if !strings.HasPrefix(rec.Path, "/") || strings.ContainsAny(rec.Path, " \r\n") {
+		return fmt.Errorf("recorded request: path %q must start with / and hold no spaces or line breaks", rec.Path)
+	}
+	for k, v := range rec.Header {
+		if strings.ContainsAny(k, ": \r\n") || strings.ContainsAny(v, "\r\n") {
+			return fmt.Errorf("recorded request: bad header %q", k)
+		}
+	}
+	return nil
 }
 
 func checkMethod(m string) error {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gonogo-dev/gonogo/extensions"
@@ -24,8 +25,6 @@ import (
 // can drive. HTTPS targets use net/http.
 type wire struct {
 	addr    string
-	request []byte // the whole request: head and body
-	head    bool   // HEAD: responses have no body
 	timeout time.Duration
 	dialer  net.Dialer
 	idle    chan *wireConn // keep-alive connections waiting for a request
@@ -47,9 +46,9 @@ const maxHeaderLine = 8 << 10
 // errLineTooLong is a response line longer than the reader's buffer.
 var errLineTooLong = extensions.Protocolf("response line longer than %d bytes", maxHeaderLine)
 
-func newWire(addr string, request []byte, head bool, timeout time.Duration, maxConns int) *wire {
+func newWire(addr string, timeout time.Duration, maxConns int) *wire {
 	w := &wire{
-		addr: addr, request: request, head: head, timeout: timeout,
+		addr: addr, timeout: timeout,
 		dialer: net.Dialer{Timeout: extensions.DefaultDialTimeout, KeepAlive: 30 * time.Second},
 		idle:   make(chan *wireConn, extensions.DefaultMaxIdleConnsPerHost),
 	}
@@ -60,12 +59,14 @@ func newWire(addr string, request []byte, head bool, timeout time.Duration, maxC
 	return w
 }
 
-// serialize builds the request bytes once.
+// serialize builds the bytes of a request. Host, framing and hop-by-hop
+// headers are the wire's own, whatever header says.
 func serialize(method, path, host string, header map[string][]string, body []byte) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, host)
 	for k, vs := range header {
-		if k == "Host" || k == "Content-Length" {
+		switch strings.ToLower(k) {
+		case "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection":
 			continue
 		}
 		for _, v := range vs {
@@ -84,7 +85,7 @@ func serialize(method, path, host string, header map[string][]string, body []byt
 // status (0 when no response came), the body's length, and the error that
 // ended it, if any. A reused connection that turns out to be closed by the
 // server before answering is retried once on a new one, as net/http does.
-func (w *wire) do(ctx context.Context) (status int, n int64, err error) {
+func (w *wire) do(ctx context.Context, request []byte, head bool) (status int, n int64, err error) {
 	if w.slots != nil {
 		select {
 		case w.slots <- struct{}{}:
@@ -98,7 +99,7 @@ func (w *wire) do(ctx context.Context) (status int, n int64, err error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		status, n, keep, err := w.roundTrip(ctx, conn)
+		status, n, keep, err := w.roundTrip(ctx, conn, request, head)
 		if err != nil || !keep {
 			conn.close()
 		} else {
@@ -121,15 +122,15 @@ func isStale(err error) bool {
 		extensions.Classify(err, 0) == "connect"
 }
 
-func (w *wire) roundTrip(ctx context.Context, conn *wireConn) (status int, n int64, keep bool, err error) {
+func (w *wire) roundTrip(ctx context.Context, conn *wireConn, request []byte, head bool) (status int, n int64, keep bool, err error) {
 	if err := conn.c.SetDeadline(time.Now().Add(w.timeout)); err != nil {
 		return 0, 0, false, err
 	}
 	conn.abortOn(ctx)
-	if _, err := conn.c.Write(w.request); err != nil {
+	if _, err := conn.c.Write(request); err != nil {
 		return 0, 0, false, err
 	}
-	return readResponse(conn.br, w.head)
+	return readResponse(conn.br, head)
 }
 
 // get returns an idle connection, or dials a new one.

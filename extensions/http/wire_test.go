@@ -236,3 +236,39 @@ func FuzzReadResponse(f *testing.F) {
 		}
 	})
 }
+
+// A request from a request log is sent as recorded: its method, path,
+// headers and body, over the configured headers.
+func TestRecordedRequest(t *testing.T) {
+	type seen struct {
+		method, uri, body, auth, seg, agent string
+	}
+	got := make(chan seen, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.Method, r.URL.RequestURI(), string(b), r.Header.Get("Authorization"), r.Header.Get("X-Segment"), r.Header.Get("User-Agent")}
+	}))
+	defer srv.Close()
+	c, err := New(extensions.Options{Target: srv.URL, Headers: map[string]string{"Authorization": "Bearer t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &gonogo.Request{Recorded: &gonogo.Recorded{Method: "PUT", Path: "/v2/items/7?dry=1",
+		Header: map[string]string{"X-Segment": "eu", "Connection": "close", "Content-Length": "999"}, Body: []byte("payload")}}
+	for i := 0; i < 2; i++ { // the second goes over the kept-alive connection
+		res := &gonogo.Result{Request: req}
+		c.Do(context.Background(), req, res)
+		if res.Class != gonogo.ErrNone {
+			t.Fatalf("%s %s", res.Class, res.Err)
+		}
+		if s := <-got; s != (seen{"PUT", "/v2/items/7?dry=1", "payload", "Bearer t", "eu", "gonogo"}) {
+			t.Errorf("server saw %+v", s)
+		}
+	}
+	bad := &gonogo.Request{Recorded: &gonogo.Recorded{Method: "GET", Path: "no-slash"}}
+	res := &gonogo.Result{Request: bad}
+	c.Do(context.Background(), bad, res)
+	if res.Class != gonogo.ErrOther || !strings.Contains(res.Err, "must start with /") {
+		t.Errorf("bad recorded request: %s %q", res.Class, res.Err)
+	}
+}
