@@ -34,6 +34,7 @@ type loadFlags struct {
 	timeout                         time.Duration
 
 	out, metricsAddr string
+	samples          bool
 	tags             []string
 	quiet            bool
 }
@@ -101,6 +102,7 @@ pass, 3 when any fails.`,
 	fs.DurationVar(&f.timeout, "timeout", 0, "per-request deadline (default 60s)")
 	fs.StringVar(&f.out, "out", "", "results directory (default results/<scenario>-<time>)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics of the generator on this address, e.g. 127.0.0.1:9090")
+	fs.BoolVar(&f.samples, "samples", false, "also write every request (trace row, tags, timings, outcome) to samples.ndjson.gz")
 	fs.StringArrayVar(&f.tags, "tag", nil, "tag KEY=VALUE added to every request (repeatable)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress line")
 	return cmd
@@ -139,6 +141,7 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 		Client:      copts,
 		Out:         f.out,
 		MetricsAddr: f.metricsAddr,
+		Samples:     f.samples,
 		Quiet:       f.quiet,
 		Command:     "gonogo " + strings.Join(commandArgs(cmd), " "),
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/extensions/container"
+	"github.com/gonogo-dev/gonogo/extensions/ndjson"
 	promout "github.com/gonogo-dev/gonogo/extensions/prometheus"
 	"github.com/gonogo-dev/gonogo/reports"
 	"github.com/gonogo-dev/gonogo/scenarios"
@@ -29,6 +30,7 @@ type loadJob struct {
 	Client      extensions.Options // per-scenario request blocks fill what is zero
 	Out         string             // results directory; "" picks one
 	MetricsAddr string
+	Samples     bool // write samples.ndjson.gz
 	Quiet       bool
 	Command     string
 	// WaitReady keeps retrying the preflight check this long, for a
@@ -103,6 +105,21 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 		}
 		defer stop()
 		sinks = append(sinks, prom)
+	}
+	if job.Samples {
+		sf, err := os.Create(filepath.Join(dir, ndjson.File))
+		if err != nil {
+			return fmt.Errorf("results directory: %w", err)
+		}
+		defer sf.Close()
+		samples := ndjson.New(sf, rec.Start())
+		defer func() {
+			if err := samples.Close(); err != nil {
+				fmt.Fprintf(o.Err, "warning: %s: %v\n", ndjson.File, err)
+			}
+		}()
+		sinks = append(sinks, samples)
+		run.Files = append(run.Files, ndjson.File)
 	}
 	eng = scenarios.NewEngine(sinks)
 

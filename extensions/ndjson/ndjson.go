@@ -1,0 +1,133 @@
+// Package ndjson writes every request of a run as one JSON line, gzipped:
+// the samples.ndjson.gz of a results directory. It is the per-request record
+// that histograms summarize away — trace row, tags, timings, outcome — for
+// analysis segmented after the fact.
+package ndjson
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gonogo-dev/gonogo"
+)
+
+// File is the conventional name of the samples file in a results directory.
+const File = "samples.ndjson.gz"
+
+// Sample is one line of the file. Times are milliseconds; at_ms is the
+// intended send time from the start of the run.
+type Sample struct {
+	ID           uint64            `json:"id"`
+	Row          int64             `json:"row,omitempty"`
+	Scenario     string            `json:"scenario"`
+	Tags         map[string]string `json:"tags,omitempty"`
+	AtMs         float64           `json:"at_ms"`
+	Dropped      bool              `json:"dropped,omitempty"`
+	Queued       bool              `json:"queued,omitempty"`
+	LagMs        float64           `json:"lag_ms"`
+	LatencyMs    float64           `json:"latency_ms"`
+	ServiceMs    float64           `json:"service_ms"`
+	Status       int               `json:"status,omitempty"`
+	Class        string            `json:"class,omitempty"`
+	Err          string            `json:"err,omitempty"`
+	TTFTMs       float64           `json:"ttft_ms,omitempty"`
+	TPOTMs       float64           `json:"tpot_ms,omitempty"`
+	OutputTokens int               `json:"output_tokens,omitempty"`
+	BytesIn      int64             `json:"bytes_in,omitempty"`
+}
+
+// Writer is a gonogo.Sink that writes one Sample per result or drop. It is
+// safe for concurrent use; Close flushes and ends the gzip stream.
+type Writer struct {
+	start time.Time
+	mu    sync.Mutex
+	zw    *gzip.Writer
+	bw    *bufio.Writer
+	enc   *json.Encoder
+	s     Sample
+	err   error
+}
+
+var _ gonogo.Sink = (*Writer)(nil)
+
+// New writes samples to w, with at_ms counted from start.
+func New(w io.Writer, start time.Time) *Writer {
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	bw := bufio.NewWriterSize(zw, 64<<10)
+	return &Writer{start: start, zw: zw, bw: bw, enc: json.NewEncoder(bw)}
+}
+
+func ms(d time.Duration) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64), 64)
+	return v
+}
+
+// Record writes res.
+func (w *Writer) Record(res *gonogo.Result) {
+	req := res.Request
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.s = Sample{
+		ID: req.ID, Row: req.Row, Scenario: req.Scenario, Tags: req.Tags,
+		AtMs: ms(req.Intended.Sub(w.start)), Queued: res.Queued,
+		LagMs: ms(res.SchedulingLag()), LatencyMs: ms(res.Latency()), ServiceMs: ms(res.ServiceTime()),
+		Status: res.Status, Class: string(res.Class), Err: res.Err,
+		TTFTMs: ms(res.TTFT), TPOTMs: ms(res.TPOT()), OutputTokens: res.OutputTokens, BytesIn: res.BytesIn,
+	}
+	w.write()
+}
+
+// Drop writes a dropped arrival.
+func (w *Writer) Drop(req *gonogo.Request) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.s = Sample{ID: req.ID, Row: req.Row, Scenario: req.Scenario, Tags: req.Tags, AtMs: ms(req.Intended.Sub(w.start)), Dropped: true}
+	w.write()
+}
+
+func (w *Writer) write() {
+	if w.err == nil {
+		w.err = w.enc.Encode(&w.s)
+	}
+}
+
+// Close flushes everything and ends the gzip stream; it does not close the
+// underlying writer. It returns the first error met.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = w.bw.Flush()
+	}
+	if err := w.zw.Close(); w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
+
+// Read decodes a samples file, calling fn for each sample until fn returns
+// false or the file ends.
+func Read(r io.Reader, fn func(*Sample) bool) error {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	dec := json.NewDecoder(zr)
+	for {
+		var s Sample
+		if err := dec.Decode(&s); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if !fn(&s) {
+			return nil
+		}
+	}
+}
