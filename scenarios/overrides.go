@@ -20,9 +20,69 @@ type Overrides struct {
 	Arrival    *string
 	Burstiness *float64
 	Saturation *string
-	// Traffic, when not nil, replaces every scenario's traffic block
-	// (--trace and the replay flags).
-	Traffic *Traffic
+	// Traffic changes every scenario's traffic block; Trace adds one where
+	// a scenario has none.
+	Traffic TrafficOverrides
+}
+
+// TrafficOverrides are the replay flags. A nil field was not given.
+type TrafficOverrides struct {
+	Trace, Replay, Format, TimeFormat *string
+	Columns                           map[string]string
+	Strict                            *bool
+	Speed, Scale                      *float64
+	From, To                          *time.Duration
+	Loop                              *int
+}
+
+// apply changes t, creating it when a trace is given; it returns the
+// traffic block the scenario ends up with.
+func (o *TrafficOverrides) apply(t *Traffic) *Traffic {
+	if t == nil && o.Trace == nil {
+		return nil
+	}
+	if t == nil {
+		t = &Traffic{}
+	}
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&t.Trace, o.Trace)
+	set(&t.Replay, o.Replay)
+	set(&t.Format, o.Format)
+	set(&t.TimeFormat, o.TimeFormat)
+	if o.Columns != nil {
+		t.Columns = o.Columns
+	}
+	if o.Strict != nil {
+		t.Strict = *o.Strict
+	}
+	if o.Speed != nil {
+		t.Speed = *o.Speed
+	}
+	if o.Scale != nil {
+		t.Scale = *o.Scale
+	}
+	if o.From != nil {
+		t.From = *o.From
+	}
+	if o.To != nil {
+		t.To = *o.To
+	}
+	if o.Loop != nil {
+		t.Loop = *o.Loop
+	}
+	return t
+}
+
+// Replay is the --replay value, "" when not given.
+func (o *Overrides) Replay() string {
+	if o.Traffic.Replay == nil {
+		return ""
+	}
+	return *o.Traffic.Replay
 }
 
 // DefaultFlagRate and DefaultFlagDuration describe a flags-only scenario
@@ -73,8 +133,8 @@ func FromFlags(o Overrides) (*File, error) {
 	}
 	s := &Scenario{Executor: ConstantArrivalRate}
 	switch {
-	case o.Traffic != nil && o.Executor == nil && o.Traffic.Replay != ReplayDistribution && len(o.Stages) == 0:
-		s.Executor = RecordedArrivals
+	case o.Traffic.Trace != nil && o.Executor == nil && len(o.Stages) == 0:
+		s.Executor = "" // the traffic block picks it (validateTraffic)
 	case o.Executor != nil:
 		s.Executor = *o.Executor
 	case len(o.Stages) > 0 && o.VUs != nil && o.Rate == nil:
@@ -87,8 +147,8 @@ func FromFlags(o Overrides) (*File, error) {
 		s.Executor = ConstantVUs
 	}
 	s.Rate, s.Duration = DefaultFlagRate, DefaultFlagDuration
-	if o.Traffic != nil && o.Traffic.Replay == ReplayDistribution {
-		s.Rate = 0 // the trace's mean rate, unless --rate says otherwise
+	if o.Traffic.Trace != nil {
+		s.Rate = 0 // a distribution replay runs at the trace's mean rate unless --rate says otherwise
 	}
 	f := &File{Scenarios: map[string]*Scenario{"default": s}}
 	o.apply(s)
@@ -119,11 +179,15 @@ func (o *Overrides) apply(s *Scenario) {
 	if o.Executor != nil {
 		s.Executor = *o.Executor
 	}
-	if o.Traffic != nil {
-		t := *o.Traffic
-		s.Traffic = &t
-		if s.Executor == RecordedArrivals && t.Replay == ReplayDistribution {
-			s.Executor = ConstantArrivalRate // the flag changes the mode
+	if t := o.Traffic.apply(s.Traffic); t != nil {
+		s.Traffic = t
+		// --replay switches the executor with the mode, unless --executor
+		// names one.
+		switch {
+		case o.Replay() == ReplayDistribution && s.Executor == RecordedArrivals && o.Executor == nil:
+			s.Executor = ConstantArrivalRate
+		case o.Replay() == ReplayTimestamps && o.Executor == nil:
+			s.Executor = RecordedArrivals
 		}
 	}
 	if len(o.Stages) > 0 {

@@ -653,6 +653,8 @@ func flagFor(field string) string {
 		return "--arrival"
 	case "burstiness":
 		return "--burstiness"
+	case "trace", "replay", "speed", "scale", "from", "to", "loop":
+		return "--" + name
 	}
 	return field
 }

@@ -230,15 +230,26 @@ func TestTrafficBlock(t *testing.T) {
 }
 
 func TestFlagsTraffic(t *testing.T) {
-	f, err := FromFlags(Overrides{Traffic: &Traffic{Trace: "p.csv", Replay: ReplayDistribution}})
+	f, err := FromFlags(Overrides{Traffic: TrafficOverrides{Trace: ptr("p.csv"), Replay: ptr(ReplayDistribution)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s := f.Scenarios["default"]; s.Executor != ConstantArrivalRate || s.Rate != 0 || s.Duration != DefaultFlagDuration {
 		t.Errorf("distribution from flags: %+v (rate 0 = the trace's mean)", s)
 	}
-	f, err = FromFlags(Overrides{Traffic: &Traffic{Trace: "p.csv"}})
-	if err != nil || f.Scenarios["default"].Executor != RecordedArrivals {
+	f, err = FromFlags(Overrides{Traffic: TrafficOverrides{Trace: ptr("p.csv"), Speed: ptr(10.0)}})
+	if err != nil || f.Scenarios["default"].Executor != RecordedArrivals || f.Scenarios["default"].Traffic.Speed != 10 {
 		t.Fatalf("timestamps from flags: %v %+v", err, f)
+	}
+	// A file's distribution replay turned into a timestamps one by --replay.
+	f, err = Parse("r.yaml", []byte("scenarios:\n  r:\n    duration: 1m\n    traffic: {trace: prod.csv, replay: distribution}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Apply(Overrides{Traffic: TrafficOverrides{Replay: ptr(ReplayTimestamps), Scale: ptr(2.0)}}); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Scenarios["r"]; s.Executor != RecordedArrivals || s.Traffic.Scale != 2 || s.Traffic.Trace != "prod.csv" {
+		t.Errorf("after --replay timestamps --scale 2: %+v %+v", s, s.Traffic)
 	}
 }
