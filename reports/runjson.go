@@ -54,7 +54,22 @@ type Run struct {
 type Scenario struct {
 	// Executor describes the executor, e.g. "constant-arrival-rate 50/s for 1m".
 	Executor string `json:"executor,omitempty"`
+	// Traffic describes the recorded traffic the scenario replayed.
+	Traffic *Traffic `json:"traffic,omitempty"`
 	analyze.Stats
+}
+
+// Traffic is what a scenario replayed and what it skipped.
+type Traffic struct {
+	Trace  string `json:"trace"`
+	Replay string `json:"replay"`
+	// Skipped counts malformed trace rows; FirstSkipped says which and why
+	// ("file:line: field: reason").
+	Skipped      int64    `json:"skipped"`
+	FirstSkipped []string `json:"first_skipped,omitempty"`
+	// Error is a trace error that ended the replay early (a malformed row
+	// under --strict, an unreadable file).
+	Error string `json:"error,omitempty"`
 }
 
 // SetSummary copies a recorder summary into r (times, overall, scenarios,

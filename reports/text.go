@@ -43,6 +43,19 @@ func WriteText(w io.Writer, run *Run) error {
 			title += " (" + sc.Executor + ")"
 		}
 		writeStats(ew, title, &sc.Stats)
+		if t := sc.Traffic; t != nil {
+			ew.printf("  replayed %s (%s)", t.Trace, t.Replay)
+			if t.Skipped > 0 {
+				ew.printf(" · %d malformed rows skipped", t.Skipped)
+				if len(t.FirstSkipped) > 0 {
+					ew.printf(", first: %s", t.FirstSkipped[0])
+				}
+			}
+			ew.printf("\n")
+			if t.Error != "" {
+				ew.printf("  replay stopped early: %s\n", t.Error)
+			}
+		}
 	}
 	if len(names) != 1 {
 		writeStats(ew, "overall", &run.Overall)
