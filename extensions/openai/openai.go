@@ -178,7 +178,15 @@ func (c *Client) Body(req *gonogo.Request) []byte {
 // Do sends one generation request and measures it. See gonogo.Client.
 func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
 	res.ChunkGaps = res.ChunkGaps[:0]
-	resp, rctx, done := extensions.Send(ctx, c.rt, c.tmpl, c.Body(req), c.timeout, res)
+	tmpl, body, stream := c.tmpl, []byte(nil), c.stream
+	if rec := req.Recorded; rec != nil {
+		// A request log's request goes as recorded; whether it streams is
+		// the server's answer to say.
+		tmpl, body, stream = c.recorded(rec), rec.Body, true
+	} else {
+		body = c.Body(req)
+	}
+	resp, rctx, done := extensions.Send(ctx, c.rt, tmpl, body, c.timeout, res)
 	defer done()
 	if resp == nil {
 		return
@@ -196,7 +204,7 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 		}
 		err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg)
 		res.Done = time.Now()
-	case c.stream && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json"):
+	case stream && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json"):
 		_, err = readStream(cr, res)
 	default:
 		err = readJSON(cr, res)
@@ -207,6 +215,20 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 	}
 	res.BytesIn = cr.n
 	extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
+}
+
+// recorded is the template of a recorded request: its method, path and
+// headers over the client's.
+func (c *Client) recorded(rec *gonogo.Recorded) *http.Request {
+	u := *c.tmpl.URL
+	u.Path, u.RawQuery, _ = strings.Cut(rec.Path, "?")
+	u.RawPath = ""
+	r := c.tmpl.Clone(context.Background())
+	r.Method, r.URL = rec.Method, &u
+	for k, v := range rec.Header {
+		r.Header.Set(k, v)
+	}
+	return r
 }
 
 // Check asks GET /v1/models: 200 means ready, 404 means the target is not an
