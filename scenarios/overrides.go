@@ -27,7 +27,7 @@ type Overrides struct {
 
 // TrafficOverrides are the replay flags. A nil field was not given.
 type TrafficOverrides struct {
-	Trace, Replay, Format, TimeFormat *string
+	Trace, Replay, Format, Preset, TimeFormat *string
 	Columns                           map[string]string
 	Strict                            *bool
 	Speed, Scale                      *float64
@@ -52,6 +52,7 @@ func (o *TrafficOverrides) apply(t *Traffic) *Traffic {
 	set(&t.Trace, o.Trace)
 	set(&t.Replay, o.Replay)
 	set(&t.Format, o.Format)
+	set(&t.Preset, o.Preset)
 	set(&t.TimeFormat, o.TimeFormat)
 	if o.Columns != nil {
 		t.Columns = o.Columns

@@ -155,6 +155,8 @@ type Traffic struct {
 	Trace string `yaml:"trace"`
 	// Format is the trace format (csv, jsonl, requestlog, har); "" detects it.
 	Format string `yaml:"format"`
+	// Preset names the columns of a known public trace; "" detects it.
+	Preset string `yaml:"preset"`
 	// Columns maps fields (timestamp, input_tokens, output_tokens,
 	// tag:NAME) to the trace's column names; known traces need none.
 	Columns map[string]string `yaml:"columns"`

@@ -11,6 +11,7 @@ import (
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/extensions/container"
 	httpproto "github.com/gonogo-dev/gonogo/extensions/http"
+	"github.com/gonogo-dev/gonogo/replay"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
 
@@ -32,6 +33,12 @@ type loadFlags struct {
 	promptTokens, maxTokens         int
 	noStream                        bool
 	timeout                         time.Duration
+
+	trace, replayMode string
+	speed, scale      float64
+	from, to          time.Duration
+	loop              int
+	traceOpts         traceFlags
 
 	out, metricsAddr string
 	samples          bool
@@ -100,6 +107,14 @@ pass, 3 when any fails.`,
 	fs.IntVar(&f.maxTokens, "max-tokens", 0, "output length in tokens (openai; default 64)")
 	fs.BoolVar(&f.noStream, "no-stream", false, "openai: non-streaming requests (no TTFT or chunk gaps)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "per-request deadline (default 60s)")
+	fs.StringVar(&f.trace, "trace", "", "replay recorded traffic from this trace (CSV, JSONL, request log, HAR)")
+	fs.StringVar(&f.replayMode, "replay", "", "replay mode: timestamps (recorded arrival times; default) or distribution (recorded sizes and gaps at --rate)")
+	fs.Float64Var(&f.speed, "speed", 0, "timestamps replay: time compression, e.g. 10 replays ten times faster")
+	fs.Float64Var(&f.scale, "scale", 0, "timestamps replay: traffic multiplier with the same shape, e.g. 2 or 0.5")
+	fs.DurationVar(&f.from, "from", 0, "replay the trace from this offset")
+	fs.DurationVar(&f.to, "to", 0, "replay the trace up to this offset")
+	fs.IntVar(&f.loop, "loop", 0, "timestamps replay: replay the window this many times")
+	f.traceOpts.register(fs)
 	fs.StringVar(&f.out, "out", "", "results directory (default results/<scenario>-<time>)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics of the generator on this address, e.g. 127.0.0.1:9090")
 	fs.BoolVar(&f.samples, "samples", false, "also write every request (trace row, tags, timings, outcome) to samples.ndjson.gz")
@@ -188,6 +203,9 @@ func (f *loadFlags) scenarioFile(fs *pflag.FlagSet) (*scenarios.File, error) {
 	if fs.Changed("saturation") {
 		ov.Saturation = &f.saturation
 	}
+	if err := f.trafficOverrides(fs, &ov.Traffic); err != nil {
+		return nil, err
+	}
 	if f.scenario == "" {
 		return scenarios.FromFlags(ov)
 	}
@@ -196,6 +214,54 @@ func (f *loadFlags) scenarioFile(fs *pflag.FlagSet) (*scenarios.File, error) {
 		return nil, err
 	}
 	return file, file.Apply(ov)
+}
+
+// trafficOverrides collects the replay flags.
+func (f *loadFlags) trafficOverrides(fs *pflag.FlagSet, t *scenarios.TrafficOverrides) error {
+	str := func(flag string, v *string) *string {
+		if fs.Changed(flag) {
+			return v
+		}
+		return nil
+	}
+	t.Trace, t.Replay = str("trace", &f.trace), str("replay", &f.replayMode)
+	t.Format, t.TimeFormat = str("trace-format", &f.traceOpts.format), str("time-format", &f.traceOpts.timeFormat)
+	t.Preset = str("preset", &f.traceOpts.preset)
+	if fs.Changed("columns") {
+		cols, err := replay.ParseColumns(f.traceOpts.columns)
+		if err != nil {
+			return usageError("--columns: %v", err)
+		}
+		t.Columns = cols
+	}
+	if fs.Changed("strict") {
+		t.Strict = &f.traceOpts.strict
+	}
+	for _, v := range []struct {
+		flag string
+		dst  **float64
+		val  *float64
+	}{{"speed", &t.Speed, &f.speed}, {"scale", &t.Scale, &f.scale}} {
+		if fs.Changed(v.flag) {
+			if !(*v.val > 0) {
+				return usageError("--%s: must be > 0 (got %g)", v.flag, *v.val)
+			}
+			*v.dst = v.val
+		}
+	}
+	if fs.Changed("from") {
+		t.From = &f.from
+	}
+	if fs.Changed("to") {
+		t.To = &f.to
+	}
+	if fs.Changed("loop") {
+		t.Loop = &f.loop
+	}
+	if t.Trace == nil && (t.Replay != nil || t.Speed != nil || t.Scale != nil || t.From != nil || t.To != nil || t.Loop != nil) && f.scenario == "" {
+		return usageError("--replay, --speed, --scale, --from, --to and --loop need --trace (or a scenario with a traffic block)")
+	}
+	return nil
 }
 
 // clientOptions turns the request flags into protocol client options.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -33,6 +34,9 @@ func TestScripts(t *testing.T) {
 				env.Setenv(name, strconv.Itoa(p))
 			}
 			env.Setenv("CI", "true")
+			// The real traces beside the repository (../shared/traces).
+			traces, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "traces"))
+			env.Setenv("TRACES", traces)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

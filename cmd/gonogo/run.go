@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/gonogo-dev/gonogo/extensions/container"
 	"github.com/gonogo-dev/gonogo/extensions/ndjson"
 	promout "github.com/gonogo-dev/gonogo/extensions/prometheus"
+	"github.com/gonogo-dev/gonogo/replay"
 	"github.com/gonogo-dev/gonogo/reports"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
@@ -55,6 +57,12 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 	}
 	names := job.File.Names()
 	plans := make([]scenarios.Plan, 0, len(names))
+	traces := map[string]*openTrace{}
+	defer func() {
+		for _, t := range traces {
+			t.close()
+		}
+	}()
 	for _, name := range names {
 		s := job.File.Scenarios[name]
 		opts := scenarioOptions(job.Client, s.Request)
@@ -63,7 +71,15 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 		if err != nil {
 			return &exitError{code: exitUsage, err: fmt.Errorf("scenario %s: %w", name, err)}
 		}
-		plans = append(plans, scenarios.Plan{Scenario: s, Client: c})
+		p := scenarios.Plan{Scenario: s, Client: c}
+		if s.Traffic != nil {
+			t, err := openTraffic(s)
+			if err != nil {
+				return err
+			}
+			traces[name], p.Source = t, t.source
+		}
+		plans = append(plans, p)
 	}
 	if err := preflight(ctx, plans[0].Client, job.Target, job.WaitReady); err != nil {
 		return err
@@ -148,21 +164,52 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 		run.Aborted, run.AbortReason = true, "interrupted"
 	}
 	run.SetSummary(rec.Summary(end))
+	var traceErr error
+	for name, t := range traces {
+		sc := run.Scenarios[name]
+		sc.Traffic = t.report()
+		run.Scenarios[name] = sc
+		if e := t.err(); e != nil && traceErr == nil {
+			traceErr = traceError(e)
+		}
+	}
 	if run.Thresholds, err = analyze.Evaluate(ths, run.Summary()); err != nil {
 		return err
 	}
+	run.Files = append(run.Files, summaryFile)
 	if werr := reports.WriteRunJSON(dir, run); werr != nil {
 		return errors.Join(err, werr)
 	}
-	reports.WriteText(o.Out, run)
+	if werr := writeSummary(o, dir, run); werr != nil {
+		return errors.Join(err, werr)
+	}
 	fmt.Fprintf(o.Out, "\nresults: %s\n", dir)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", hlogFile, err)
+	}
+	if traceErr != nil {
+		return fmt.Errorf("replay stopped early (results written): %w", traceErr)
 	}
 	if !analyze.Passed(run.Thresholds) {
 		return &exitError{code: exitNoGo, err: errors.New(failedThresholds(run.Thresholds))}
 	}
 	return nil
+}
+
+// summaryFile is the text summary in a results directory.
+const summaryFile = "summary.txt"
+
+// writeSummary prints the text summary and keeps a copy in the results.
+func writeSummary(o *options, dir string, run *reports.Run) error {
+	f, err := os.Create(filepath.Join(dir, summaryFile))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := reports.WriteText(io.MultiWriter(o.Out, f), run); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // preflight checks that the target takes load, retrying for up to wait.
@@ -262,4 +309,57 @@ func startImage(ctx context.Context, o *options, image string, port int) (*runni
 			fmt.Fprintf(o.Err, "warning: removing %s: %v\n", image, err)
 		}
 	}}, nil
+}
+
+// openTrace is the recorded traffic of one scenario while it replays.
+type openTrace struct {
+	spec    *scenarios.Traffic
+	source  scenarios.Source
+	skipped func() replay.Skips
+	err     func() error
+	close   func()
+}
+
+// openTraffic opens a scenario's trace and builds its arrival source. A
+// distribution replay reads the whole trace here (bounded by a reservoir);
+// a timestamps replay streams it during the run.
+func openTraffic(s *scenarios.Scenario) (*openTrace, error) {
+	t := s.Traffic
+	ro := replay.Options{Format: t.Format, Preset: t.Preset, Columns: t.Columns, TimeFormat: t.TimeFormat, Strict: t.Strict}
+	r, closer, err := replay.Open(t.Trace, ro)
+	if err != nil {
+		return nil, traceError(err)
+	}
+	ot := &openTrace{spec: t, skipped: r.Skipped, err: func() error { return nil }, close: func() { closer.Close() }}
+	switch t.Replay {
+	case scenarios.ReplayDistribution:
+		d, err := replay.NewDistribution(r, replay.DistributionOptions{Seed: s.Seed})
+		closer.Close()
+		if err != nil {
+			return nil, traceError(err)
+		}
+		if s.Executor == scenarios.ConstantArrivalRate && s.Rate == 0 {
+			s.Rate, s.TimeUnit = d.MeanRate(), time.Second
+		}
+		ot.source = scenarios.NewSchedule(s, scenarios.WithGaps(d.Gap), scenarios.WithPayload(d.Fill))
+	default:
+		ts := replay.NewTimestamps(r, replay.TimestampOptions{Speed: t.Speed, Scale: t.Scale, From: t.From, To: t.To, Loop: t.Loop, Seed: s.Seed,
+			Reopen: func() (replay.Reader, io.Closer, error) { return replay.Open(t.Trace, ro) }})
+		ot.source, ot.err, ot.skipped = ts, ts.Err, ts.Skipped
+		ot.close = func() { ts.Close(); closer.Close() }
+	}
+	return ot, nil
+}
+
+// report is the run.json account of a replay.
+func (t *openTrace) report() *reports.Traffic {
+	sk := t.skipped()
+	rt := &reports.Traffic{Trace: t.spec.Trace, Replay: t.spec.Replay, Skipped: sk.Count}
+	for _, e := range sk.First {
+		rt.FirstSkipped = append(rt.FirstSkipped, e.Error())
+	}
+	if err := t.err(); err != nil {
+		rt.Error = err.Error()
+	}
+	return rt
 }

@@ -1,0 +1,239 @@
+package replay
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Options says how to read a trace. The zero value reads a trace whose
+// format, columns and timestamp format are detected.
+type Options struct {
+	// Format names the reader (see Formats); "" detects it from the file
+	// name's extension and the content.
+	Format string
+	// Columns maps trace fields to the columns (CSV) or JSON fields (JSONL)
+	// that hold them. Fields: "timestamp", "input_tokens", "output_tokens",
+	// and "tag:<name>" for each extra column kept as the tag <name>. nil
+	// uses the preset (named or detected from the header) or the
+	// conventional names; see ParseColumns and docs/traces.md.
+	Columns map[string]string
+	// TimeFormat names the timestamp format (see TimeFormats) or is a Go
+	// time layout such as "02/01/2006 15:04:05"; "" detects it from the
+	// first timestamp.
+	TimeFormat string
+	// Strict makes a reader return the first malformed row as a *RowError
+	// instead of skipping and counting it.
+	Strict bool
+	// Preset names a known public trace layout (see Presets); "" detects
+	// one from the header when Columns is nil.
+	Preset string
+}
+
+// OpenFunc opens a reader of one format over r; name is the file name used
+// in error messages.
+type OpenFunc func(name string, r io.Reader, o Options) (Reader, error)
+
+// The names of the built-in formats (packages replay/csv, replay/jsonl,
+// replay/requestlog, replay/har).
+const (
+	FormatCSV        = "csv"
+	FormatJSONL      = "jsonl"
+	FormatRequestLog = "requestlog"
+	FormatHAR        = "har"
+)
+
+var (
+	formatsMu sync.RWMutex
+	formats   = map[string]OpenFunc{}
+)
+
+// Register makes a trace format available by name to Open. Each format
+// package calls it from init; import replay/all for every built-in one.
+// It panics when name is empty, open is nil or name is already taken.
+func Register(name string, open func(name string, r io.Reader, o Options) (Reader, error)) {
+	formatsMu.Lock()
+	defer formatsMu.Unlock()
+	if name == "" || open == nil {
+		panic("replay: Register needs a name and a function")
+	}
+	if _, dup := formats[name]; dup {
+		panic("replay: format " + name + " registered twice")
+	}
+	formats[name] = open
+}
+
+// Formats lists the registered format names, sorted.
+func Formats() []string {
+	formatsMu.RLock()
+	defer formatsMu.RUnlock()
+	names := make([]string, 0, len(formats))
+	for n := range formats {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func lookupFormat(name string) (OpenFunc, bool) {
+	formatsMu.RLock()
+	defer formatsMu.RUnlock()
+	f, ok := formats[name]
+	return f, ok
+}
+
+// sniffBytes is how much of a file Open looks at to detect its format.
+const sniffBytes = 64 << 10
+
+// Open opens the trace file at path ("-" reads standard input) and returns
+// a reader for it and the closer of the file, which the caller closes after
+// reading. A gzip-compressed file (magic bytes, usually ".gz") is
+// decompressed on the fly.
+//
+// The format is o.Format, else the preset's format, else detected: ".csv"
+// and ".tsv" are csv, ".har" is har; ".jsonl", ".ndjson" and ".json" are
+// told apart by their content (an object with "log" is a HAR, a first line
+// with "method", "path" or "url" is a request log, other objects are a
+// jsonl trace); other extensions are detected by content alone. When the
+// format cannot be told, the error wraps ErrFormat and suggests
+// Options.Format.
+func Open(path string, o Options) (Reader, io.Closer, error) {
+	if o.Columns != nil {
+		if err := ValidateColumns(o.Columns); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err := CheckTimeFormat(o.TimeFormat); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var (
+		f    *os.File
+		name = path
+	)
+	if path == "-" {
+		f, name = os.Stdin, "stdin"
+	} else {
+		var err error
+		if f, err = os.Open(path); err != nil {
+			return nil, nil, err
+		}
+	}
+	closer := multiCloser{}
+	if f != os.Stdin {
+		closer = append(closer, f)
+	}
+	fail := func(err error) (Reader, io.Closer, error) {
+		closer.Close()
+		return nil, nil, err
+	}
+	br := bufio.NewReaderSize(f, sniffBytes)
+	ext := strings.ToLower(filepath.Ext(path))
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fail(fmt.Errorf("%w: %s: %v", ErrFormat, name, err))
+		}
+		closer = append(closer, zr)
+		br = bufio.NewReaderSize(zr, sniffBytes)
+		if ext == ".gz" {
+			ext = strings.ToLower(filepath.Ext(strings.TrimSuffix(path, filepath.Ext(path))))
+		}
+	}
+	head, err := br.Peek(sniffBytes)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return fail(fmt.Errorf("%s: %w", name, err))
+	}
+	if len(bytes.TrimSpace(head)) == 0 {
+		return fail(fmt.Errorf("%w: %s: empty file", ErrFormat, name))
+	}
+	format := o.Format
+	if format == "" && o.Preset != "" {
+		p, ok := LookupPreset(o.Preset)
+		if !ok {
+			return fail(fmt.Errorf("%w: %s: unknown preset %q (known: %s)", ErrFormat, name, o.Preset, strings.Join(presetNames(), ", ")))
+		}
+		format = p.Format
+	}
+	if format == "" {
+		if format = detectFormat(ext, head); format == "" {
+			return fail(fmt.Errorf("%w: %s: cannot tell the trace format; name one with --format (%s)", ErrFormat, name, strings.Join(Formats(), ", ")))
+		}
+	}
+	open, ok := lookupFormat(format)
+	if !ok {
+		return fail(fmt.Errorf("%w: %s: unknown format %q (registered: %s; import replay/all for every built-in format)", ErrFormat, name, format, strings.Join(Formats(), ", ")))
+	}
+	r, err := open(name, br, o)
+	if err != nil {
+		return fail(err)
+	}
+	return r, closer, nil
+}
+
+// multiCloser closes several multiCloser, innermost last.
+type multiCloser []io.Closer
+
+func (c multiCloser) Close() error {
+	var first error
+	for i := len(c) - 1; i >= 0; i-- {
+		if err := c[i].Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// detectFormat tells the format from the extension and the first bytes; "" when
+// it cannot.
+func detectFormat(ext string, head []byte) string {
+	switch ext {
+	case ".csv", ".tsv":
+		return FormatCSV
+	case ".har":
+		return FormatHAR
+	}
+	trimmed := bytes.TrimLeft(head, " \t\r\n\ufeff") // a byte-order mark too
+	if len(trimmed) == 0 {
+		return ""
+	}
+	if trimmed[0] != '{' {
+		if ext == ".jsonl" || ext == ".ndjson" || ext == ".json" {
+			return ""
+		}
+		line, _, _ := bytes.Cut(trimmed, []byte("\n"))
+		if bytes.ContainsRune(line, ',') {
+			return FormatCSV
+		}
+		return ""
+	}
+	// One object on the first line: JSONL of requests or of trace rows.
+	line, _, _ := bytes.Cut(trimmed, []byte("\n"))
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(line, &obj) == nil {
+		if _, ok := obj["log"]; ok && len(obj) == 1 {
+			return FormatHAR // a HAR on one line
+		}
+		for _, k := range []string{"method", "path", "url"} {
+			if _, ok := obj[k]; ok {
+				return FormatRequestLog
+			}
+		}
+		return FormatJSONL
+	}
+	// A document over several lines: a HAR if its first key is "log".
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if t, err := dec.Token(); err == nil && t == json.Delim('{') {
+		if k, err := dec.Token(); err == nil && k == "log" {
+			return FormatHAR
+		}
+	}
+	return ""
+}
