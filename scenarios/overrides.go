@@ -28,11 +28,11 @@ type Overrides struct {
 // TrafficOverrides are the replay flags. A nil field was not given.
 type TrafficOverrides struct {
 	Trace, Replay, Format, Preset, TimeFormat *string
-	Columns                           map[string]string
-	Strict                            *bool
-	Speed, Scale                      *float64
-	From, To                          *time.Duration
-	Loop                              *int
+	Columns                                   map[string]string
+	Strict                                    *bool
+	Speed, Scale                              *float64
+	From, To                                  *time.Duration
+	Loop                                      *int
 }
 
 // apply changes t, creating it when a trace is given; it returns the
