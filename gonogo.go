@@ -100,6 +100,11 @@ type Result struct {
 	// OutputTokens is the number of generated tokens, from the server's usage
 	// report when it gives one, else counted from the stream; 0 if unknown.
 	OutputTokens int
+	// Output is the response's content, kept only when the client was asked
+	// to (shadow runs compare it between versions): the generated text
+	// (openai), the output tensors as JSON (kserve), the body (http). The
+	// engine reuses its backing array between requests.
+	Output []byte
 }
 
 // Failed reports whether the request failed.
@@ -145,6 +150,41 @@ type Sink interface {
 	Record(res *Result)
 	// Drop notes an arrival that was never sent because every VU was busy.
 	Drop(req *Request)
+}
+
+// Exchange is what one target answered to one request of a shadow run.
+type Exchange struct {
+	// Target is the target's role: primary, secondary, candidate (or
+	// candidate-2, … when there are several).
+	Target string     `json:"target"`
+	Status int        `json:"status,omitempty"`
+	Class  ErrorClass `json:"class,omitempty"`
+	Err    string     `json:"err,omitempty"`
+	// LatencyMicros is the time from the request's send to this target
+	// until its answer was complete.
+	LatencyMicros int64 `json:"latency_us"`
+	TTFTMicros    int64 `json:"ttft_us,omitempty"`
+	OutputTokens  int   `json:"output_tokens,omitempty"`
+	Bytes         int64 `json:"bytes,omitempty"`
+	// Output is the answer's content (Result.Output) as text.
+	Output string `json:"output,omitempty"`
+	// Dropped is set when the request was never sent to this target: its
+	// mirror queue was full, or the method is not mirrored.
+	Dropped bool `json:"dropped,omitempty"`
+}
+
+// Pair is one request of a shadow run with every target's answer, the unit
+// of the pair store and of divergence analysis.
+type Pair struct {
+	ID  uint64 `json:"id"`
+	Row int64  `json:"row,omitempty"`
+	// Tags are the request's tags; a "label" tag is taken as the ground
+	// truth of a classification.
+	Tags        map[string]string `json:"tags,omitempty"`
+	InputTokens int               `json:"input_tokens,omitempty"`
+	// Request is the request as sent (its body, capped), for reports.
+	Request   string     `json:"request,omitempty"`
+	Exchanges []Exchange `json:"exchanges"`
 }
 
 // Sinks fans every result out to several sinks, in order.
