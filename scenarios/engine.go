@@ -109,9 +109,9 @@ func (e *Engine) runScenario(ctx context.Context, start time.Time, p Plan) {
 // send performs one request on the calling goroutine and records it.
 func (e *Engine) send(ctx context.Context, c gonogo.Client, j *job) {
 	res := &j.res
-	gaps := res.ChunkGaps[:0]
+	gaps, output := res.ChunkGaps[:0], res.Output[:0]
 	queued := res.Queued
-	*res = gonogo.Result{Request: &j.req, ChunkGaps: gaps, Queued: queued}
+	*res = gonogo.Result{Request: &j.req, ChunkGaps: gaps, Output: output, Queued: queued}
 	e.inFlight.Add(1)
 	res.Sent = time.Now()
 	c.Do(ctx, &j.req, res)
