@@ -10,7 +10,6 @@ import (
 
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/extensions/container"
-	httpproto "github.com/gonogo-dev/gonogo/extensions/http"
 	"github.com/gonogo-dev/gonogo/replay"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
@@ -27,12 +26,7 @@ type loadFlags struct {
 	vus, maxVUs, iterations               int
 	duration                              time.Duration
 
-	method, path, body, requestFile string
-	headers                         []string
-	model, api                      string
-	promptTokens, maxTokens         int
-	noStream                        bool
-	timeout                         time.Duration
+	req requestFlags
 
 	trace, replayMode string
 	speed, scale      float64
@@ -96,17 +90,7 @@ pass, 3 when any fails.`,
 	fs.StringVar(&f.arrival, "arrival", "", "arrival process: constant, poisson, gamma")
 	fs.Float64Var(&f.burstiness, "burstiness", 0, "gamma shape: 1 is Poisson, <1 burstier")
 	fs.StringVar(&f.saturation, "saturation", "", "when every VU is busy: drop (count as dropped) or queue")
-	fs.StringVar(&f.method, "method", "", "HTTP method (http protocol; default GET)")
-	fs.StringVar(&f.path, "path", "", "request path (http protocol; default /)")
-	fs.StringVar(&f.body, "body", "", "request body (http protocol)")
-	fs.StringVar(&f.requestFile, "request-file", "", "JSON/YAML request {method, path, headers, body} (http protocol)")
-	fs.StringArrayVarP(&f.headers, "header", "H", nil, "extra header 'Name: value' (repeatable)")
-	fs.StringVar(&f.model, "model", "", "model name (openai: the model field; kserve: required)")
-	fs.StringVar(&f.api, "api", "", "openai endpoint: completions or chat")
-	fs.IntVar(&f.promptTokens, "prompt-tokens", 0, "prompt length in tokens (openai; default 128)")
-	fs.IntVar(&f.maxTokens, "max-tokens", 0, "output length in tokens (openai; default 64)")
-	fs.BoolVar(&f.noStream, "no-stream", false, "openai: non-streaming requests (no TTFT or chunk gaps)")
-	fs.DurationVar(&f.timeout, "timeout", 0, "per-request deadline (default 60s)")
+	f.req.register(fs)
 	fs.StringVar(&f.trace, "trace", "", "replay recorded traffic from this trace (CSV, JSONL, request log, HAR)")
 	fs.StringVar(&f.replayMode, "replay", "", "replay mode: timestamps (recorded arrival times; default) or distribution (recorded sizes and gaps at --rate)")
 	fs.Float64Var(&f.speed, "speed", 0, "timestamps replay: time compression, e.g. 10 replays ten times faster")
@@ -132,7 +116,7 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 	if err := addTags(file, f.tags); err != nil {
 		return err
 	}
-	copts, err := f.clientOptions(fs)
+	copts, err := f.req.options(fs, f.protocol)
 	if err != nil {
 		return err
 	}
@@ -262,50 +246,6 @@ func (f *loadFlags) trafficOverrides(fs *pflag.FlagSet, t *scenarios.TrafficOver
 		return usageError("--replay, --speed, --scale, --from, --to and --loop need --trace (or a scenario with a traffic block)")
 	}
 	return nil
-}
-
-// clientOptions turns the request flags into protocol client options.
-// Fields left zero are filled per scenario from its request block.
-func (f *loadFlags) clientOptions(fs *pflag.FlagSet) (extensions.Options, error) {
-	if !contains(extensions.Names(), f.protocol) {
-		return extensions.Options{}, usageError("--protocol: unknown protocol %q; one of %s", f.protocol, strings.Join(extensions.Names(), ", "))
-	}
-	if fs.Changed("timeout") && f.timeout <= 0 {
-		return extensions.Options{}, usageError("--timeout: must be > 0 (got %s)", f.timeout)
-	}
-	for _, n := range []struct {
-		flag string
-		v    int
-	}{{"prompt-tokens", f.promptTokens}, {"max-tokens", f.maxTokens}} {
-		if fs.Changed(n.flag) && n.v <= 0 {
-			return extensions.Options{}, usageError("--%s: must be > 0 (got %d)", n.flag, n.v)
-		}
-	}
-	o := extensions.Options{
-		Timeout: f.timeout, Method: f.method, Path: f.path, Model: f.model, API: f.api,
-		NoStream: f.noStream, PromptTokens: f.promptTokens, MaxTokens: f.maxTokens,
-	}
-	if f.body != "" {
-		o.Body = []byte(f.body)
-	}
-	if f.requestFile != "" {
-		rf, err := httpproto.LoadRequestFile(f.requestFile)
-		if err != nil {
-			return o, &exitError{code: exitUsage, err: err}
-		}
-		o = rf.Options(o)
-	}
-	for _, h := range f.headers {
-		k, v, ok := strings.Cut(h, ":")
-		if !ok || strings.TrimSpace(k) == "" {
-			return o, usageError("--header %q: want 'Name: value'", h)
-		}
-		if o.Headers == nil {
-			o.Headers = map[string]string{}
-		}
-		o.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
-	}
-	return o, nil
 }
 
 // addTags adds --tag KEY=VALUE pairs to every scenario.
