@@ -185,7 +185,7 @@ func (o *Overrides) apply(s *Scenario) {
 		// --replay switches the executor with the mode, unless --executor
 		// names one.
 		switch {
-		case o.Replay() == ReplayDistribution && s.Executor == RecordedArrivals && o.Executor == nil:
+		case (o.Replay() == ReplayDistribution || o.Replay() == ReplaySequential) && s.Executor == RecordedArrivals && o.Executor == nil:
 			s.Executor = ConstantArrivalRate
 		case o.Replay() == ReplayTimestamps && o.Executor == nil:
 			s.Executor = RecordedArrivals
@@ -332,7 +332,9 @@ func (s *Scenario) Describe() string {
 		}
 		return d
 	}
-	if t := s.Traffic; t != nil {
+	if t := s.Traffic; t != nil && t.Replay == ReplaySequential {
+		d += fmt.Sprintf(", the rows of %s in order", t.Trace)
+	} else if t != nil {
 		d += fmt.Sprintf(", sizes and gaps drawn from %s", t.Trace)
 	}
 	if s.Arrival != ArrivalConstant {

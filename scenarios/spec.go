@@ -47,6 +47,7 @@ var Executors = []string{ConstantArrivalRate, RampingArrivalRate, ConstantVUs, R
 const (
 	ReplayTimestamps   = "timestamps"   // arrivals at the recorded times (sped up, scaled, windowed, looped)
 	ReplayDistribution = "distribution" // draws from the trace's joint size distribution and its gaps, at the scenario's rate
+	ReplaySequential   = "sequential"   // the rows in recorded order, at the scenario's rate
 )
 
 // Arrival processes of the open-model executors.
@@ -449,21 +450,22 @@ func (s *Scenario) validateTraffic() (field, msg string) {
 	switch t.Replay {
 	case "":
 		t.Replay = ReplayTimestamps
-	case ReplayTimestamps, ReplayDistribution:
+	case ReplayTimestamps, ReplayDistribution, ReplaySequential:
 	default:
-		return "traffic.replay", fmt.Sprintf("unknown mode %q; one of timestamps, distribution", t.Replay)
+		return "traffic.replay", fmt.Sprintf("unknown mode %q; one of timestamps, distribution, sequential", t.Replay)
 	}
+	paced := t.Replay == ReplayDistribution || t.Replay == ReplaySequential
 	if t.Replay == ReplayTimestamps && s.Executor == "" {
 		s.Executor = RecordedArrivals
 	}
-	if t.Replay == ReplayDistribution && s.Executor == "" {
+	if paced && s.Executor == "" {
 		s.Executor = ConstantArrivalRate
 	}
 	switch {
 	case t.Replay == ReplayTimestamps && s.Executor != RecordedArrivals:
 		return "executor", fmt.Sprintf("a timestamps replay sets its own arrivals: leave executor out or use %s (got %s)", RecordedArrivals, s.Executor)
-	case t.Replay == ReplayDistribution && s.Executor != ConstantArrivalRate && s.Executor != RampingArrivalRate:
-		return "executor", fmt.Sprintf("a distribution replay needs constant-arrival-rate or ramping-arrival-rate (got %s)", s.Executor)
+	case paced && s.Executor != ConstantArrivalRate && s.Executor != RampingArrivalRate:
+		return "executor", fmt.Sprintf("a %s replay needs constant-arrival-rate or ramping-arrival-rate (got %s)", t.Replay, s.Executor)
 	case t.Replay == ReplayDistribution && s.Arrival != "" && s.Arrival != ArrivalConstant:
 		return "arrival", "a distribution replay draws its gaps from the trace: leave arrival out"
 	}

@@ -92,7 +92,7 @@ pass, 3 when any fails.`,
 	fs.StringVar(&f.saturation, "saturation", "", "when every VU is busy: drop (count as dropped) or queue")
 	f.req.register(fs)
 	fs.StringVar(&f.trace, "trace", "", "replay recorded traffic from this trace (CSV, JSONL, request log, HAR)")
-	fs.StringVar(&f.replayMode, "replay", "", "replay mode: timestamps (recorded arrival times; default) or distribution (recorded sizes and gaps at --rate)")
+	fs.StringVar(&f.replayMode, "replay", "", "replay mode: timestamps (recorded arrival times; default), distribution (recorded sizes and gaps at --rate), sequential (the rows in order at --rate)")
 	fs.Float64Var(&f.speed, "speed", 0, "timestamps replay: time compression, e.g. 10 replays ten times faster")
 	fs.Float64Var(&f.scale, "scale", 0, "timestamps replay: traffic multiplier with the same shape, e.g. 2 or 0.5")
 	fs.DurationVar(&f.from, "from", 0, "replay the trace from this offset")

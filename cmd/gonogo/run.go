@@ -342,6 +342,9 @@ func openTraffic(s *scenarios.Scenario) (*openTrace, error) {
 			s.Rate, s.TimeUnit = d.MeanRate(), time.Second
 		}
 		ot.source = scenarios.NewSchedule(s, scenarios.WithGaps(d.Gap), scenarios.WithPayload(d.Fill))
+	case scenarios.ReplaySequential:
+		p := replay.NewPaced(r, scenarios.NewSchedule(s))
+		ot.source, ot.err, ot.skipped = p, p.Err, p.Skipped
 	default:
 		ts := replay.NewTimestamps(r, replay.TimestampOptions{Speed: t.Speed, Scale: t.Scale, From: t.From, To: t.To, Loop: t.Loop, Seed: s.Seed,
 			Reopen: func() (replay.Reader, io.Closer, error) { return replay.Open(t.Trace, ro) }})
