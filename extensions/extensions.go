@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"slices"
@@ -49,6 +50,10 @@ const (
 	// is 0, so that high request rates reuse connections instead of
 	// churning through ephemeral ports.
 	DefaultMaxIdleConnsPerHost = 4096
+	// MaxOutputBytes caps Result.Output when Options.KeepOutput is set: a
+	// longer answer is kept cut to its first MaxOutputBytes bytes (and a
+	// kserve outputs array cut so no longer parses as JSON).
+	MaxOutputBytes = 1 << 20
 )
 
 // API names accepted in Options.API by the openai protocol.
@@ -72,6 +77,12 @@ type Options struct {
 	// Headers are added to every request of every protocol (for example
 	// an Authorization header).
 	Headers map[string]string
+	// KeepOutput keeps the response content in Result.Output, for shadow
+	// runs that compare it between versions: the generated text (openai),
+	// the "outputs" array as compact JSON (kserve), the body (http). It is
+	// capped at MaxOutputBytes. Off, clients read and discard the content
+	// as they do for load runs.
+	KeepOutput bool
 
 	// Method is the HTTP method of the http protocol; default GET.
 	Method string
@@ -123,6 +134,45 @@ func (o Options) WithDefaults() Options {
 		o.InputLen = DefaultInputLen
 	}
 	return o
+}
+
+// AppendOutput appends b to res.Output up to MaxOutputBytes in all and
+// drops the rest. Clients call it only when Options.KeepOutput is set, after
+// truncating res.Output to length 0 (keeping its backing array).
+func AppendOutput(res *gonogo.Result, b []byte) {
+	if room := MaxOutputBytes - len(res.Output); room < len(b) {
+		b = b[:max(room, 0)]
+	}
+	res.Output = append(res.Output, b...)
+}
+
+// AppendOutputString is AppendOutput for a string.
+func AppendOutputString(res *gonogo.Result, s string) {
+	if room := MaxOutputBytes - len(res.Output); room < len(s) {
+		s = s[:max(room, 0)]
+	}
+	res.Output = append(res.Output, s...)
+}
+
+// ReadOutput reads r to its end like Drain, appending what it reads to
+// res.Output (up to MaxOutputBytes in all), and returns the number of bytes
+// read.
+func ReadOutput(r io.Reader, res *gonogo.Result) (int64, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		m, err := r.Read(buf)
+		n += int64(m)
+		AppendOutput(res, buf[:m])
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // Factory builds a client of one protocol from options.

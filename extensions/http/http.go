@@ -4,7 +4,9 @@
 // (default /) with Options.Headers and Options.Body, typically loaded from a
 // request file with LoadRequestFile. The response body is read to its end
 // into pooled buffers and discarded; Result.BytesIn counts body bytes
-// (headers excluded). Redirects are not followed: a 3xx is a success with
+// (headers excluded). With Options.KeepOutput the body is kept in
+// Result.Output instead (up to extensions.MaxOutputBytes), whatever the
+// status. Redirects are not followed: a 3xx is a success with
 // its status recorded. 4xx and 5xx answers are classified by status.
 //
 // The hot path builds no request from scratch. For http:// targets the
@@ -47,12 +49,13 @@ type Client struct {
 	tmpl    *http.Request
 	body    []byte
 	timeout time.Duration
+	keep    bool // Options.KeepOutput
 }
 
 var _ gonogo.Client = (*Client)(nil)
 
 // New builds a client from o: Target, Timeout, MaxConns, Method, Path,
-// Headers and Body.
+// Headers, Body and KeepOutput.
 func New(o extensions.Options) (*Client, error) {
 	o = o.WithDefaults()
 	base, err := extensions.BaseURL(o.Target)
@@ -73,7 +76,7 @@ func New(o extensions.Options) (*Client, error) {
 	if h.Get("User-Agent") == "" {
 		h.Set("User-Agent", "gonogo")
 	}
-	c := &Client{body: o.Body, timeout: o.Timeout, header: h, host: u.Host}
+	c := &Client{body: o.Body, timeout: o.Timeout, header: h, host: u.Host, keep: o.KeepOutput}
 	if u.Scheme == "http" {
 		addr, _ := extensions.HostPort(base) // BaseURL checked it
 		c.request = serialize(o.Method, u.RequestURI(), u.Host, h, o.Body)
@@ -102,6 +105,9 @@ func New(o extensions.Options) (*Client, error) {
 
 // Do sends the request and measures it. See gonogo.Client.
 func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
+	if c.keep {
+		res.Output = res.Output[:0]
+	}
 	if req.Recorded != nil {
 		if err := checkRecorded(req.Recorded); err != nil {
 			res.Done = time.Now()
@@ -114,7 +120,11 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 		if rec := req.Recorded; rec != nil {
 			request, head = serialize(rec.Method, rec.Path, c.host, c.merged(rec), rec.Body), rec.Method == http.MethodHead
 		}
-		status, n, err := c.wire.do(ctx, request, head)
+		var out *[]byte
+		if c.keep {
+			out = &res.Output
+		}
+		status, n, err := c.wire.do(ctx, request, head, out)
 		res.Done = time.Now()
 		res.Status, res.BytesIn = status, n
 		extensions.Fail(ctx, res, err)
@@ -130,7 +140,13 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 		return
 	}
 	res.Status = resp.StatusCode
-	n, err := extensions.Drain(resp.Body)
+	var n int64
+	var err error
+	if c.keep {
+		n, err = extensions.ReadOutput(resp.Body, res)
+	} else {
+		n, err = extensions.Drain(resp.Body)
+	}
 	resp.Body.Close()
 	res.Done = time.Now()
 	res.BytesIn = n

@@ -83,9 +83,11 @@ func serialize(method, path, host string, header map[string][]string, body []byt
 
 // do sends the request and reads the response to its end. It returns the
 // status (0 when no response came), the body's length, and the error that
-// ended it, if any. A reused connection that turns out to be closed by the
+// ended it, if any. When out is not nil the body is appended to *out (up
+// to extensions.MaxOutputBytes) instead of being discarded; a retried
+// attempt starts it over. A reused connection that turns out to be closed by the
 // server before answering is retried once on a new one, as net/http does.
-func (w *wire) do(ctx context.Context, request []byte, head bool) (status int, n int64, err error) {
+func (w *wire) do(ctx context.Context, request []byte, head bool, out *[]byte) (status int, n int64, err error) {
 	if w.slots != nil {
 		select {
 		case w.slots <- struct{}{}:
@@ -99,7 +101,10 @@ func (w *wire) do(ctx context.Context, request []byte, head bool) (status int, n
 		if err != nil {
 			return 0, 0, err
 		}
-		status, n, keep, err := w.roundTrip(ctx, conn, request, head)
+		if out != nil {
+			*out = (*out)[:0]
+		}
+		status, n, keep, err := w.roundTrip(ctx, conn, request, head, out)
 		if err != nil || !keep {
 			conn.close()
 		} else {
@@ -122,7 +127,7 @@ func isStale(err error) bool {
 		extensions.Classify(err, 0) == "connect"
 }
 
-func (w *wire) roundTrip(ctx context.Context, conn *wireConn, request []byte, head bool) (status int, n int64, keep bool, err error) {
+func (w *wire) roundTrip(ctx context.Context, conn *wireConn, request []byte, head bool, out *[]byte) (status int, n int64, keep bool, err error) {
 	if err := conn.c.SetDeadline(time.Now().Add(w.timeout)); err != nil {
 		return 0, 0, false, err
 	}
@@ -130,7 +135,7 @@ func (w *wire) roundTrip(ctx context.Context, conn *wireConn, request []byte, he
 	if _, err := conn.c.Write(request); err != nil {
 		return 0, 0, false, err
 	}
-	return readResponse(conn.br, head)
+	return readResponse(conn.br, head, out)
 }
 
 // get returns an idle connection, or dials a new one.
@@ -179,10 +184,10 @@ func (conn *wireConn) close() {
 	conn.c.Close()
 }
 
-// readResponse reads one HTTP/1.1 response from br and discards its body.
-// It returns the status, the body length, and whether the connection can
-// carry another request.
-func readResponse(br *bufio.Reader, head bool) (status int, n int64, keep bool, err error) {
+// readResponse reads one HTTP/1.1 response from br and discards its body,
+// or appends it to *out when out is not nil. It returns the status, the
+// body length, and whether the connection can carry another request.
+func readResponse(br *bufio.Reader, head bool, out *[]byte) (status int, n int64, keep bool, err error) {
 	for {
 		line, err := readLine(br)
 		if err != nil {
@@ -204,18 +209,22 @@ func readResponse(br *bufio.Reader, head bool) (status int, n int64, keep bool, 
 		case head || status == 204 || status == 304 || status == 101:
 			return status, 0, keep && status != 101, nil
 		case chunked:
-			n, err = discardChunked(br)
+			n, err = discardChunked(br, out)
 			return status, n, keep && err == nil, err
 		case length >= 0:
 			var d int
-			d, err = br.Discard(int(length))
+			d, err = take(br, int(length), out)
 			n = int64(d)
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
 			return status, n, keep && err == nil, err
 		default: // no framing: the body runs until the server closes
-			n, err = io.Copy(io.Discard, br)
+			if out != nil {
+				n, err = io.Copy(&capWriter{out}, br)
+			} else {
+				n, err = io.Copy(io.Discard, br)
+			}
 			return status, n, false, err
 		}
 	}
@@ -291,9 +300,50 @@ func readHeaders(br *bufio.Reader) (length int64, chunked, close bool, err error
 	}
 }
 
+// take reads n body bytes from br: it discards them when out is nil and
+// appends them to *out (up to extensions.MaxOutputBytes) otherwise. It
+// returns how many bytes it read.
+func take(br *bufio.Reader, n int, out *[]byte) (int, error) {
+	if out == nil {
+		return br.Discard(n)
+	}
+	got := 0
+	for got < n {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				return got, err
+			}
+		}
+		k := min(n-got, br.Buffered())
+		b, _ := br.Peek(k)
+		*out = appendCapped(*out, b)
+		br.Discard(k)
+		got += k
+	}
+	return got, nil
+}
+
+// appendCapped appends b to dst up to extensions.MaxOutputBytes in all.
+func appendCapped(dst, b []byte) []byte {
+	if room := extensions.MaxOutputBytes - len(dst); room < len(b) {
+		b = b[:max(room, 0)]
+	}
+	return append(dst, b...)
+}
+
+// capWriter appends what is written to *out, up to
+// extensions.MaxOutputBytes, and reports everything as written.
+type capWriter struct{ out *[]byte }
+
+func (w *capWriter) Write(p []byte) (int, error) {
+	*w.out = appendCapped(*w.out, p)
+	return len(p), nil
+}
+
 // discardChunked reads a chunked body and its trailers, returning the
-// number of payload bytes.
-func discardChunked(br *bufio.Reader) (int64, error) {
+// number of payload bytes. The payload is discarded, or appended to *out
+// when out is not nil.
+func discardChunked(br *bufio.Reader, out *[]byte) (int64, error) {
 	var n int64
 	for {
 		line, err := readLine(br)
@@ -315,7 +365,7 @@ func discardChunked(br *bufio.Reader) (int64, error) {
 				}
 			}
 		}
-		d, err := br.Discard(int(size))
+		d, err := take(br, int(size), out)
 		n += int64(d)
 		if err != nil {
 			return n, io.ErrUnexpectedEOF

@@ -9,11 +9,18 @@
 // least one output with data, and each output's data length must match the
 // product of its shape; otherwise the request fails with gonogo.ErrProtocol.
 //
+// With Options.KeepOutput, Result.Output holds the response's "outputs"
+// array as compact JSON, exactly as the server sent it but for whitespace,
+// e.g. [{"name":"probabilities","shape":[1,10],"datatype":"FP32","data":[…]}]
+// (cut at extensions.MaxOutputBytes, which leaves it unparsable). It is
+// kept for valid responses only.
+//
 // The preflight Check asks GET /v2/health/ready and then
 // GET /v2/models/{model}/ready.
 package kserve
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -51,6 +58,7 @@ type Client struct {
 	inputLen int
 	timeout  time.Duration
 	head     string // the request body up to the data array
+	keep     bool   // Options.KeepOutput
 }
 
 var (
@@ -59,7 +67,7 @@ var (
 )
 
 // New builds a client from o: Target, Timeout, MaxConns, Headers, Model
-// (required) and InputLen.
+// (required), InputLen and KeepOutput.
 func New(o extensions.Options) (*Client, error) {
 	o = o.WithDefaults()
 	base, err := extensions.BaseURL(o.Target)
@@ -80,6 +88,7 @@ func New(o extensions.Options) (*Client, error) {
 		model:    o.Model,
 		inputLen: o.InputLen,
 		timeout:  o.Timeout,
+		keep:     o.KeepOutput,
 		head: `{"inputs":[{"name":"` + InputName + `","shape":[1,` + strconv.Itoa(o.InputLen) +
 			`],"datatype":"FP32","data":[`,
 	}
@@ -118,6 +127,9 @@ func (c *Client) Body(req *gonogo.Request) []byte {
 
 // Do sends one inference request and checks its answer. See gonogo.Client.
 func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
+	if c.keep {
+		res.Output = res.Output[:0]
+	}
 	resp, rctx, done := extensions.Send(ctx, c.rt, c.tmpl, c.Body(req), c.timeout, res)
 	defer done()
 	if resp == nil {
@@ -141,6 +153,9 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 	res.BytesIn = int64(len(b)) + rest
 	if err == nil {
 		err = CheckResponse(b)
+		if err == nil && c.keep {
+			res.Output = appendOutputs(res.Output[:0], b)
+		}
 	} else {
 		err = &extensions.ProtocolError{Msg: "reading response", Err: err}
 	}
@@ -231,6 +246,26 @@ func CheckResponse(b []byte) error {
 		return extensions.Protocolf("no output carries data")
 	}
 	return nil
+}
+
+// appendOutputs appends the "outputs" array of a valid response body b to
+// dst as compact JSON, cut at extensions.MaxOutputBytes.
+func appendOutputs(dst, b []byte) []byte {
+	var r struct {
+		Outputs json.RawMessage `json:"outputs"`
+	}
+	if json.Unmarshal(b, &r) != nil {
+		return dst // CheckResponse accepted it: not reached
+	}
+	buf := bytes.NewBuffer(dst)
+	if json.Compact(buf, r.Outputs) != nil {
+		return dst
+	}
+	out := buf.Bytes()
+	if len(out) > extensions.MaxOutputBytes {
+		out = out[:extensions.MaxOutputBytes]
+	}
+	return out
 }
 
 func countLeaves(a []any) int64 {

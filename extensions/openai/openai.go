@@ -29,6 +29,13 @@
 //
 // With Options.NoStream (or when a server answers a streaming request with a
 // plain JSON body) the usage is read from the response and TTFT stays 0.
+//
+// With Options.KeepOutput, Result.Output holds the generated text (up to
+// extensions.MaxOutputBytes): the content of every streamed chunk
+// (completions: choices[].text; chat: choices[].delta.content), or of the
+// non-streaming answer (choices[].text or choices[].message.content), in
+// order. Reasoning content is left out: it is the answer that shadow runs
+// compare. A failed request keeps the text received before the failure.
 package openai
 
 import (
@@ -79,6 +86,7 @@ type Client struct {
 	prompt    int
 	maxTokens int
 	timeout   time.Duration
+	keep      bool // Options.KeepOutput
 
 	// pieces of the request body around the prompt and the token counts
 	head, mid, tail string
@@ -90,7 +98,7 @@ var (
 )
 
 // New builds a client from o: Target, Timeout, MaxConns, Headers, Model,
-// API, NoStream, PromptTokens and MaxTokens.
+// API, NoStream, PromptTokens, MaxTokens and KeepOutput.
 func New(o extensions.Options) (*Client, error) {
 	o = o.WithDefaults()
 	base, err := extensions.BaseURL(o.Target)
@@ -105,6 +113,7 @@ func New(o extensions.Options) (*Client, error) {
 		prompt:    o.PromptTokens,
 		maxTokens: o.MaxTokens,
 		timeout:   o.Timeout,
+		keep:      o.KeepOutput,
 	}
 	path := CompletionsPath
 	switch o.API {
@@ -178,6 +187,9 @@ func (c *Client) Body(req *gonogo.Request) []byte {
 // Do sends one generation request and measures it. See gonogo.Client.
 func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
 	res.ChunkGaps = res.ChunkGaps[:0]
+	if c.keep {
+		res.Output = res.Output[:0]
+	}
 	tmpl, body, stream := c.tmpl, []byte(nil), c.stream
 	if rec := req.Recorded; rec != nil {
 		// A request log's request goes as recorded; whether it streams is
@@ -205,9 +217,9 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 		err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg)
 		res.Done = time.Now()
 	case stream && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json"):
-		_, err = readStream(cr, res)
+		_, err = readStream(cr, res, c.keep)
 	default:
-		err = readJSON(cr, res)
+		err = readJSON(cr, res, c.keep)
 		res.Done = time.Now()
 	}
 	if res.Done.IsZero() {
@@ -307,6 +319,17 @@ func (ch *chunk) hasContent() bool {
 	return false
 }
 
+// keepText appends the answer text of every choice to res.Output: text,
+// delta.content and message.content (reasoning left out).
+func (ch *chunk) keepText(res *gonogo.Result) {
+	for i := range ch.Choices {
+		c := &ch.Choices[i]
+		extensions.AppendOutputString(res, c.Text)
+		extensions.AppendOutputString(res, c.Delta.Content)
+		extensions.AppendOutputString(res, c.Message.Content)
+	}
+}
+
 // failure returns the error a chunk reports, or nil.
 func (ch *chunk) failure() error {
 	if len(ch.Error) > 0 && string(ch.Error) != "null" {
@@ -330,9 +353,10 @@ var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<
 
 // readStream reads a server-sent event stream and fills res. It sets
 // res.Done when [DONE] arrives or the stream ends, and returns the number of
-// non-empty content chunks seen before [DONE] (or before the failure).
-// Failures are *extensions.ProtocolError values.
-func readStream(body io.Reader, res *gonogo.Result) (chunks int, err error) {
+// non-empty content chunks seen before [DONE] (or before the failure). With
+// keep, the chunks' text is appended to res.Output. Failures are
+// *extensions.ProtocolError values.
+func readStream(body io.Reader, res *gonogo.Result, keep bool) (chunks int, err error) {
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(body)
 	defer func() { br.Reset(nil); readerPool.Put(br) }()
@@ -372,6 +396,9 @@ func readStream(body io.Reader, res *gonogo.Result) (chunks int, err error) {
 			}
 			last = now
 			chunks++
+			if keep {
+				ch.keepText(res)
+			}
 		}
 		if ch.Usage != nil && ch.Usage.CompletionTokens > 0 {
 			usageN = ch.Usage.CompletionTokens
@@ -437,8 +464,9 @@ func readStream(body io.Reader, res *gonogo.Result) (chunks int, err error) {
 	return chunks, nil
 }
 
-// readJSON reads a non-streaming completion and fills res.OutputTokens.
-func readJSON(body io.Reader, res *gonogo.Result) error {
+// readJSON reads a non-streaming completion and fills res.OutputTokens;
+// with keep, also res.Output.
+func readJSON(body io.Reader, res *gonogo.Result, keep bool) error {
 	b, err := io.ReadAll(io.LimitReader(body, maxBody))
 	if err != nil {
 		return &extensions.ProtocolError{Msg: "reading response", Err: err}
@@ -456,6 +484,9 @@ func readJSON(body io.Reader, res *gonogo.Result) error {
 	}
 	if ch.Usage != nil {
 		res.OutputTokens = ch.Usage.CompletionTokens
+	}
+	if keep {
+		ch.keepText(res)
 	}
 	return nil
 }
