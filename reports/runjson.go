@@ -48,6 +48,17 @@ type Run struct {
 	AbortReason string                    `json:"abort_reason,omitempty"`
 	// Files names the other files of the run directory (latency.hlog, …).
 	Files []string `json:"files"`
+	// Mirrors counts, for a shadow run, what each secondary and candidate
+	// was sent, dropped (queue full), skipped (unsafe method) and failed.
+	Mirrors map[string]Mirror `json:"mirrors,omitempty"`
+}
+
+// Mirror is what a shadow run's secondary or candidate was asked to do.
+type Mirror struct {
+	Sent    int64 `json:"sent"`
+	Dropped int64 `json:"dropped"`
+	Skipped int64 `json:"skipped"`
+	Failed  int64 `json:"failed"`
 }
 
 // Scenario is one scenario of a run.

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"net"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/traffic"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
 
@@ -17,11 +20,18 @@ func newDemoCmd(o *options) *cobra.Command {
 	var duration time.Duration
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Start the simulated inference server in-process and stress-test it",
-		Long: `Run the whole flow on embedded defaults, with nothing to set up: start the
-simulated GPU inference server on a loopback port, run the built-in stress
-profile against it over the OpenAI streaming API, and write a results
-directory with run.json, latency.hlog and a readable summary.`,
+		Short: "Run the whole flow on the simulated inference server, with nothing to set up",
+		Long: `Run the whole flow on embedded defaults, with nothing to set up:
+
+  1. start the simulated GPU inference server (v1) in-process and run the
+     built-in stress profile against it over the OpenAI streaming API;
+  2. replay a slice of a real recorded production trace (embedded: 600 rows
+     of the Azure LLM inference trace) at 10× its recorded pace;
+  3. shadow-replay the same slice into v1 (primary), a noisy second v1
+     (secondary) and v2 (candidate), and report how v2's outputs diverge
+     from v1's with the noise cancelled.
+
+Each step writes a results directory under --out.`,
 		Example: `  gonogo demo
   gonogo demo --duration 1m --out results/demo`,
 		Args: cobra.NoArgs,
@@ -29,35 +39,107 @@ directory with run.json, latency.hlog and a readable summary.`,
 			if duration <= 0 {
 				return usageError("--duration: must be > 0 (got %s)", duration)
 			}
-			ctx := cmd.Context()
-			srv, err := modelserver.New(modelserver.DefaultConfig())
-			if err != nil {
-				return err
-			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				return err
-			}
-			go srv.Serve(ctx, ln)
-			target := "http://" + ln.Addr().String()
-			fmt.Fprintf(o.Out, "simulated inference server (model gpt-sim v1) on %s\n", target)
-
-			file, err := scenarios.Profile("stress")
-			if err != nil {
-				return err
-			}
-			if err := file.Apply(scenarios.Overrides{Duration: &duration}); err != nil {
-				return err
-			}
-			fmt.Fprintf(o.Out, "stress profile: %s\n\n", file.Scenarios["stress"].Describe())
-			return runLoad(ctx, o, &loadJob{
-				File: file, Protocol: "openai", Target: target, Out: out,
-				Client:  extensions.Options{Model: modelserver.DefaultConfig().Model},
-				Command: "gonogo demo",
-			})
+			return runDemo(cmd.Context(), o, out, duration)
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "results/demo", "results directory")
+	cmd.Flags().StringVar(&out, "out", "results/demo", "results directory; each step writes a folder in it")
 	cmd.Flags().DurationVar(&duration, "duration", 20*time.Second, "length of the stress profile")
 	return cmd
+}
+
+// demoServer starts a simulated server of version on a loopback port;
+// scale < 1 makes it a faster GPU.
+func demoServer(ctx context.Context, version string, noise, scale float64) (string, error) {
+	cfg := modelserver.DefaultConfig()
+	cfg.Addr, cfg.Version, cfg.Knobs.Noise, cfg.Knobs.LatencyScale = "", version, noise, scale
+	_, url, stop, err := modelserver.Start(cfg)
+	if err != nil {
+		return "", err
+	}
+	context.AfterFunc(ctx, stop)
+	return url, nil
+}
+
+// demoNoise is the share of the secondary's answers with sampling noise.
+const demoNoise = 0.02
+
+func runDemo(ctx context.Context, o *options, out string, duration time.Duration) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	v1, err := demoServer(ctx, modelserver.VersionV1, 0, 1)
+	if err != nil {
+		return err
+	}
+	model := extensions.Options{Model: modelserver.DefaultModel}
+	step := func(n int, title string) { fmt.Fprintf(o.Out, "\n━━ %d. %s\n\n", n, title) }
+
+	step(1, "stress profile against the simulated inference server (gpt-sim v1, "+v1+")")
+	file, err := scenarios.Profile("stress")
+	if err != nil {
+		return err
+	}
+	if err := file.Apply(scenarios.Overrides{Duration: &duration}); err != nil {
+		return err
+	}
+	if err := runLoad(ctx, o, &loadJob{File: file, Protocol: "openai", Target: v1, Client: model,
+		Out: filepath.Join(out, "stress"), Command: "gonogo demo (stress)"}); err != nil {
+		return err
+	}
+
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	tracePath := filepath.Join(out, traffic.AzureConvSampleName)
+	if err := os.WriteFile(tracePath, traffic.AzureConvSample, 0o644); err != nil {
+		return err
+	}
+	// Recorded conversations ask for hundreds of tokens each: steps 2 and 3
+	// use fresh servers on a 5× faster simulated GPU.
+	fast, err := demoServer(ctx, modelserver.VersionV1, 0, 0.2)
+	if err != nil {
+		return err
+	}
+	step(2, "replay of recorded production traffic ("+tracePath+", its first 60 s) at 5× speed, on a faster GPU")
+	speed, to := 5.0, time.Minute
+	file, err = scenarios.FromFlags(scenarios.Overrides{Traffic: scenarios.TrafficOverrides{Trace: &tracePath, Speed: &speed, To: &to}})
+	if err != nil {
+		return err
+	}
+	if err := runLoad(ctx, o, &loadJob{File: file, Protocol: "openai", Target: fast, Client: model,
+		Out: filepath.Join(out, "replay"), Command: "gonogo demo (replay)"}); err != nil {
+		return err
+	}
+
+	step(3, "shadow replay: v1 primary, noisy v1 secondary, v2 candidate")
+	primary, err := demoServer(ctx, modelserver.VersionV1, 0, 0.2)
+	if err != nil {
+		return err
+	}
+	v1b, err := demoServer(ctx, modelserver.VersionV1, demoNoise, 0.2)
+	if err != nil {
+		return err
+	}
+	v2, err := demoServer(ctx, modelserver.VersionV2, 0, 0.2)
+	if err != nil {
+		return err
+	}
+	s := &scenarios.Scenario{Executor: scenarios.ConstantArrivalRate, Rate: 30, Duration: 10 * time.Second,
+		Traffic: &scenarios.Traffic{Trace: tracePath, Replay: scenarios.ReplaySequential}}
+	file = &scenarios.File{Scenarios: map[string]*scenarios.Scenario{"shadow": s}}
+	if err := file.Validate(); err != nil {
+		return err
+	}
+	shadowOpts := model
+	shadowOpts.KeepOutput = true
+	shadowDir := filepath.Join(out, "shadow")
+	if err := runLoad(ctx, o, &loadJob{File: file, Protocol: "openai", Target: primary, Client: shadowOpts,
+		Out: shadowDir, Command: "gonogo demo (shadow)",
+		Shadow: &shadowJob{Mirrors: []namedTarget{{"secondary", v1b}, {"candidate", v2}}}}); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(o.Out, "\n━━ done: results in %s/{stress,replay,shadow}\n", out)
+	fmt.Fprintf(o.Out, "   the fixture's truth: v2 answers differently on %.0f %% of prompts; the secondary changes one word in %.0f %% of answers\n",
+		100*modelserver.DefaultDiffFraction, 100*demoNoise)
+	return nil
 }

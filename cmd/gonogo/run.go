@@ -38,13 +38,13 @@ type loadJob struct {
 	// WaitReady keeps retrying the preflight check this long, for a
 	// service that was just started; 0 checks once.
 	WaitReady time.Duration
+	// Shadow, when set, mirrors every request to secondary and candidate
+	// versions and stores every answer (gonogo shadow).
+	Shadow *shadowJob
 }
 
 // preflightTimeout bounds the readiness check before a run.
 const preflightTimeout = 30 * time.Second
-
-// HLogFile is the interval histogram log of a run directory.
-const hlogFile = "latency.hlog"
 
 // runLoad runs a load job end to end: preflight, engine, recorder, live
 // progress, abortOnFail thresholds, run.json and the text summary. Every
@@ -92,7 +92,7 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("results directory: %w", err)
 	}
-	hf, err := os.Create(filepath.Join(dir, hlogFile))
+	hf, err := os.Create(filepath.Join(dir, analyze.IntervalLogFile))
 	if err != nil {
 		return fmt.Errorf("results directory: %w", err)
 	}
@@ -105,7 +105,7 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 	}
 	run := &reports.Run{
 		ID: filepath.Base(dir), Command: job.Command, Target: job.Target, Protocol: job.Protocol,
-		Scenarios: map[string]reports.Scenario{}, Files: []string{hlogFile},
+		Scenarios: map[string]reports.Scenario{}, Files: []string{analyze.IntervalLogFile},
 	}
 	for _, p := range plans {
 		rec.SetTargetRate(p.Scenario.Name, p.Scenario.TargetRate())
@@ -121,6 +121,12 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 		}
 		defer stop()
 		sinks = append(sinks, prom)
+	}
+	if job.Shadow != nil {
+		if err := job.Shadow.wrap(o, dir, job.Protocol, job.Client, plans); err != nil {
+			return err
+		}
+		run.Files = append(run.Files, replay.PairsFile)
 	}
 	if job.Samples {
 		sf, err := os.Create(filepath.Join(dir, ndjson.File))
@@ -163,6 +169,14 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 	if ctx.Err() != nil && !run.Aborted {
 		run.Aborted, run.AbortReason = true, "interrupted"
 	}
+	if job.Shadow != nil {
+		mirrors, serr := job.Shadow.finish(o)
+		err = errors.Join(err, serr)
+		run.Mirrors = map[string]reports.Mirror{}
+		for name, m := range mirrors {
+			run.Mirrors[name] = reports.Mirror{Sent: m.Sent, Dropped: m.Dropped, Skipped: m.Skipped, Failed: m.Failed}
+		}
+	}
 	run.SetSummary(rec.Summary(end))
 	var traceErr error
 	for name, t := range traces {
@@ -185,7 +199,17 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 	}
 	fmt.Fprintf(o.Out, "\nresults: %s\n", dir)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", hlogFile, err)
+		return fmt.Errorf("writing results: %w", err)
+	}
+	if job.Shadow != nil {
+		fmt.Fprintln(o.Out)
+		dopts := analyze.DivergenceOptions{Segments: job.Shadow.Segments}
+		if job.Protocol == "openai" {
+			dopts.Kind = analyze.OutputText // a short answer such as "42" is still text
+		}
+		if err := writeDivergence(o, dir, dopts, false); err != nil {
+			return err
+		}
 	}
 	if traceErr != nil {
 		return fmt.Errorf("replay stopped early (results written): %w", traceErr)
