@@ -192,6 +192,9 @@ echo "cpus:   $(nproc)   load average: $LOAD0"
 if [ "$GOBENCH" = 1 ]; then
 	say "Go benchmarks (-benchtime $BENCHTIME)"
 	go test -run '^$' -bench . -benchmem -benchtime "$BENCHTIME" ./scenarios/ ./analyze/ ./extensions/... | tee "$OUT/gobench.txt"
+	# Shadow mirroring overhead: primary p99 at 1 000 req/s, alone and with a
+	# candidate that stalls 2 s per request (target: within 1 ms).
+	go test -run '^$' -bench 'ShadowPrimaryP99|FanoutDo' -benchmem -benchtime 1x ./replay/ | tee -a "$OUT/gobench.txt"
 	# The engine's own figures go into the final table.
 	python3 - "$OUT/gobench.txt" >>"$ROWS" <<'PY'
 import re, sys
@@ -200,6 +203,7 @@ keep = {
     "BenchmarkEngineArrivals": ["ns/arrival", "allocs/arrival", "dropped/arrival"],
     "BenchmarkHTTPClient": ["ns/op", "allocs/op"],
     "BenchmarkRecorderRecord": ["ns/op", "allocs/op"],
+    "BenchmarkShadowPrimaryP99": ["p99-alone-ms", "p99-shadow-ms", "p99-delta-ms"],
 }
 for line in open(sys.argv[1]):
     f = line.split()
