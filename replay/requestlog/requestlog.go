@@ -89,23 +89,12 @@ func (r *Reader) Next(row *replay.Row) error {
 		return r.sticky
 	}
 	for {
-		line, n, err := r.lines.Next()
-		if err == io.EOF {
-			return r.EOF()
-		}
-		if errors.Is(err, tracefmt.ErrLineTooLong) {
-			if err := r.Bad(n, "", err); err != nil {
-				return err
-			}
-			continue
-		}
+		line, n, err := r.NextLine(r.lines)
 		if err != nil {
-			r.sticky = fmt.Errorf("%s: %w", r.Name, err)
-			return r.sticky
-		}
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
+			if !errors.Is(err, io.EOF) && !errors.As(err, new(*replay.RowError)) {
+				r.sticky = err
+			}
+			return err
 		}
 		field, err := r.parse(line, n, row)
 		if err == nil {

@@ -54,6 +54,30 @@ func (b *Base) EOF() error {
 	return fmt.Errorf("%w: %s: no rows", replay.ErrFormat, b.Name)
 }
 
+// NextLine returns the next non-blank line of a line-oriented trace,
+// trimmed, and its number. A line too long for the reader is a bad row:
+// skipped, or returned under Strict. Other read errors name the file. At
+// the end it returns EOF's answer.
+func (b *Base) NextLine(lines *Lines) ([]byte, int64, error) {
+	for {
+		line, n, err := lines.Next()
+		switch {
+		case err == io.EOF:
+			return nil, n, b.EOF()
+		case errors.Is(err, ErrLineTooLong):
+			if err := b.Bad(n, "", err); err != nil {
+				return nil, n, err
+			}
+			continue
+		case err != nil:
+			return nil, n, fmt.Errorf("%s: %w", b.Name, err)
+		}
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			return line, n, nil
+		}
+	}
+}
+
 // NoMapping rejects a column mapping or preset given to a format with a
 // fixed schema.
 func NoMapping(format, name string, o replay.Options) error {
