@@ -34,6 +34,9 @@ func (e *Engine) runArrivals(ctx, reqCtx context.Context, start time.Time, p Pla
 				e.pool.Put(j)
 				j = nil
 			}
+			if w == nil && q == nil { // both closed: the scenario is over
+				return
+			}
 			if q != nil { // queued arrivals are the oldest: serve them first
 				select {
 				case next, ok := <-q:
@@ -56,9 +59,6 @@ func (e *Engine) runArrivals(ctx, reqCtx context.Context, start time.Time, p Pla
 					w = nil
 				}
 				j = next
-			}
-			if j == nil && w == nil && q == nil {
-				return
 			}
 		}
 	}

@@ -269,3 +269,24 @@ func TestEngineSourcePayloadAndTags(t *testing.T) {
 		}
 	}
 }
+
+// Workers must stop whichever of the hand-off and the queue closes last;
+// once a worker could block on two nil channels forever (found by
+// BenchmarkEngineArrivals). Many short saturated runs must all end.
+func TestEngineQueueWorkersAlwaysStop(t *testing.T) {
+	c := &sleepClient{delay: 0}
+	for i := 0; i < 200; i++ {
+		s := mustValid(t, &Scenario{Name: "a", Executor: ConstantArrivalRate, Rate: 1e6, Duration: 2 * time.Millisecond,
+			MaxVUs: 4, PreAllocatedVUs: 2, Saturation: SaturationQueue, MaxQueue: 64})
+		done := make(chan struct{})
+		go func() {
+			NewEngine(newMemSink(), WithLead(0)).Run(context.Background(), []Plan{{Scenario: s, Client: c}})
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("run %d never ended: a worker is stuck", i)
+		}
+	}
+}
