@@ -324,10 +324,15 @@ func (f *File) Names() []string {
 	for n := range f.Scenarios {
 		names = append(names, n)
 	}
+	start := func(name string) time.Duration {
+		if s := f.Scenarios[name]; s != nil { // an empty scenario is an error Validate reports
+			return s.StartTime
+		}
+		return 0
+	}
 	sort.Slice(names, func(i, j int) bool {
-		a, b := f.Scenarios[names[i]], f.Scenarios[names[j]]
-		if a.StartTime != b.StartTime {
-			return a.StartTime < b.StartTime
+		if a, b := start(names[i]), start(names[j]); a != b {
+			return a < b
 		}
 		return names[i] < names[j]
 	})
