@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (func Fuzz* in *_test.go) for a short time each.
+# A finding is saved under the package's testdata/fuzz and fails the run,
+# with the fuzzer's output. A run that failed without a finding (the fuzzing
+# engine itself, e.g. a worker starved on a loaded machine) is retried once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${1:-3s}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do
   pkg=./$(dirname "${f#./}")
   grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //' | while read -r target; do
     echo "fuzz $pkg $target ($fuzztime)"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >/dev/null
+    for attempt in 1 2; do
+      if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
+        break
+      fi
+      if grep -q 'Failing input written to' "$log" || [ "$attempt" = 2 ]; then
+        cat "$log"
+        exit 1
+      fi
+      echo "  the fuzzing engine failed without a finding; retrying once:"
+      tail -5 "$log" | sed 's/^/  | /'
+    done
   done
 done
