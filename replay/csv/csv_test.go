@@ -11,27 +11,15 @@ import (
 
 	"github.com/gonogo-dev/gonogo/replay"
 	"github.com/gonogo-dev/gonogo/replay/csv"
+	"github.com/gonogo-dev/gonogo/replay/internal/tracetest"
 )
 
 // readAll reads every row of a fresh reader over data.
 func readAll(t *testing.T, data string, o replay.Options) ([]replay.Row, replay.Skips, error) {
 	t.Helper()
-	r, err := csv.NewReader("trace.csv", strings.NewReader(data), o)
-	if err != nil {
-		return nil, replay.Skips{}, err
-	}
-	var rows []replay.Row
-	for {
-		var row replay.Row
-		err := r.Next(&row)
-		if err == io.EOF {
-			return rows, r.Skipped(), nil
-		}
-		if err != nil {
-			return rows, r.Skipped(), err
-		}
-		rows = append(rows, row)
-	}
+	return tracetest.ReadAll(func() (replay.Reader, error) {
+		return csv.NewReader("trace.csv", strings.NewReader(data), o)
+	})
 }
 
 func TestAzurePresetDetected(t *testing.T) {

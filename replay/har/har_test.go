@@ -10,26 +10,14 @@ import (
 
 	"github.com/gonogo-dev/gonogo/replay"
 	"github.com/gonogo-dev/gonogo/replay/har"
+	"github.com/gonogo-dev/gonogo/replay/internal/tracetest"
 )
 
 func readAll(t *testing.T, data string, o replay.Options) ([]replay.Row, replay.Skips, error) {
 	t.Helper()
-	r, err := har.NewReader("session.har", strings.NewReader(data), o)
-	if err != nil {
-		return nil, replay.Skips{}, err
-	}
-	var rows []replay.Row
-	for {
-		var row replay.Row
-		err := r.Next(&row)
-		if err == io.EOF {
-			return rows, r.Skipped(), nil
-		}
-		if err != nil {
-			return rows, r.Skipped(), err
-		}
-		rows = append(rows, row)
-	}
+	return tracetest.ReadAll(func() (replay.Reader, error) {
+		return har.NewReader("session.har", strings.NewReader(data), o)
+	})
 }
 
 const doc = `{"log": {"version": "1.2", "creator": {"name": "test", "version": "1"},

@@ -9,27 +9,15 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo/replay"
+	"github.com/gonogo-dev/gonogo/replay/internal/tracetest"
 	"github.com/gonogo-dev/gonogo/replay/jsonl"
 )
 
 func readAll(t *testing.T, data string, o replay.Options) ([]replay.Row, replay.Skips, error) {
 	t.Helper()
-	r, err := jsonl.NewReader("trace.jsonl", strings.NewReader(data), o)
-	if err != nil {
-		return nil, replay.Skips{}, err
-	}
-	var rows []replay.Row
-	for {
-		var row replay.Row
-		err := r.Next(&row)
-		if err == io.EOF {
-			return rows, r.Skipped(), nil
-		}
-		if err != nil {
-			return rows, r.Skipped(), err
-		}
-		rows = append(rows, row)
-	}
+	return tracetest.ReadAll(func() (replay.Reader, error) {
+		return jsonl.NewReader("trace.jsonl", strings.NewReader(data), o)
+	})
 }
 
 func TestRows(t *testing.T) {

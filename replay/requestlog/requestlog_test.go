@@ -8,27 +8,15 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo/replay"
+	"github.com/gonogo-dev/gonogo/replay/internal/tracetest"
 	"github.com/gonogo-dev/gonogo/replay/requestlog"
 )
 
 func readAll(t *testing.T, data string, o replay.Options) ([]replay.Row, replay.Skips, error) {
 	t.Helper()
-	r, err := requestlog.NewReader("requests.jsonl", strings.NewReader(data), o)
-	if err != nil {
-		return nil, replay.Skips{}, err
-	}
-	var rows []replay.Row
-	for {
-		var row replay.Row
-		err := r.Next(&row)
-		if err == io.EOF {
-			return rows, r.Skipped(), nil
-		}
-		if err != nil {
-			return rows, r.Skipped(), err
-		}
-		rows = append(rows, row)
-	}
+	return tracetest.ReadAll(func() (replay.Reader, error) {
+		return requestlog.NewReader("requests.jsonl", strings.NewReader(data), o)
+	})
 }
 
 const log = `{"ts": "2024-05-01T10:00:00Z", "method": "POST", "path": "/v1/chat/completions", "headers": {"Content-Type": "application/json", "Accept": ["a", "b"]}, "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}]}, "tags": {"user": "u1", "segment": "free", "n": 3}, "input_tokens": 12, "output_tokens": 30, "response": {"status": 200, "body": "{\"ok\":true}"}}
