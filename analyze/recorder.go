@@ -2,9 +2,11 @@ package analyze
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -125,6 +127,9 @@ type Config struct {
 	// IntervalLog receives the HdrHistogram interval log; nil writes none.
 	// The caller owns it (opens, buffers, closes).
 	IntervalLog io.Writer
+	// Timeline receives one JSON line of counts per interval
+	// (TimelinePoint, timeline.ndjson); nil writes none. The caller owns it.
+	Timeline io.Writer
 	// MaxTagGroups caps the distinct key=value tag groups; zero means
 	// DefaultMaxTagGroups, negative means none.
 	MaxTagGroups int
@@ -314,6 +319,7 @@ type Recorder struct {
 	// current interval (overall)
 	ivStart                      time.Time
 	ivTotal, ivFailed, ivDropped int64
+	ivTokens                     int64
 	// last complete interval, for Live
 	lastValid bool
 	lastRate  float64
@@ -325,6 +331,7 @@ type Recorder struct {
 	// outside mu.
 	flushMu sync.Mutex
 	lw      *hdr.HistogramLogWriter
+	tw      io.Writer // timeline
 	logErr  error
 	pending []pendingHist
 	empty   *hdr.Histogram
@@ -361,6 +368,7 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 		ivStart:      cfg.Start,
 		lastP99:      -1,
 		empty:        newHist(mLatency),
+		tw:           cfg.Timeline,
 	}
 	r.overall.logged = true
 	for m := range numMetrics {
@@ -460,19 +468,33 @@ func (r *Recorder) Record(res *gonogo.Result) {
 	}
 	var s sample
 	s.fill(res, req)
+	var keys [8]string
 	r.mu.Lock()
 	r.overall.add(&s)
 	r.scenario(req.Scenario).add(&s)
-	for k, v := range req.Tags {
-		if g := r.tagGroup(k, v); g != nil {
+	for _, k := range sortedTagKeys(req.Tags, &keys) {
+		if g := r.tagGroup(k, req.Tags[k]); g != nil {
 			g.add(&s)
 		}
 	}
 	r.ivTotal++
+	r.ivTokens += s.tokens
 	if s.failed {
 		r.ivFailed++
 	}
 	r.mu.Unlock()
+}
+
+// sortedTagKeys returns the keys of tags in order, in buf when they fit,
+// so that which tag groups exist when the cap is reached does not depend
+// on map order.
+func sortedTagKeys(tags map[string]string, buf *[8]string) []string {
+	keys := buf[:0]
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // Drop notes an arrival that was never sent.
@@ -483,8 +505,9 @@ func (r *Recorder) Drop(req *gonogo.Request) {
 	r.mu.Lock()
 	r.overall.dropped++
 	r.scenario(req.Scenario).dropped++
-	for k, v := range req.Tags {
-		if g := r.tagGroup(k, v); g != nil {
+	var keys [8]string
+	for _, k := range sortedTagKeys(req.Tags, &keys) {
+		if g := r.tagGroup(k, req.Tags[k]); g != nil {
 			g.dropped++
 		}
 	}
@@ -528,8 +551,20 @@ func (r *Recorder) flush(now time.Time) error {
 		swap(g, false)
 	}
 	total := r.ivTotal
-	r.ivTotal, r.ivFailed, r.ivDropped = 0, 0, 0
+	point := TimelinePoint{
+		StartS:   ivStart.Sub(r.start).Seconds(),
+		EndS:     now.Sub(r.start).Seconds(),
+		Requests: r.ivTotal, Failed: r.ivFailed, Dropped: r.ivDropped, Tokens: r.ivTokens,
+	}
+	r.ivTotal, r.ivFailed, r.ivDropped, r.ivTokens = 0, 0, 0, 0
 	r.mu.Unlock()
+
+	if r.tw != nil && r.logErr == nil {
+		b, _ := json.Marshal(point) // plain numbers: cannot fail
+		if _, err := r.tw.Write(append(b, '\n')); err != nil {
+			r.logErr = fmt.Errorf("analyze: write timeline: %w", err)
+		}
+	}
 
 	// The swapped-out histograms are no longer touched by Record.
 	p99 := int64(-1)

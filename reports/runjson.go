@@ -35,6 +35,9 @@ type Run struct {
 	Command  string `json:"command"`
 	Target   string `json:"target"`
 	Protocol string `json:"protocol"`
+	// Labels identify what was tested, from --label (version=v2,
+	// commit=abc123); the run history keys runs by them.
+	Labels map[string]string `json:"labels,omitempty"`
 	// Scenarios holds each scenario's stats and executor, by name.
 	Scenarios map[string]Scenario `json:"scenarios"`
 	Overall   analyze.Stats       `json:"overall"`

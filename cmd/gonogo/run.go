@@ -98,14 +98,20 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 	}
 	defer hf.Close()
 	hlog := bufio.NewWriterSize(hf, 64<<10)
+	tf, err := os.Create(filepath.Join(dir, analyze.TimelineFile))
+	if err != nil {
+		return fmt.Errorf("results directory: %w", err)
+	}
+	defer tf.Close()
+	timeline := bufio.NewWriterSize(tf, 16<<10)
 
-	rec, err := analyze.NewRecorder(analyze.Config{Start: time.Now(), IntervalLog: hlog})
+	rec, err := analyze.NewRecorder(analyze.Config{Start: time.Now(), IntervalLog: hlog, Timeline: timeline})
 	if err != nil {
 		return err
 	}
 	run := &reports.Run{
 		ID: filepath.Base(dir), Command: job.Command, Target: job.Target, Protocol: job.Protocol,
-		Scenarios: map[string]reports.Scenario{}, Files: []string{analyze.IntervalLogFile},
+		Scenarios: map[string]reports.Scenario{}, Files: []string{analyze.IntervalLogFile, analyze.TimelineFile},
 	}
 	for _, p := range plans {
 		rec.SetTargetRate(p.Scenario.Name, p.Scenario.TargetRate())
@@ -165,7 +171,7 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 	stopLoops()
 	<-watched
 	end := time.Now()
-	err = errors.Join(<-flushed, rec.Close(end), hlog.Flush())
+	err = errors.Join(<-flushed, rec.Close(end), hlog.Flush(), timeline.Flush())
 	if ctx.Err() != nil && !run.Aborted {
 		run.Aborted, run.AbortReason = true, "interrupted"
 	}

@@ -1,0 +1,75 @@
+package reports
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/gonogo-dev/gonogo/analyze"
+)
+
+// DivergenceFile is the divergence report of a shadow run directory.
+const DivergenceFile = "divergence.json"
+
+// LoadRun reads a run directory: run.json, latency.hlog (merged into
+// cumulative histograms), and when present timeline.ndjson, events.ndjson
+// and divergence.json. Errors name the file and, for line-oriented files,
+// the line. RunData.Goodput is left nil: samples are read by the caller.
+func LoadRun(dir string) (*Run, *analyze.RunData, error) {
+	run, err := ReadRunJSON(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &analyze.RunData{ID: run.ID, Dir: dir, Summary: run.Summary()}
+	if d.ID == "" {
+		d.ID = filepath.Base(dir)
+	}
+	if err := readFile(dir, analyze.IntervalLogFile, true, func(r io.Reader) (err error) {
+		d.Intervals, err = analyze.ReadIntervalLog(r)
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
+	d.Hists = analyze.Cumulative(d.Intervals)
+	d.Summary.AttachHistograms(d.Hists)
+	if err := readFile(dir, analyze.TimelineFile, false, func(r io.Reader) (err error) {
+		d.Timeline, err = analyze.ReadTimeline(r)
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
+	if err := readFile(dir, analyze.EventsFile, false, func(r io.Reader) (err error) {
+		d.Events, err = analyze.ReadEvents(r)
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
+	if err := readFile(dir, DivergenceFile, false, func(r io.Reader) error {
+		d.Divergence = new(analyze.DivergenceReport)
+		return json.NewDecoder(r).Decode(d.Divergence)
+	}); err != nil {
+		return nil, nil, err
+	}
+	return run, d, nil
+}
+
+// readFile opens dir/name and passes it to read; a missing optional file
+// is not an error. Errors name the path.
+func readFile(dir, name string, required bool, read func(io.Reader) error) error {
+	path := filepath.Join(dir, name)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) && !required {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	defer f.Close()
+	if err := read(f); err != nil {
+		return fmt.Errorf("reports: %s: %w", path, err)
+	}
+	return nil
+}
