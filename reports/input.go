@@ -1,0 +1,15 @@
+package reports
+
+import "github.com/gonogo-dev/gonogo/analyze"
+
+// Input is what the HTML, JUnit and Markdown reports are made from: the
+// judged run, optionally its baseline, and optionally the verdict.
+type Input struct {
+	Run  *Run
+	Data *analyze.RunData
+	// Baseline and BaselineData are nil when no baseline was compared.
+	Baseline     *Run
+	BaselineData *analyze.RunData
+	// Verdict is nil when the run was not judged.
+	Verdict *analyze.Verdict
+}
