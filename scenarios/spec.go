@@ -13,7 +13,6 @@ package scenarios
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -23,8 +22,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/lexer"
-	"github.com/goccy/go-yaml/parser"
+
+	"github.com/gonogo-dev/gonogo/internal/yamlpos"
 )
 
 // Executor names, as in k6.
@@ -294,27 +293,8 @@ func Load(path string) (*File, error) {
 
 // yamlError turns a go-yaml error into a ValidationError with its position.
 func yamlError(name string, src []byte, err error) error {
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		e := &ValidationError{File: name, Msg: ye.GetMessage()}
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			e.Line, e.Column = tk.Position.Line, tk.Position.Column
-		}
-		return e
-	}
-	// Some decode errors (a bad duration) carry no position: find the
-	// offending value in the source instead.
-	e := &ValidationError{File: name, Msg: err.Error()}
-	if _, quoted, ok := strings.Cut(err.Error(), `"`); ok {
-		bad := strings.TrimSuffix(quoted, `"`)
-		for _, tk := range lexer.Tokenize(string(src)) {
-			if tk.Value == bad && tk.Position != nil {
-				e.Line, e.Column = tk.Position.Line, tk.Position.Column
-				break
-			}
-		}
-	}
-	return e
+	msg, line, col := yamlpos.OfError(src, err)
+	return &ValidationError{File: name, Line: line, Column: col, Msg: msg}
 }
 
 // Names returns the scenario names in the order they start (by start time,
@@ -606,34 +586,7 @@ func (f *File) pos(yamlPath string) string {
 // lineOf finds the line and column of a YAML path in the source, walking up
 // to the nearest existing parent when the field itself is absent.
 func (f *File) lineOf(yamlPath string) (int, int) {
-	if len(f.src) == 0 {
-		return 0, 0
-	}
-	file, err := parser.ParseBytes(f.src, 0)
-	if err != nil {
-		return 0, 0
-	}
-	for p := yamlPath; p != "" && p != "$"; p = parentPath(p) {
-		path, err := yaml.PathString(p)
-		if err != nil {
-			continue
-		}
-		node, err := path.FilterFile(file)
-		if err != nil || node == nil {
-			continue
-		}
-		if tk := node.GetToken(); tk != nil && tk.Position != nil {
-			return tk.Position.Line, tk.Position.Column
-		}
-	}
-	return 0, 0
-}
-
-func parentPath(p string) string {
-	if i := strings.LastIndexAny(p, ".["); i > 0 {
-		return p[:i]
-	}
-	return ""
+	return yamlpos.Parse(f.src).Find(yamlPath)
 }
 
 // flagFor maps a field path to the flag that sets it, for flag-only specs.

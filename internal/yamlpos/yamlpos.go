@@ -1,0 +1,85 @@
+// Package yamlpos finds positions in YAML sources, so that errors in
+// scenario and gates files can name the line and column of the offending
+// field.
+package yamlpos
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// OfError returns the message and the position of a go-yaml decode error.
+// Errors without a position (a bad duration) are located by finding the
+// quoted offending value in src; line 0 means unknown.
+func OfError(src []byte, err error) (msg string, line, col int) {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		msg = ye.GetMessage()
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			line, col = tk.Position.Line, tk.Position.Column
+		}
+		return msg, line, col
+	}
+	msg = err.Error()
+	if _, quoted, ok := strings.Cut(msg, `"`); ok {
+		bad, _, _ := strings.Cut(quoted, `"`)
+		for _, tk := range lexer.Tokenize(string(src)) {
+			if tk.Value == bad && tk.Position != nil {
+				return msg, tk.Position.Line, tk.Position.Column
+			}
+		}
+	}
+	return msg, 0, 0
+}
+
+// Source is a parsed YAML document whose node positions can be looked up.
+type Source struct {
+	file *ast.File
+}
+
+// Parse parses src for Find; a source that does not parse finds nothing.
+func Parse(src []byte) Source {
+	if len(src) == 0 {
+		return Source{}
+	}
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil {
+		return Source{}
+	}
+	return Source{file: f}
+}
+
+// Find returns the line and column of a YAML path such as
+// "$.gates[2].expr", walking up to the nearest existing parent when the
+// node itself is absent; 0, 0 when nothing is found.
+func (s Source) Find(path string) (line, col int) {
+	if s.file == nil {
+		return 0, 0
+	}
+	for p := path; p != "" && p != "$"; p = parent(p) {
+		yp, err := yaml.PathString(p)
+		if err != nil {
+			continue
+		}
+		node, err := yp.FilterFile(s.file)
+		if err != nil || node == nil {
+			continue
+		}
+		if tk := node.GetToken(); tk != nil && tk.Position != nil {
+			return tk.Position.Line, tk.Position.Column
+		}
+	}
+	return 0, 0
+}
+
+func parent(p string) string {
+	if i := strings.LastIndexAny(p, ".["); i > 0 {
+		return p[:i]
+	}
+	return ""
+}
