@@ -1,0 +1,254 @@
+package reports
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/gonogo-dev/gonogo/analyze"
+)
+
+// JUnitFile is the conventional name of the JUnit report in a run directory.
+const JUnitFile = "junit.xml"
+
+// errNoRun is returned by the report writers when Input.Run is nil.
+var errNoRun = errors.New("reports: input has no run")
+
+// junitSuites is the JUnit XML document, in the dialect that Jenkins,
+// GitLab and the GitHub test reporters read.
+type junitSuites struct {
+	XMLName  xml.Name   `xml:"testsuites"`
+	Name     string     `xml:"name,attr"`
+	Tests    int        `xml:"tests,attr"`
+	Failures int        `xml:"failures,attr"`
+	Errors   int        `xml:"errors,attr"`
+	Skipped  int        `xml:"skipped,attr"`
+	Time     string     `xml:"time,attr"`
+	Suite    junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Properties []junitProperty `xml:"properties>property"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Classname string        `xml:"classname,attr"`
+	Name      string        `xml:"name,attr"`
+	Failure   *junitProblem `xml:"failure"`
+	Error     *junitProblem `xml:"error"`
+	Skipped   *junitSkipped `xml:"skipped"`
+}
+
+// junitProblem is a failure or an error: a one-line message and the
+// details in the body.
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Body    string `xml:",chardata"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
+}
+
+// WriteJUnit writes in as a JUnit XML report for CI test reporters: one
+// test suite named after the run, with one test case per verdict gate
+// (failed gates fail, inconclusive ones are skipped), or, when the run was
+// not judged, one per run.json threshold. An aborted run adds an error
+// case "run completed", so that CI does not take partial results for
+// complete ones.
+func WriteJUnit(w io.Writer, in Input) error {
+	if in.Run == nil {
+		return errNoRun
+	}
+	s := junitSuite{
+		Name: "gonogo verdict: " + in.Run.ID,
+		Time: fmtNum(in.Run.DurationS, 3),
+	}
+	if !in.Run.Started.IsZero() {
+		s.Timestamp = in.Run.Started.UTC().Format("2006-01-02T15:04:05")
+	}
+	if v := in.Verdict; v != nil {
+		s.Properties = append(s.Properties,
+			junitProperty{"verdict", string(v.Verdict)},
+			junitProperty{"score", fmtScore(v.Score)})
+		for _, g := range v.Gates {
+			s.Cases = append(s.Cases, gateCase(g))
+		}
+	} else {
+		s.Name = "gonogo thresholds: " + in.Run.ID
+		for _, t := range in.Run.Thresholds {
+			s.Cases = append(s.Cases, thresholdCase(t))
+		}
+	}
+	s.Properties = append(s.Properties, junitProperty{"run", in.Run.ID})
+	if id := baselineID(in); id != "" {
+		s.Properties = append(s.Properties, junitProperty{"baseline", id})
+	}
+	if in.Run.Aborted {
+		s.Cases = append(s.Cases, junitCase{
+			Classname: "gonogo.run", Name: "run completed",
+			Error: &junitProblem{Message: "run aborted: " + in.Run.AbortReason, Type: "aborted"},
+		})
+	}
+	for _, c := range s.Cases {
+		switch {
+		case c.Failure != nil:
+			s.Failures++
+		case c.Error != nil:
+			s.Errors++
+		case c.Skipped != nil:
+			s.Skipped++
+		}
+	}
+	s.Tests = len(s.Cases)
+	doc := junitSuites{
+		Name: "gonogo", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors,
+		Skipped: s.Skipped, Time: s.Time, Suite: s,
+	}
+	ew := &errWriter{w: w}
+	ew.printf("%s", xml.Header)
+	enc := xml.NewEncoder(ew)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("reports: encode JUnit: %w", err)
+	}
+	ew.printf("\n")
+	return ew.err
+}
+
+// gateCase is the test case of one verdict gate.
+func gateCase(g analyze.GateResult) junitCase {
+	kind := string(g.Kind)
+	if kind == "" {
+		kind = "gate"
+	}
+	c := junitCase{Classname: "gonogo." + kind, Name: g.Name}
+	switch g.Status {
+	case analyze.GateFail:
+		typ := "gate"
+		if g.Critical {
+			typ = "critical"
+		}
+		c.Failure = &junitProblem{Message: gateMessage(g), Type: typ, Body: gateDetails(g)}
+	case analyze.GateInconclusive:
+		c.Skipped = &junitSkipped{Message: gateMessage(g)}
+	}
+	return c
+}
+
+// gateMessage is the reason of a gate, or a sentence made of its
+// expression when it gives none.
+func gateMessage(g analyze.GateResult) string {
+	if g.Reason != "" {
+		return g.Reason
+	}
+	return fmt.Sprintf("%s %s: observed %s", g.Metric, g.Expr, fmtUnit(g.Observed, g.Unit))
+}
+
+// gateDetails lists a gate's figures, one "field: value" a line.
+func gateDetails(g analyze.GateResult) string {
+	var b strings.Builder
+	line := func(k, v string) { fmt.Fprintf(&b, "%s: %s\n", k, v) }
+	line("metric", g.Metric)
+	if g.Scope != "" {
+		line("scope", g.Scope)
+	}
+	line("expr", g.Expr)
+	line("observed", fmtUnit(g.Observed, g.Unit))
+	if g.Baseline != nil {
+		line("baseline", fmtUnit(*g.Baseline, g.Unit))
+	}
+	if g.ChangePct != nil {
+		line("change", fmtChangePct(*g.ChangePct))
+	}
+	if g.PValue != nil {
+		line("p-value", fmtValue(*g.PValue))
+	}
+	if g.EffectSize != nil {
+		line("effect size", fmtValue(*g.EffectSize))
+	}
+	line("critical", strconv.FormatBool(g.Critical))
+	return b.String()
+}
+
+// thresholdCase is the test case of one run.json threshold.
+func thresholdCase(t analyze.ThresholdResult) junitCase {
+	c := junitCase{Classname: "gonogo.threshold", Name: t.Metric + " " + t.Expr}
+	if t.Pass {
+		return c
+	}
+	obs := fmtValue(t.Observed)
+	if t.NoData {
+		obs = "no data"
+	}
+	msg := fmt.Sprintf("%s %s failed: observed %s", t.Metric, t.Expr, obs)
+	if t.AbortOnFail {
+		msg += " (abortOnFail)"
+	}
+	body := fmt.Sprintf("metric: %s\nexpr: %s\nobserved: %s\nabortOnFail: %t\n", t.Metric, t.Expr, obs, t.AbortOnFail)
+	c.Failure = &junitProblem{Message: msg, Type: "threshold", Body: body}
+	return c
+}
+
+// baselineID is the id of the baseline run, from the verdict or the
+// baseline's run.json; empty when there is none.
+func baselineID(in Input) string {
+	if in.Verdict != nil && in.Verdict.Baseline != "" {
+		return in.Verdict.Baseline
+	}
+	if in.Baseline != nil {
+		return in.Baseline.ID
+	}
+	return ""
+}
+
+// fmtScore formats a verdict score with at most one decimal.
+func fmtScore(score float64) string {
+	return strconv.FormatFloat(math.Round(score*10)/10, 'f', -1, 64)
+}
+
+// fmtValue formats v compactly: whole numbers from 1000, at most two
+// decimals from 1, three significant digits below.
+func fmtValue(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 1000:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 1:
+		s := strings.TrimRight(strconv.FormatFloat(v, 'f', 2, 64), "0")
+		return strings.TrimSuffix(s, ".")
+	default:
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+}
+
+// fmtUnit formats v followed by its unit, if any.
+func fmtUnit(v float64, unit string) string {
+	switch unit {
+	case "":
+		return fmtValue(v)
+	case "%":
+		return fmtValue(v) + "%"
+	}
+	return fmtValue(v) + " " + unit
+}
+
+// fmtChangePct formats a relative change in percent with its sign.
+func fmtChangePct(pct float64) string { return fmt.Sprintf("%+.1f%%", pct) }

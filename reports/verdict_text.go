@@ -1,0 +1,60 @@
+package reports
+
+import (
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gonogo-dev/gonogo/analyze"
+)
+
+// WriteVerdictText writes a verdict for a terminal: the decision and score,
+// a table of gates, then the reasons.
+func WriteVerdictText(w io.Writer, v *analyze.Verdict) error {
+	ew := &errWriter{w: w}
+	ew.printf("VERDICT %s · score %s/100 (pass ≥ %s, marginal ≥ %s) · run %s",
+		strings.ToUpper(string(v.Verdict)), fmtNum(v.Score, 1), fmtNum(v.PassScore, 0), fmtNum(v.MarginalScore, 0), v.Run)
+	if v.Baseline != "" {
+		ew.printf(" vs baseline %s", v.Baseline)
+	}
+	ew.printf("\n")
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	ew.printf("\n")
+	_, _ = io.WriteString(tw, "  STATUS\tGATE\tKIND\tSCOPE\tOBSERVED\tBASELINE\tCHANGE\n")
+	for _, g := range v.Gates {
+		status := strings.ToUpper(string(g.Status))
+		if g.Critical {
+			status += "*"
+		}
+		base, change := "-", "-"
+		if g.Baseline != nil {
+			base = fmtNum(*g.Baseline, -1)
+		}
+		if g.ChangePct != nil {
+			change = signed(*g.ChangePct) + "%"
+		}
+		obs := "-"
+		if g.Status != analyze.GateInconclusive || g.Observed != 0 {
+			obs = fmtNum(g.Observed, -1)
+		}
+		if g.Unit != "" && obs != "-" {
+			obs += " " + g.Unit
+		}
+		_, _ = io.WriteString(tw, "  "+status+"\t"+g.Name+"\t"+string(g.Kind)+"\t"+g.Scope+"\t"+obs+"\t"+base+"\t"+change+"\n")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	ew.printf("  (* critical)\n\n")
+	for _, r := range v.Reasons {
+		ew.printf("- %s\n", r)
+	}
+	return ew.err
+}
+
+func signed(v float64) string {
+	if v > 0 {
+		return "+" + fmtNum(v, 1)
+	}
+	return fmtNum(v, 1)
+}
