@@ -11,8 +11,12 @@ import (
 	"github.com/gonogo-dev/gonogo/analyze"
 )
 
-// htmlReportFile is the name of the HTML report in a run directory.
-const htmlReportFile = "report.html"
+// MarkdownFile is the conventional name of the Markdown summary in a run
+// directory.
+const MarkdownFile = "summary.md"
+
+// HTMLFile is the conventional name of the HTML report in a run directory.
+const HTMLFile = "report.html"
 
 // noValue fills a Markdown cell that has no value.
 const noValue = "—"
@@ -54,8 +58,8 @@ func WriteMarkdown(w io.Writer, in Input) error {
 	if in.Data != nil && in.Data.Dir != "" {
 		dir := in.Data.Dir
 		ew.printf("\n---\nrun directory `%s`", dir)
-		html := filepath.Join(dir, htmlReportFile)
-		if slices.Contains(in.Run.Files, htmlReportFile) || fileExists(html) {
+		html := filepath.Join(dir, HTMLFile)
+		if slices.Contains(in.Run.Files, HTMLFile) || fileExists(html) {
 			ew.printf(" · HTML report `%s`", html)
 		}
 		ew.printf("\n")

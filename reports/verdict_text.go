@@ -13,7 +13,7 @@ import (
 func WriteVerdictText(w io.Writer, v *analyze.Verdict) error {
 	ew := &errWriter{w: w}
 	ew.printf("VERDICT %s · score %s/100 (pass ≥ %s, marginal ≥ %s) · run %s",
-		strings.ToUpper(string(v.Verdict)), fmtNum(v.Score, 1), fmtNum(v.PassScore, 0), fmtNum(v.MarginalScore, 0), v.Run)
+		strings.ToUpper(string(v.Verdict)), fmtNum(v.Score, -1), fmtNum(v.PassScore, -1), fmtNum(v.MarginalScore, -1), v.Run)
 	if v.Baseline != "" {
 		ew.printf(" vs baseline %s", v.Baseline)
 	}
@@ -29,6 +29,9 @@ func WriteVerdictText(w io.Writer, v *analyze.Verdict) error {
 		base, change := "-", "-"
 		if g.Baseline != nil {
 			base = fmtNum(*g.Baseline, -1)
+			if g.Unit != "" {
+				base += " " + g.Unit
+			}
 		}
 		if g.ChangePct != nil {
 			change = signed(*g.ChangePct) + "%"

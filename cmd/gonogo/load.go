@@ -16,6 +16,7 @@ import (
 
 // loadFlags are the flags of `gonogo load`.
 type loadFlags struct {
+	rec           recordFlags
 	target, image string
 	port          int
 	protocol      string
@@ -104,6 +105,7 @@ pass, 3 when any fails.`,
 	fs.BoolVar(&f.samples, "samples", false, "also write every request (trace row, tags, timings, outcome) to samples.ndjson.gz")
 	fs.StringArrayVar(&f.tags, "tag", nil, "tag KEY=VALUE added to every request (repeatable)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress line")
+	f.rec.register(fs)
 	return cmd
 }
 
@@ -117,6 +119,10 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 		return err
 	}
 	copts, err := f.req.options(fs, f.protocol)
+	if err != nil {
+		return err
+	}
+	labels, err := f.rec.labelMap()
 	if err != nil {
 		return err
 	}
@@ -143,6 +149,8 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 		Samples:     f.samples,
 		Quiet:       f.quiet,
 		Command:     "gonogo " + strings.Join(commandArgs(cmd), " "),
+		Labels:      labels,
+		History:     f.rec.history,
 	}
 	if f.image != "" {
 		job.WaitReady = container.DefaultStartupTimeout

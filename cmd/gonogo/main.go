@@ -101,6 +101,8 @@ Exit codes: 0 go/success, 1 runtime error, 2 bad usage or input, 3 no-go,
 	root.SetOut(o.Out)
 	root.SetErr(o.Err)
 	root.AddCommand(newLoadCmd(o), newShadowCmd(o), newAnalyzeCmd(o), newTraceCmd(o), newFixtureCmd(o), newDemoCmd(o), newVersionCmd(o))
+	root.AddCommand(newVerdictCmd(o), newReportCmd(o))
+	root.AddCommand(newHistoryCmd(o))
 	return root
 }
 

@@ -26,7 +26,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			for _, name := range []string{"PORT1", "PORT2", "PORT3", "DEADPORT"} {
+			for _, name := range []string{"PORT1", "PORT2", "PORT3", "PORT4", "DEADPORT"} {
 				p, err := freePort()
 				if err != nil {
 					return err

@@ -35,6 +35,10 @@ type loadJob struct {
 	Samples     bool // write samples.ndjson.gz
 	Quiet       bool
 	Command     string
+	Labels      map[string]string
+	// History is the run history database the run is recorded in; ""
+	// records nothing.
+	History string
 	// WaitReady keeps retrying the preflight check this long, for a
 	// service that was just started; 0 checks once.
 	WaitReady time.Duration
@@ -110,7 +114,7 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 		return err
 	}
 	run := &reports.Run{
-		ID: filepath.Base(dir), Command: job.Command, Target: job.Target, Protocol: job.Protocol,
+		ID: filepath.Base(dir), Command: job.Command, Target: job.Target, Protocol: job.Protocol, Labels: job.Labels,
 		Scenarios: map[string]reports.Scenario{}, Files: []string{analyze.IntervalLogFile, analyze.TimelineFile},
 	}
 	for _, p := range plans {
@@ -203,6 +207,7 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 	if werr := writeSummary(o, dir, run); werr != nil {
 		return errors.Join(err, werr)
 	}
+	recordRun(o.Err, job.History, dir)
 	fmt.Fprintf(o.Out, "\nresults: %s\n", dir)
 	if err != nil {
 		return fmt.Errorf("writing results: %w", err)

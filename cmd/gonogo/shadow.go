@@ -18,6 +18,7 @@ import (
 
 // shadowFlags are the flags of `gonogo shadow`.
 type shadowFlags struct {
+	rec                  recordFlags
 	trace                string
 	primary, secondary   string
 	candidates           []string
@@ -85,6 +86,7 @@ for gonogo load; the divergence report to divergence.json and the terminal.`,
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress line")
 	f.req.register(fs)
 	f.traceOpts.register(fs)
+	f.rec.register(fs)
 	return cmd
 }
 
@@ -147,6 +149,10 @@ func runShadowCmd(cmd *cobra.Command, o *options, f *shadowFlags) error {
 			traffic.To = end
 		}
 	}
+	labels, err := f.rec.labelMap()
+	if err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	out := f.out
 	if out == "" {
@@ -154,7 +160,7 @@ func runShadowCmd(cmd *cobra.Command, o *options, f *shadowFlags) error {
 	}
 	return runLoad(ctx, o, &loadJob{
 		File: file, Protocol: f.protocol, Target: f.primary, Client: copts, Out: out,
-		Samples: f.samples, Quiet: f.quiet,
+		Samples: f.samples, Quiet: f.quiet, Labels: labels, History: f.rec.history,
 		Command: "gonogo " + strings.Join(commandArgs(cmd), " "),
 		Shadow: &shadowJob{
 			Mirrors: mirrors, Queue: f.queue, Workers: f.workers, AllowUnsafe: f.allowUnsafe,

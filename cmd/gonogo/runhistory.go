@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/reports"
+	"github.com/gonogo-dev/gonogo/reports/history"
+)
+
+// defaultHistory is where runs and verdicts are recorded unless --history
+// says otherwise.
+const defaultHistory = history.DefaultPath
+
+// openHistory opens the run history; an empty path records nothing (nil).
+func openHistory(path string) (*history.DB, error) {
+	if path == "" {
+		return nil, nil
+	}
+	return history.Open(path)
+}
+
+// recordHistory records a run and, when judged, its verdict.
+func recordHistory(db *history.DB, run *reports.Run, data *analyze.RunData, v *analyze.Verdict) error {
+	if err := db.Record(run, data); err != nil {
+		return err
+	}
+	if v == nil {
+		return nil
+	}
+	return db.SetVerdict(run.ID, v)
+}
+
+// baselineFilter selects the history runs a last-go baseline may come from:
+// the given scenario (the gates file's), or else the judged run's only one.
+func baselineFilter(scenario string, run *reports.Run) history.Filter {
+	f := history.Filter{Scenario: scenario}
+	if f.Scenario == "" && len(run.Scenarios) == 1 {
+		for name := range run.Scenarios {
+			f.Scenario = name
+		}
+	}
+	return f
+}
+
+// recordFlags say how a load or shadow run is labelled and recorded.
+type recordFlags struct {
+	labels  []string
+	history string
+}
+
+func (f *recordFlags) register(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&f.labels, "label", nil, "label KEY=VALUE of what is tested, e.g. version=v2 or commit=abc123 (repeatable); the run history keys runs by them")
+	fs.StringVar(&f.history, "history", defaultHistory, `run history database to record the run in ("" to not record)`)
+}
+
+// labelMap parses the --label flags.
+func (f *recordFlags) labelMap() (map[string]string, error) {
+	if len(f.labels) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(f.labels))
+	for _, l := range f.labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return nil, usageError("--label %q: want KEY=VALUE", l)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// recordRun records a finished run directory in the history at path; a
+// failure is a warning, never a lost run.
+func recordRun(w io.Writer, path, dir string) {
+	if path == "" {
+		return
+	}
+	err := func() error {
+		run, data, err := reports.LoadRun(dir)
+		if err != nil {
+			return err
+		}
+		db, err := history.Open(path)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return db.Record(run, data)
+	}()
+	if err != nil {
+		fmt.Fprintf(w, "warning: run history %s: %v\n", path, err)
+	}
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/extensions/ndjson"
+	"github.com/gonogo-dev/gonogo/reports"
+)
+
+type verdictFlags struct {
+	gates    string
+	baseline string
+	history  string
+	asJSON   bool
+	serve    string
+	serveFor time.Duration
+}
+
+func newVerdictCmd(o *options) *cobra.Command {
+	var f verdictFlags
+	cmd := &cobra.Command{
+		Use:   "verdict --gates FILE [--baseline DIR|last-go] DIR",
+		Short: "Judge a run against gates (and a baseline): go, no-go or inconclusive",
+		Long: `Evaluate the gates of a gates file (docs/gates.md) against the run in DIR:
+absolute gates (k6 threshold syntax), goodput gates (share of requests
+meeting every SLO; needs --samples), relative gates against a baseline run
+(Mann–Whitney U test with Cliff's delta for latency distributions, a
+two-proportion test for error rates, ratios for throughput) and divergence
+gates over a shadow run's divergence.json.
+
+Writes DIR/verdict.json, records the run and its verdict in the run history,
+prints the verdict with its reasons and exits 0 (go), 3 (no-go) or
+4 (inconclusive). --baseline last-go takes the latest run with a go verdict
+from the history, for the same scenario.
+
+With --serve ADDR it then serves DIR/verdict.json (re-read on every request)
+for Argo Rollouts' web metric provider (GET /verdict, always 200, jsonPath
+{$.verdict}) and Flagger webhooks (any method on /gate: 200 when go, 412
+otherwise); see docs/integrations.md.`,
+		Example: `  gonogo verdict --gates gates.yaml --baseline results/nightly-prev results/nightly
+  gonogo verdict --gates gates.yaml --baseline last-go results/nightly
+  gonogo verdict --gates gates.yaml results/shadow --json
+  gonogo verdict --gates gates.yaml results/canary --serve 127.0.0.1:9090`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerdict(cmd.Context(), o, f, args[0])
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.gates, "gates", "", "gates file (YAML, docs/gates.md)")
+	fs.StringVar(&f.baseline, "baseline", "", "baseline run directory, or last-go for the latest go run in the history")
+	fs.StringVar(&f.history, "history", defaultHistory, `run history database ("" to not record)`)
+	fs.BoolVar(&f.asJSON, "json", false, "print verdict.json instead of text")
+	fs.StringVar(&f.serve, "serve", "", "after judging, serve the verdict over HTTP on ADDR (host:port)")
+	fs.DurationVar(&f.serveFor, "serve-for", 24*time.Hour, "stop serving after this long")
+	_ = cmd.MarkFlagRequired("gates")
+	return cmd
+}
+
+func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) error {
+	gates, err := analyze.LoadGates(f.gates)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	run, cand, err := loadRunDir(dir)
+	if err != nil {
+		return err
+	}
+	hist, err := openHistory(f.history)
+	if err != nil {
+		return err
+	}
+	if hist != nil {
+		defer hist.Close()
+	}
+	var base *analyze.RunData
+	switch f.baseline {
+	case "":
+	case "last-go":
+		if hist == nil {
+			return usageError("--baseline last-go needs the run history (--history)")
+		}
+		_, base, err = hist.LastGo(baselineFilter(gates.Scenario, run))
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--baseline last-go: %w", err)}
+		}
+	default:
+		if _, base, err = loadRunDir(f.baseline); err != nil {
+			return err
+		}
+	}
+	v, err := analyze.Judge(gates, cand, base)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, analyze.VerdictFile), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if hist != nil {
+		if err := recordHistory(hist, run, cand, v); err != nil {
+			fmt.Fprintf(o.Err, "warning: run history: %v\n", err)
+		}
+	}
+	if f.asJSON {
+		_, err = o.Out.Write(append(b, '\n'))
+	} else {
+		err = reports.WriteVerdictText(o.Out, v)
+		fmt.Fprintf(o.Out, "verdict: %s\n", filepath.Join(dir, analyze.VerdictFile))
+	}
+	if err != nil {
+		return err
+	}
+	if f.serve != "" {
+		if err := serveVerdict(ctx, o, f.serve, f.serveFor, dir); err != nil {
+			return err
+		}
+	}
+	if code := v.Verdict.ExitCode(); code != exitOK {
+		return &exitError{code: code, err: fmt.Errorf("verdict: %s", v.Verdict)}
+	}
+	return nil
+}
+
+// loadRunDir loads a run directory with its samples for goodput gates; a
+// missing or corrupt directory is bad input.
+func loadRunDir(dir string) (*reports.Run, *analyze.RunData, error) {
+	run, data, err := reports.LoadRun(dir)
+	if err != nil {
+		return nil, nil, &exitError{code: exitUsage, err: err}
+	}
+	samples := filepath.Join(dir, ndjson.File)
+	if _, err := os.Stat(samples); err == nil {
+		data.Goodput = func(group string, sloMs map[string]float64) (int64, int64, error) {
+			return goodput(samples, group, sloMs)
+		}
+	}
+	return run, data, nil
+}
+
+// goodput counts the samples of a group that met every SLO; dropped
+// arrivals and failures count as not meeting them.
+func goodput(path, group string, sloMs map[string]float64) (met, total int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	err = ndjson.Read(f, func(s *ndjson.Sample) bool {
+		if group != analyze.Overall && analyze.ScenarioGroup(s.Scenario) != group {
+			return true
+		}
+		total++
+		if s.Dropped || s.Class != "" {
+			return true
+		}
+		for m, lim := range sloMs {
+			v := map[string]float64{
+				analyze.MetricLatency: s.LatencyMs, analyze.MetricLatencyService: s.ServiceMs,
+				analyze.MetricE2E: s.ServiceMs, analyze.MetricTTFT: s.TTFTMs, analyze.MetricTPOT: s.TPOTMs,
+			}[m]
+			if v <= 0 || v > lim {
+				return true
+			}
+		}
+		met++
+		return true
+	})
+	if err != nil {
+		return 0, 0, &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", path, err)}
+	}
+	return met, total, nil
+}
+
+// serveVerdict serves dir's verdict.json until ctx ends or d passes.
+func serveVerdict(ctx context.Context, o *options, addr string, d time.Duration, dir string) error {
+	read := func(w http.ResponseWriter) (*analyze.Verdict, []byte, bool) {
+		b, err := os.ReadFile(filepath.Join(dir, analyze.VerdictFile))
+		var v analyze.Verdict
+		if err == nil {
+			err = json.Unmarshal(b, &v)
+		}
+		if err != nil {
+			http.Error(w, "no verdict: "+err.Error(), http.StatusServiceUnavailable)
+			return nil, nil, false
+		}
+		return &v, b, true
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /verdict", func(w http.ResponseWriter, _ *http.Request) {
+		if _, b, ok := read(w); ok {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(b)
+		}
+	})
+	mux.HandleFunc("/gate", func(w http.ResponseWriter, _ *http.Request) {
+		v, b, ok := read(w)
+		if !ok {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if v.Verdict != analyze.Go {
+			w.WriteHeader(http.StatusPreconditionFailed)
+		}
+		_, _ = w.Write(b)
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return usageError("--serve %s: %v", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintf(o.Err, "serving the verdict on http://%s/verdict (Argo Rollouts) and /gate (Flagger) for %s; interrupt to stop\n", ln.Addr(), d)
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	go func() {
+		<-ctx.Done()
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
