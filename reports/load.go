@@ -47,13 +47,23 @@ func LoadRun(dir string) (*Run, *analyze.RunData, error) {
 	}); err != nil {
 		return nil, nil, err
 	}
-	if err := readFile(dir, DivergenceFile, false, func(r io.Reader) error {
-		d.Divergence = new(analyze.DivergenceReport)
-		return json.NewDecoder(r).Decode(d.Divergence)
-	}); err != nil {
+	if d.Divergence, err = readDivergence(dir, false); err != nil {
 		return nil, nil, err
 	}
 	return run, d, nil
+}
+
+// ReadDivergence reads a shadow run directory's divergence.json.
+func ReadDivergence(dir string) (*analyze.DivergenceReport, error) {
+	return readDivergence(dir, true)
+}
+
+func readDivergence(dir string, required bool) (rep *analyze.DivergenceReport, err error) {
+	err = readFile(dir, DivergenceFile, required, func(r io.Reader) error {
+		rep = new(analyze.DivergenceReport)
+		return json.NewDecoder(r).Decode(rep)
+	})
+	return rep, err
 }
 
 // readFile opens dir/name and passes it to read; a missing optional file

@@ -13,6 +13,7 @@ import (
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/replay"
+	"github.com/gonogo-dev/gonogo/reports"
 )
 
 func newAnalyzeCmd(o *options) *cobra.Command {
@@ -58,9 +59,6 @@ broken down by segment, with the worst examples. Writes divergence.json.`,
 	return cmd
 }
 
-// divergenceFile is the divergence report in a results directory.
-const divergenceFile = "divergence.json"
-
 // writeDivergence analyzes dir's pair store, writes divergence.json there
 // and prints the report.
 func writeDivergence(o *options, dir string, opts analyze.DivergenceOptions, asJSON bool) error {
@@ -80,7 +78,7 @@ func writeDivergence(o *options, dir string, opts analyze.DivergenceOptions, asJ
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, divergenceFile), append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, reports.DivergenceFile), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
 	if asJSON {
@@ -90,6 +88,6 @@ func writeDivergence(o *options, dir string, opts analyze.DivergenceOptions, asJ
 	if err := rep.WriteText(o.Out); err != nil {
 		return err
 	}
-	_, err = io.WriteString(o.Out, fmt.Sprintf("\ndivergence: %s\n", filepath.Join(dir, divergenceFile)))
+	_, err = io.WriteString(o.Out, fmt.Sprintf("\ndivergence: %s\n", filepath.Join(dir, reports.DivergenceFile)))
 	return err
 }

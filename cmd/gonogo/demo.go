@@ -2,16 +2,21 @@ package main
 
 import (
 	"context"
+	_ "embed"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
 	"github.com/gonogo-dev/gonogo/fixtures/traffic"
+	"github.com/gonogo-dev/gonogo/reports"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
 
@@ -29,7 +34,10 @@ func newDemoCmd(o *options) *cobra.Command {
      of the Azure LLM inference trace) at 10× its recorded pace;
   3. shadow-replay the same slice into v1 (primary), a noisy second v1
      (secondary) and v2 (candidate), and report how v2's outputs diverge
-     from v1's with the noise cancelled.
+     from v1's with the noise cancelled;
+  4. replay the slice against v2 as a canary, judge it with the gates in
+     --out/gates.yaml against the v1 replay (baseline) and the shadow
+     divergence, and write the verdict and an HTML report.
 
 Each step writes a results directory under --out.`,
 		Example: `  gonogo demo
@@ -138,8 +146,72 @@ func runDemo(ctx context.Context, o *options, out string, duration time.Duration
 		return err
 	}
 
-	fmt.Fprintf(o.Out, "\n━━ done: results in %s/{stress,replay,shadow}\n", out)
-	fmt.Fprintf(o.Out, "   the fixture's truth: v2 answers differently on %.0f %% of prompts; the secondary changes one word in %.0f %% of answers\n",
-		100*modelserver.DefaultDiffFraction, 100*demoNoise)
+	step(4, "canary: the same replay against v2, judged against v1 (baseline) and the shadow divergence")
+	candidate, err := demoServer(ctx, modelserver.VersionV2, 0, 0.2)
+	if err != nil {
+		return err
+	}
+	file, err = scenarios.FromFlags(scenarios.Overrides{Traffic: scenarios.TrafficOverrides{Trace: &tracePath, Speed: &speed, To: &to}})
+	if err != nil {
+		return err
+	}
+	canaryDir := filepath.Join(out, "canary")
+	if err := runLoad(ctx, o, &loadJob{File: file, Protocol: "openai", Target: candidate, Client: model,
+		Out: canaryDir, Command: "gonogo demo (canary)", Samples: true, Labels: map[string]string{"version": "v2"}}); err != nil {
+		return err
+	}
+	gatesPath := filepath.Join(out, "gates.yaml")
+	if err := os.WriteFile(gatesPath, demoGates, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(o.Out)
+	verr := runVerdict(ctx, o, verdictFlags{gates: gatesPath, baseline: filepath.Join(out, "replay"), shadow: shadowDir}, canaryDir)
+	var ee *exitError
+	if verr != nil && !(errors.As(verr, &ee) && (ee.code == exitNoGo || ee.code == exitInconclusive)) {
+		return verr
+	}
+	fmt.Fprintln(o.Out)
+	if err := runReport(o, reportFlags{baseline: filepath.Join(out, "replay")}, canaryDir); err != nil {
+		return err
+	}
+	return demoRecap(o, out, canaryDir)
+}
+
+// demoGates are the gates of the demo's canary, written to --out so that a
+// newcomer can read and edit them (docs/gates.md).
+//
+//go:embed demo_gates.yaml
+var demoGates []byte
+
+// demoRecap prints the whole flow on one screen.
+func demoRecap(o *options, out, canaryDir string) error {
+	in, err := loadReportInput(canaryDir, filepath.Join(out, "replay"), "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "\n━━ the whole flow\n\n")
+	for _, r := range []struct{ step, dir, what string }{
+		{"1. stress", "stress", "built-in stress profile, v1"},
+		{"2. replay", "replay", "recorded Azure trace at 5×, v1 (baseline)"},
+		{"3. shadow", "shadow", "v1 primary, noisy v1 secondary, v2 candidate"},
+		{"4. canary", "canary", "recorded trace at 5×, v2, judged"},
+	} {
+		fmt.Fprintf(o.Out, "  %-10s %-28s %s\n", r.step, filepath.Join(out, r.dir), r.what)
+	}
+	if d, err := reports.ReadDivergence(filepath.Join(out, "shadow")); err == nil {
+		for _, c := range d.Candidates {
+			for _, h := range c.Headline {
+				if h.Metric == "text_mismatch_rate" {
+					fmt.Fprintf(o.Out, "\n  divergence: v2 answers differ on %.1f %% of prompts, %.1f %% after cancelling the secondary's noise (truth: %.0f %%)\n",
+						100*h.Raw, 100*h.Corrected, 100*modelserver.DefaultDiffFraction)
+				}
+			}
+		}
+	}
+	if v := in.Verdict; v != nil {
+		fmt.Fprintf(o.Out, "  verdict:    %s (score %g/100, %d gates) — %s\n", strings.ToUpper(string(v.Verdict)), v.Score, len(v.Gates), filepath.Join(canaryDir, analyze.VerdictFile))
+	}
+	fmt.Fprintf(o.Out, "  gates:      %s\n", filepath.Join(out, "gates.yaml"))
+	fmt.Fprintf(o.Out, "  report:     %s  (open it in a browser)\n", filepath.Join(canaryDir, reports.HTMLFile))
 	return nil
 }

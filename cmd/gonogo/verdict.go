@@ -21,6 +21,7 @@ import (
 type verdictFlags struct {
 	gates    string
 	baseline string
+	shadow   string
 	history  string
 	asJSON   bool
 	serve    string
@@ -37,7 +38,7 @@ absolute gates (k6 threshold syntax), goodput gates (share of requests
 meeting every SLO; needs --samples), relative gates against a baseline run
 (Mann–Whitney U test with Cliff's delta for latency distributions, a
 two-proportion test for error rates, ratios for throughput) and divergence
-gates over a shadow run's divergence.json.
+gates over a shadow run's divergence.json (DIR's, or --shadow DIR's).
 
 Writes DIR/verdict.json, records the run and its verdict in the run history,
 prints the verdict with its reasons and exits 0 (go), 3 (no-go) or
@@ -50,7 +51,7 @@ for Argo Rollouts' web metric provider (GET /verdict, always 200, jsonPath
 otherwise); see docs/integrations.md.`,
 		Example: `  gonogo verdict --gates gates.yaml --baseline results/nightly-prev results/nightly
   gonogo verdict --gates gates.yaml --baseline last-go results/nightly
-  gonogo verdict --gates gates.yaml results/shadow --json
+  gonogo verdict --gates gates.yaml --baseline results/v1 --shadow results/shadow results/v2
   gonogo verdict --gates gates.yaml results/canary --serve 127.0.0.1:9090`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -60,6 +61,7 @@ otherwise); see docs/integrations.md.`,
 	fs := cmd.Flags()
 	fs.StringVar(&f.gates, "gates", "", "gates file (YAML, docs/gates.md)")
 	fs.StringVar(&f.baseline, "baseline", "", "baseline run directory, or last-go for the latest go run in the history")
+	fs.StringVar(&f.shadow, "shadow", "", "shadow run directory whose divergence.json the divergence gates read (default: DIR's own)")
 	fs.StringVar(&f.history, "history", defaultHistory, `run history database ("" to not record)`)
 	fs.BoolVar(&f.asJSON, "json", false, "print verdict.json instead of text")
 	fs.StringVar(&f.serve, "serve", "", "after judging, serve the verdict over HTTP on ADDR (host:port)")
@@ -76,6 +78,11 @@ func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) err
 	run, cand, err := loadRunDir(dir)
 	if err != nil {
 		return err
+	}
+	if f.shadow != "" {
+		if cand.Divergence, err = reports.ReadDivergence(f.shadow); err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--shadow: %w", err)}
+		}
 	}
 	hist, err := openHistory(f.history)
 	if err != nil {
