@@ -154,11 +154,11 @@ func synthRun(t *testing.T, id string, n int, base time.Duration, failEvery int,
 		t.Fatal(err)
 	}
 	s := r.Summary(end)
-	ivs, err := ReadIntervalLog(&log)
+	ivs, hists, err := LoadIntervals(&log, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &RunData{ID: id, Summary: s, Intervals: ivs, Hists: Cumulative(ivs)}
+	d := &RunData{ID: id, Summary: s, Intervals: ivs, Hists: hists}
 	d.Summary.AttachHistograms(d.Hists)
 	return d
 }
@@ -315,5 +315,48 @@ gates:
 	}
 	if v.Verdict != NoGo {
 		t.Errorf("verdict %s, want no-go (critical goodput failed)", v.Verdict)
+	}
+}
+
+// TestWriteCumulative checks that histograms.hlog holds exactly the merge
+// of every interval histogram.
+func TestWriteCumulative(t *testing.T) {
+	var log, cum bytes.Buffer
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r, err := NewRecorder(Config{Start: start, IntervalLog: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	for i := range 5000 {
+		at := start.Add(time.Duration(i) * time.Millisecond)
+		scen := []string{"a", "b"}[i%2]
+		r.Record(&gonogo.Result{Request: &gonogo.Request{Scenario: scen, Intended: at}, Sent: at,
+			Done: at.Add(time.Duration(rng.IntN(1e6)) * time.Microsecond), Status: 200})
+		if i%700 == 699 {
+			_ = r.Flush(at)
+		}
+	}
+	if err := r.Close(start.Add(6 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteCumulative(&cum); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadCumulative(&cum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want, err := LoadIntervals(&log, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || len(got) != 9 { // latency, latency_service, scheduling_lag × overall, a, b
+		t.Fatalf("%d cumulative histograms, %d merged; want 9", len(got), len(want))
+	}
+	for k, h := range want {
+		if !h.Equals(got[k]) {
+			t.Errorf("%s: cumulative differs from the merged intervals", k)
+		}
 	}
 }

@@ -38,10 +38,26 @@ const maxLogLine = 1 << 20
 // #[StartTime] when they are more than a year before it, as the Java
 // reader does. Errors name the line.
 func ReadIntervalLog(r io.Reader) ([]Interval, error) {
+	var out []Interval
+	err := ReadIntervalLogFunc(r, nil, func(iv Interval) error {
+		out = append(out, iv)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReadIntervalLogFunc reads an interval log as ReadIntervalLog does, but
+// passes each interval to fn as it is read instead of keeping them all: a
+// long run's log holds more histograms than memory should. When keep is
+// not nil, lines whose tag it rejects are skipped without decoding their
+// histogram. An error of fn stops the reading and is returned.
+func ReadIntervalLogFunc(r io.Reader, keep func(tag string) bool, fn func(Interval) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), maxLogLine)
 	var (
-		out                 []Interval
 		startSec, baseSec   float64
 		haveStart, haveBase bool
 		lineNo              int
@@ -60,8 +76,8 @@ func ReadIntervalLog(r io.Reader) ([]Interval, error) {
 			}
 			continue
 		}
-		fail := func(format string, a ...any) ([]Interval, error) {
-			return nil, fmt.Errorf("%w: line %d: %s", ErrIntervalLog, lineNo, fmt.Sprintf(format, a...))
+		fail := func(format string, a ...any) error {
+			return fmt.Errorf("%w: line %d: %s", ErrIntervalLog, lineNo, fmt.Sprintf(format, a...))
 		}
 		var tag string
 		if rest, ok := strings.CutPrefix(line, "Tag="); ok {
@@ -70,6 +86,9 @@ func ReadIntervalLog(r io.Reader) ([]Interval, error) {
 				return fail("tag without interval fields")
 			}
 			tag, line = t, after
+		}
+		if keep != nil && !keep(tag) {
+			continue
 		}
 		f := strings.SplitN(line, ",", 4)
 		if len(f) != 4 {
@@ -102,12 +121,14 @@ func ReadIntervalLog(r io.Reader) ([]Interval, error) {
 		h.SetTag(tag)
 		h.SetStartTimeMs(iv.Start.UnixMilli())
 		h.SetEndTimeMs(iv.End.UnixMilli())
-		out = append(out, iv)
+		if err := fn(iv); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: after line %d: %w", ErrIntervalLog, lineNo, err)
+		return fmt.Errorf("%w: after line %d: %w", ErrIntervalLog, lineNo, err)
 	}
-	return out, nil
+	return nil
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

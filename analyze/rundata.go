@@ -1,7 +1,10 @@
 package analyze
 
 import (
+	"fmt"
+	"io"
 	"strings"
+	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -15,9 +18,10 @@ type RunData struct {
 	// Dir is the run directory, empty for a run read from the history.
 	Dir     string
 	Summary *Summary
-	// Intervals are the interval histograms in log order; nil when only
-	// the cumulative histograms were stored.
-	Intervals []Interval
+	// Intervals digest the overall latency interval histograms in log
+	// order, for charts over time; nil when only the cumulative histograms
+	// were stored.
+	Intervals []IntervalStats
 	// Hists holds cumulative histograms by HistKey(group, metric).
 	Hists map[string]*hdr.Histogram
 	// Timeline holds per-interval counts and Events what happened during
@@ -51,23 +55,94 @@ func groupOfTag(tag string) (group, metric string) {
 	return Overall, tag
 }
 
+// IntervalStats is the digest of one interval histogram: what reports
+// draw over time. Values are in the metric's unit (milliseconds for time
+// metrics, tokens for output_tokens).
+type IntervalStats struct {
+	Tag        string
+	Start, End time.Time
+	Count      int64
+	P50, P90   float64
+	P99, Max   float64
+}
+
+// StatsOf digests one interval.
+func StatsOf(iv Interval) IntervalStats {
+	_, m := groupOfTag(iv.Tag)
+	scale := 1.0
+	if id, ok := metricByName(m); ok {
+		scale = unitScale(id)
+	}
+	h := iv.Histogram
+	st := IntervalStats{Tag: iv.Tag, Start: iv.Start, End: iv.End, Count: h.TotalCount()}
+	if st.Count > 0 {
+		v := h.ValueAtPercentilesSlice([]float64{50, 90, 99})
+		st.P50, st.P90, st.P99 = float64(v[0])/scale, float64(v[1])/scale, float64(v[2])/scale
+		st.Max = float64(h.Max()) / scale
+	}
+	return st
+}
+
+// LoadIntervals reads an interval log into digests of the overall
+// latency intervals and, when merge is set, cumulative histograms of every
+// tag (keyed by HistKey; nil otherwise). It holds one interval histogram
+// at a time, and without merge decodes only the overall latency lines:
+// memory grows by a few dozen bytes per interval, not by a histogram.
+func LoadIntervals(r io.Reader, merge bool) ([]IntervalStats, map[string]*hdr.Histogram, error) {
+	var stats []IntervalStats
+	var cum map[string]*hdr.Histogram
+	if merge {
+		cum = make(map[string]*hdr.Histogram)
+	}
+	keep := func(tag string) bool { return merge || tag == MetricLatency }
+	err := ReadIntervalLogFunc(r, keep, func(iv Interval) error {
+		if iv.Tag == MetricLatency {
+			stats = append(stats, StatsOf(iv))
+		}
+		if merge {
+			mergeInto(cum, iv)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return stats, cum, nil
+}
+
+// ReadCumulative reads a histograms.hlog (or any interval log) into
+// histograms keyed by HistKey, merging those of the same tag.
+func ReadCumulative(r io.Reader) (map[string]*hdr.Histogram, error) {
+	cum := make(map[string]*hdr.Histogram)
+	err := ReadIntervalLogFunc(r, nil, func(iv Interval) error {
+		mergeInto(cum, iv)
+		return nil
+	})
+	return cum, err
+}
+
+// mergeInto adds an interval to the cumulative histograms.
+func mergeInto(cum map[string]*hdr.Histogram, iv Interval) {
+	g, m := groupOfTag(iv.Tag)
+	id, ok := metricByName(m)
+	if !ok {
+		return // a tag of another tool's log
+	}
+	k := HistKey(g, m)
+	h := cum[k]
+	if h == nil {
+		h = newHist(id)
+		cum[k] = h
+	}
+	h.Merge(iv.Histogram)
+}
+
 // Cumulative merges interval histograms into one histogram per group and
 // metric, keyed by HistKey. Merging is exact.
 func Cumulative(ivs []Interval) map[string]*hdr.Histogram {
 	out := make(map[string]*hdr.Histogram)
 	for _, iv := range ivs {
-		g, m := groupOfTag(iv.Tag)
-		id, ok := metricByName(m)
-		if !ok {
-			continue // a tag of another tool's log
-		}
-		k := HistKey(g, m)
-		h := out[k]
-		if h == nil {
-			h = newHist(id)
-			out[k] = h
-		}
-		h.Merge(iv.Histogram)
+		mergeInto(out, iv)
 	}
 	return out
 }
@@ -77,4 +152,54 @@ func Cumulative(ivs []Interval) map[string]*hdr.Histogram {
 // run.json.
 func (s *Summary) AttachHistograms(hs map[string]*hdr.Histogram) {
 	s.hist = func(group, metric string) *hdr.Histogram { return hs[HistKey(group, metric)] }
+}
+
+// CumulativeLogFile is the conventional name, in a run directory, of the
+// cumulative histograms: one per group and metric over the whole run, in
+// the interval log format, so that verdicts need not merge every interval.
+const CumulativeLogFile = "histograms.hlog"
+
+// WriteCumulative writes the run's cumulative histograms of the overall
+// group and of every scenario (tags as in the interval log) to w, each
+// spanning the run from its start to its end (Close's time).
+func (r *Recorder) WriteCumulative(w io.Writer) error {
+	r.mu.Lock()
+	end := r.ended
+	groups := append([]*group{&r.overall}, r.scenOrder...)
+	r.mu.Unlock()
+	lw := hdr.NewHistogramLogWriter(w)
+	startMs := r.start.UnixMilli()
+	baseMs := startMs - startMs%1000
+	lw.SetBaseTime(baseMs)
+	err := lw.OutputLogFormatVersion()
+	if err == nil {
+		err = lw.OutputStartTime(startMs)
+	}
+	if err == nil {
+		err = lw.OutputBaseTime(baseMs)
+	}
+	if err == nil {
+		err = lw.OutputLegend()
+	}
+	for _, g := range groups {
+		for m := range numMetrics {
+			if err != nil {
+				break
+			}
+			r.mu.Lock()
+			h := g.hist(m, true)
+			r.mu.Unlock()
+			if h == nil || h.TotalCount() == 0 {
+				continue
+			}
+			h.SetTag(g.logTag[m])
+			h.SetStartTimeMs(startMs)
+			h.SetEndTimeMs(max(end.UnixMilli(), startMs))
+			err = lw.OutputIntervalHistogram(h)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("analyze: write %s: %w", CumulativeLogFile, err)
+	}
+	return nil
 }

@@ -40,7 +40,7 @@ func handRun(id string, st analyze.Stats) *Run {
 	return &Run{
 		Schema: SchemaVersion, ID: id, Started: start, Ended: start.Add(time.Minute), DurationS: 60,
 		Command: "gonogo run --out out/" + id, Target: "http://127.0.0.1:8000", Protocol: "openai",
-		Overall: st, Files: []string{analyze.IntervalLogFile, htmlReportFile},
+		Overall: st, Files: []string{analyze.IntervalLogFile, HTMLFile},
 	}
 }
 

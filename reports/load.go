@@ -8,14 +8,17 @@ import (
 	"os"
 	"path/filepath"
 
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/gonogo-dev/gonogo/analyze"
 )
 
 // DivergenceFile is the divergence report of a shadow run directory.
 const DivergenceFile = "divergence.json"
 
-// LoadRun reads a run directory: run.json, latency.hlog (merged into
-// cumulative histograms), and when present timeline.ndjson, events.ndjson
+// LoadRun reads a run directory: run.json, histograms.hlog (cumulative
+// histograms; merged from latency.hlog when absent), the overall latency
+// of every interval from latency.hlog, and when present timeline.ndjson, events.ndjson
 // and divergence.json. Errors name the file and, for line-oriented files,
 // the line. RunData.Goodput is left nil: samples are read by the caller.
 func LoadRun(dir string) (*Run, *analyze.RunData, error) {
@@ -27,13 +30,25 @@ func LoadRun(dir string) (*Run, *analyze.RunData, error) {
 	if d.ID == "" {
 		d.ID = filepath.Base(dir)
 	}
-	if err := readFile(dir, analyze.IntervalLogFile, true, func(r io.Reader) (err error) {
-		d.Intervals, err = analyze.ReadIntervalLog(r)
+	// The cumulative histograms, when the run wrote them, spare merging
+	// every interval (a run of gonogo before they existed, or another
+	// tool's log, has none).
+	if err := readFile(dir, analyze.CumulativeLogFile, false, func(r io.Reader) (err error) {
+		d.Hists, err = analyze.ReadCumulative(r)
 		return err
 	}); err != nil {
 		return nil, nil, err
 	}
-	d.Hists = analyze.Cumulative(d.Intervals)
+	if err := readFile(dir, analyze.IntervalLogFile, true, func(r io.Reader) (err error) {
+		var hists map[string]*hdr.Histogram
+		d.Intervals, hists, err = analyze.LoadIntervals(r, d.Hists == nil)
+		if d.Hists == nil {
+			d.Hists = hists
+		}
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
 	d.Summary.AttachHistograms(d.Hists)
 	if err := readFile(dir, analyze.TimelineFile, false, func(r io.Reader) (err error) {
 		d.Timeline, err = analyze.ReadTimeline(r)

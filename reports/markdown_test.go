@@ -126,7 +126,7 @@ func TestWriteMarkdownDivergence(t *testing.T) {
 		}},
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, htmlReportFile), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, HTMLFile), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	in := Input{Run: run, Data: &analyze.RunData{ID: run.ID, Dir: dir, Divergence: div}, Verdict: v}
@@ -152,7 +152,7 @@ func TestWriteMarkdownDivergence(t *testing.T) {
 		}
 	}
 	// report.html is found in the directory though run.json does not list it.
-	if want := "HTML report `" + filepath.Join(dir, htmlReportFile) + "`"; !strings.Contains(footer, want) {
+	if want := "HTML report `" + filepath.Join(dir, HTMLFile) + "`"; !strings.Contains(footer, want) {
 		t.Errorf("footer %q lacks %q", footer, want)
 	}
 }

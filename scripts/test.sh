@@ -5,6 +5,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export TESTCONTAINERS_RYUK_DISABLED=true
 
+# The browser test of the HTML report (reports/html_browser_test.go) runs
+# headless chromium; Liberation Sans has the metrics the charts are laid out
+# with. apt-get update runs only when the install fails without it.
+pkgs=()
+command -v chromium >/dev/null || pkgs+=(chromium)
+[ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || pkgs+=(fonts-liberation)
+if [ ${#pkgs[@]} -gt 0 ]; then
+	echo "== installing ${pkgs[*]}"
+	sudo=()
+	if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=(sudo); fi
+	"${sudo[@]}" apt-get install -y --no-install-recommends "${pkgs[@]}" ||
+		{ "${sudo[@]}" apt-get update && "${sudo[@]}" apt-get install -y --no-install-recommends "${pkgs[@]}"; }
+fi
+export GONOGO_REQUIRE_CHROMIUM=1
+export GONOGO_ARTIFACTS=${GONOGO_ARTIFACTS:-results/test-artifacts}
+mkdir -p "$GONOGO_ARTIFACTS"
+# Tests run in their package's directory: make the path absolute.
+GONOGO_ARTIFACTS=$(cd "$GONOGO_ARTIFACTS" && pwd)
+
 echo "== go vet"
 go vet ./...
 echo "== tests"

@@ -175,7 +175,9 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 	stopLoops()
 	<-watched
 	end := time.Now()
-	err = errors.Join(<-flushed, rec.Close(end), hlog.Flush(), timeline.Flush())
+	err = errors.Join(<-flushed, rec.Close(end), hlog.Flush(), timeline.Flush(),
+		writeFileWith(filepath.Join(dir, analyze.CumulativeLogFile), rec.WriteCumulative))
+	run.Files = append(run.Files, analyze.CumulativeLogFile)
 	if ctx.Err() != nil && !run.Aborted {
 		run.Aborted, run.AbortReason = true, "interrupted"
 	}

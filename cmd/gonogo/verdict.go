@@ -75,6 +75,19 @@ func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) err
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	// A baseline directory loads beside the run: decoding two long runs'
+	// interval logs is most of a verdict's time.
+	type loaded struct {
+		data *analyze.RunData
+		err  error
+	}
+	baseDir := make(chan loaded, 1)
+	if f.baseline != "" && f.baseline != "last-go" {
+		go func() {
+			_, d, err := loadRunDir(f.baseline)
+			baseDir <- loaded{d, err}
+		}()
+	}
 	run, cand, err := loadRunDir(dir)
 	if err != nil {
 		return err
@@ -103,7 +116,8 @@ func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) err
 			return &exitError{code: exitUsage, err: fmt.Errorf("--baseline last-go: %w", err)}
 		}
 	default:
-		if _, base, err = loadRunDir(f.baseline); err != nil {
+		l := <-baseDir
+		if base, err = l.data, l.err; err != nil {
 			return err
 		}
 	}

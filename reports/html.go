@@ -1,0 +1,496 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/analyze"
+)
+
+// ErrNoRun is returned by WriteHTML for an Input without a run.
+var ErrNoRun = errors.New("reports: no run to report (Input.Run and Input.Data are nil)")
+
+// htmlMaxReasons bounds the reasons shown in the verdict banner.
+const htmlMaxReasons = 5
+
+// WriteHTML writes the run's report as one self-contained HTML page: the
+// verdict banner, the gate table, the key numbers, charts as inline SVG
+// (latency over time, percentile spectra, throughput and errors, TTFT and
+// TPOT, divergence by segment), and the run's details. The page fetches
+// nothing and needs no script. Charts need in.Data; without it the page
+// has none.
+func WriteHTML(w io.Writer, in Input) error {
+	if in.Run == nil && in.Data == nil {
+		return ErrNoRun
+	}
+	pg := htmlPage{
+		Banner:  newHTMLBanner(in),
+		Gates:   htmlGateRows(in.Verdict),
+		Numbers: htmlKeyNumbers(in),
+		Details: htmlDetails(in),
+	}
+	pg.Title = "gonogo report · " + pg.Banner.Run + " · " + pg.Banner.Decision
+	if in.Data != nil {
+		charts, err := buildCharts(in)
+		if err != nil {
+			return err
+		}
+		pg.Charts = charts
+	}
+	if err := htmlTemplate.Execute(w, pg); err != nil {
+		return fmt.Errorf("reports: write HTML: %w", err)
+	}
+	return nil
+}
+
+// htmlPage is what the HTML template renders.
+type htmlPage struct {
+	Title   string
+	Banner  htmlBanner
+	Gates   []htmlGateRow
+	Numbers []htmlNumber
+	Charts  []htmlChart
+	Details []htmlDetail
+}
+
+type htmlBanner struct {
+	// Class is the CSS class: go, no-go, inconclusive or none.
+	Class, Decision, Score, Run, Baseline, Gates string
+	Reasons                                      []string
+	MoreReasons                                  int
+}
+
+type htmlGateRow struct {
+	Class, Name, Kind, Scope, Expr, Observed, Baseline, Change, PValue, Status, Critical, Reason string
+}
+
+type htmlNumber struct {
+	Label, Value, Sub string
+	// Bad marks a number that needs attention (failures, drops).
+	Bad bool
+}
+
+type htmlDetail struct {
+	Name  string
+	Value string
+	// List is set for multi-valued details (labels, files).
+	List []string
+}
+
+func reportRunID(in Input) string {
+	switch {
+	case in.Run != nil && in.Run.ID != "":
+		return in.Run.ID
+	case in.Data != nil && in.Data.ID != "":
+		return in.Data.ID
+	case in.Verdict != nil:
+		return in.Verdict.Run
+	}
+	return "unnamed run"
+}
+
+func reportBaselineID(in Input) string {
+	switch {
+	case in.Verdict != nil && in.Verdict.Baseline != "":
+		return in.Verdict.Baseline
+	case in.Baseline != nil:
+		return in.Baseline.ID
+	case in.BaselineData != nil:
+		return in.BaselineData.ID
+	}
+	return ""
+}
+
+func newHTMLBanner(in Input) htmlBanner {
+	b := htmlBanner{Class: "none", Decision: "NOT JUDGED", Run: reportRunID(in), Baseline: reportBaselineID(in)}
+	v := in.Verdict
+	if v == nil {
+		return b
+	}
+	b.Class = string(v.Verdict)
+	b.Decision = strings.ToUpper(string(v.Verdict))
+	b.Score = fmtSig3(v.Score)
+	var failed, critical, inconclusive int
+	for _, g := range v.Gates {
+		switch g.Status {
+		case analyze.GateFail:
+			failed++
+			if g.Critical {
+				critical++
+			}
+		case analyze.GateInconclusive:
+			inconclusive++
+		}
+	}
+	b.Gates = fmt.Sprintf("%d of %d gates failed (%d critical), %d inconclusive", failed, len(v.Gates), critical, inconclusive)
+	b.Reasons = v.Reasons
+	if len(b.Reasons) > htmlMaxReasons {
+		b.Reasons, b.MoreReasons = b.Reasons[:htmlMaxReasons], len(b.Reasons)-htmlMaxReasons
+	}
+	return b
+}
+
+func htmlGateRows(v *analyze.Verdict) []htmlGateRow {
+	if v == nil {
+		return nil
+	}
+	rows := make([]htmlGateRow, 0, len(v.Gates))
+	for _, g := range v.Gates {
+		r := htmlGateRow{
+			Class: string(g.Status), Name: g.Name, Kind: string(g.Kind), Scope: g.Scope, Expr: g.Expr,
+			Observed: fmtSigUnit(g.Observed, g.Unit), Status: string(g.Status), Reason: g.Reason,
+		}
+		if g.Baseline != nil {
+			r.Baseline = fmtSigUnit(*g.Baseline, g.Unit)
+		}
+		if g.ChangePct != nil {
+			r.Change = fmt.Sprintf("%+.1f %%", *g.ChangePct)
+		}
+		if g.PValue != nil {
+			r.PValue = fmtPValue(*g.PValue)
+		}
+		if g.Critical {
+			r.Critical = "critical"
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// overallStats returns the overall stats of a run, nil when there are none.
+func overallStats(r *Run, d *analyze.RunData) *analyze.Stats {
+	switch {
+	case r != nil:
+		return &r.Overall
+	case d != nil && d.Summary != nil:
+		return &d.Summary.Overall
+	}
+	return nil
+}
+
+// targetRatePerSec is the run's target request rate: the overall one, else
+// the sum of the scenarios' targets; 0 when none was set.
+func targetRatePerSec(in Input) float64 {
+	if st := overallStats(in.Run, in.Data); st != nil && st.Rate.TargetPerSec > 0 {
+		return st.Rate.TargetPerSec
+	}
+	var sum float64
+	switch {
+	case in.Run != nil:
+		for _, sc := range in.Run.Scenarios {
+			sum += sc.Rate.TargetPerSec
+		}
+	case in.Data != nil && in.Data.Summary != nil:
+		for _, sc := range in.Data.Summary.Scenarios {
+			sum += sc.Rate.TargetPerSec
+		}
+	}
+	return sum
+}
+
+// htmlKeyNumbers are the cards under the gate table: counts, rate and
+// percentiles.
+func htmlKeyNumbers(in Input) []htmlNumber {
+	st := overallStats(in.Run, in.Data)
+	if st == nil {
+		return nil
+	}
+	rq := st.Requests
+	out := []htmlNumber{
+		{Label: "requests", Value: fmtThousands(rq.Total), Sub: "ok " + fmtThousands(rq.OK) + " (" + fmtShare(rq.OK, rq.Total) + ")"},
+		{Label: "failed", Value: fmtThousands(rq.FailedTotal()), Sub: htmlFailedByClass(rq.Failed), Bad: rq.FailedTotal() > 0},
+		{Label: "dropped", Value: fmtThousands(rq.Dropped), Sub: "queued " + fmtThousands(rq.Queued), Bad: rq.Dropped > 0},
+		htmlRateNumber(st, targetRatePerSec(in)),
+	}
+	out = append(out, htmlMetricNumbers(st, overallStats(in.Baseline, in.BaselineData))...)
+	if st.TokensPerSec != nil {
+		out = append(out, htmlNumber{Label: "output tokens", Value: fmtSig3(*st.TokensPerSec) + "/s"})
+	}
+	return out
+}
+
+// htmlMetricNumbers are the latency, TTFT and TPOT percentiles of st, each
+// with the baseline's when base has it.
+func htmlMetricNumbers(st, base *analyze.Stats) []htmlNumber {
+	var out []htmlNumber
+	for _, m := range []struct {
+		label, metric string
+		q             func(*analyze.MetricStats) float64
+	}{
+		{"latency p50", analyze.MetricLatency, func(m *analyze.MetricStats) float64 { return m.P50 }},
+		{"latency p99", analyze.MetricLatency, func(m *analyze.MetricStats) float64 { return m.P99 }},
+		{"latency p99.9", analyze.MetricLatency, func(m *analyze.MetricStats) float64 { return m.P999 }},
+		{"ttft p99", analyze.MetricTTFT, func(m *analyze.MetricStats) float64 { return m.P99 }},
+		{"tpot p99", analyze.MetricTPOT, func(m *analyze.MetricStats) float64 { return m.P99 }},
+	} {
+		ms := st.Metric(m.metric)
+		if ms == nil {
+			continue
+		}
+		n := htmlNumber{Label: m.label, Value: fmtSig3(m.q(ms)) + " ms"}
+		if base != nil {
+			if bm := base.Metric(m.metric); bm != nil {
+				n.Sub = "baseline " + fmtSig3(m.q(bm)) + " ms" + fmtChangeFrom(m.q(ms), m.q(bm))
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func htmlRateNumber(st *analyze.Stats, target float64) htmlNumber {
+	n := htmlNumber{Label: "achieved rate", Value: fmtSig3(st.Rate.AchievedPerSec) + "/s", Sub: "no target rate"}
+	if target > 0 {
+		n.Sub = "target " + fmtSig3(target) + "/s (" + fmtSig3(100*st.Rate.AchievedPerSec/target) + " %)"
+		n.Bad = st.Rate.AchievedPerSec < 0.95*target
+	}
+	return n
+}
+
+func htmlFailedByClass(failed map[string]int64) string {
+	var parts []string
+	for _, c := range gonogo.ErrorClasses {
+		if n := failed[string(c)]; n > 0 {
+			parts = append(parts, string(c)+" "+fmtThousands(n))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func htmlDetails(in Input) []htmlDetail {
+	var out []htmlDetail
+	add := func(name, value string) {
+		if value != "" {
+			out = append(out, htmlDetail{Name: name, Value: value})
+		}
+	}
+	add("run", reportRunID(in))
+	add("baseline", reportBaselineID(in))
+	if r := in.Run; r != nil {
+		add("command", r.Command)
+		add("target", r.Target)
+		add("protocol", r.Protocol)
+		if !r.Started.IsZero() {
+			add("started", r.Started.UTC().Format(time.RFC3339))
+		}
+		add("duration", fmtSig3(r.DurationS)+" s")
+		if r.Aborted {
+			add("aborted", r.AbortReason)
+		}
+		out = appendDetailList(out, "labels", sortedKeyValues(r.Labels))
+		out = appendDetailList(out, "scenarios", htmlScenarioLines(r.Scenarios))
+		out = appendDetailList(out, "files", r.Files)
+	}
+	if in.Data != nil && len(in.Data.Events) > 0 {
+		out = appendDetailList(out, "events", eventLines(in.Data.Events, runTimeAxis(in).start))
+	}
+	if in.Verdict != nil {
+		add("gates file", in.Verdict.Gatefile)
+	}
+	return out
+}
+
+// eventLines lists events with their offset from start: "+36s · fault ·
+// latency +40ms".
+func eventLines(events []analyze.Event, start time.Time) []string {
+	out := make([]string, len(events))
+	for i, e := range events {
+		out[i] = "+" + e.Time.Sub(start).Round(time.Second).String() + " · " + e.Kind + " · " + e.Label
+	}
+	return out
+}
+
+func appendDetailList(out []htmlDetail, name string, list []string) []htmlDetail {
+	if len(list) == 0 {
+		return out
+	}
+	return append(out, htmlDetail{Name: name, List: list})
+}
+
+func sortedKeyValues(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func htmlScenarioLines(scs map[string]Scenario) []string {
+	out := make([]string, 0, len(scs))
+	for name, sc := range scs {
+		line := name
+		if sc.Executor != "" {
+			line += ": " + sc.Executor
+		}
+		out = append(out, line)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// fmtSig3 formats v with about three significant digits and no trailing
+// zeros: 10.007 → "10", 0.01234 → "0.0123", 412.3 → "412".
+func fmtSig3(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	a := math.Abs(v)
+	var s string
+	switch {
+	case a >= 100 || a == 0:
+		s = strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 10:
+		s = strconv.FormatFloat(v, 'f', 1, 64)
+	case a >= 1:
+		s = strconv.FormatFloat(v, 'f', 2, 64)
+	default:
+		s = strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	if strings.ContainsRune(s, '.') && !strings.ContainsRune(s, 'e') {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
+
+func fmtSigUnit(v float64, unit string) string {
+	if unit == "" {
+		return fmtSig3(v)
+	}
+	return fmtSig3(v) + " " + unit
+}
+
+func fmtPValue(p float64) string {
+	if p < 0.001 {
+		return "< 0.001"
+	}
+	return strconv.FormatFloat(p, 'f', 3, 64)
+}
+
+// fmtThousands formats n with thousands separators: 72000 → "72,000".
+func fmtThousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+func fmtShare(n, of int64) string {
+	if of == 0 {
+		return "–"
+	}
+	return fmtSig3(100*float64(n)/float64(of)) + " %"
+}
+
+// fmtChangeFrom is " (+12.5 %)", the relative change from base to v.
+func fmtChangeFrom(v, base float64) string {
+	if base == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%+.1f %%)", 100*(v-base)/base)
+}
+
+var htmlTemplate = template.Must(template.New("report").Parse(htmlPageSource))
+
+const htmlPageSource = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+:root{--ink:#24292f;--muted:#57606a;--line:#d0d7de;--bg:#f6f8fa;--go:#1a7f37;--nogo:#cf222e;--inc:#9a6700}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",Arial,sans-serif}
+main{max-width:1120px;margin:0 auto;padding:20px 24px 40px}
+h2{font-size:18px;margin:28px 0 10px}
+.banner{border-radius:8px;padding:18px 22px;color:#fff;background:#57606a}
+.banner.go{background:var(--go)}.banner.no-go{background:var(--nogo)}.banner.inconclusive{background:var(--inc)}
+.banner .decision{font-size:34px;font-weight:800;letter-spacing:.5px;margin-right:18px}
+.banner .score{font-size:20px;font-weight:600}
+.banner .ids{margin-top:4px;opacity:.92;font-size:14px}
+.banner .gates{margin-top:2px;font-size:14px;opacity:.92}
+.banner ul{margin:10px 0 0;padding-left:20px}
+.banner li{margin:2px 0}
+code,.mono{font-family:ui-monospace,"SFMono-Regular","DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:13px}
+table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line);border-radius:6px;font-size:13.5px}
+th,td{padding:6px 9px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{background:#eef1f4;font-weight:600;white-space:nowrap}
+td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+tr.fail td{background:#ffebe9}
+tr.fail td.status{color:var(--nogo);font-weight:700}
+tr.inconclusive td{background:#fff8c5}
+tr.inconclusive td.status{color:var(--inc);font-weight:700}
+td.status{white-space:nowrap;color:var(--go);font-weight:600}
+.reason{color:var(--muted);font-size:12.5px;margin-top:2px}
+.crit{font-size:11.5px;font-weight:700;color:var(--nogo);text-transform:uppercase}
+.numbers{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:10px}
+.card{background:#fff;border:1px solid var(--line);border-radius:6px;padding:10px 12px}
+.card .label{color:var(--muted);font-size:12.5px;text-transform:uppercase;letter-spacing:.3px}
+.card .value{font-size:24px;font-weight:700;font-variant-numeric:tabular-nums}
+.card .sub{color:var(--muted);font-size:12.5px}
+.card.bad .value{color:var(--nogo)}
+figure{margin:0 0 18px;background:#fff;border:1px solid var(--line);border-radius:6px;padding:8px}
+figcaption{color:var(--muted);font-size:13px;padding:4px 6px 2px}
+svg.chart{display:block;width:100%;height:auto}
+svg.chart text{font-family:"Liberation Sans",Arial,Helvetica,"Nimbus Sans","DejaVu Sans Condensed",sans-serif!important}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 18px;background:#fff;border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:0}
+dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
+dd ul{margin:0;padding-left:18px}
+</style>
+</head>
+<body>
+<main>
+<section class="banner {{.Banner.Class}}" id="verdict">
+<div><span class="decision">{{.Banner.Decision}}</span>{{with .Banner.Score}}<span class="score">score {{.}} / 100</span>{{end}}</div>
+<div class="ids">run <span class="mono">{{.Banner.Run}}</span>{{with .Banner.Baseline}} · baseline <span class="mono">{{.}}</span>{{end}}</div>
+{{with .Banner.Gates}}<div class="gates">{{.}}</div>{{end}}
+{{if .Banner.Reasons}}<ul>{{range .Banner.Reasons}}<li>{{.}}</li>{{end}}{{with .Banner.MoreReasons}}<li>and {{.}} more (see the gates below)</li>{{end}}</ul>{{end}}
+</section>
+{{if .Gates}}
+<h2>Gates</h2>
+<table id="gates">
+<thead><tr><th>gate</th><th>kind</th><th>scope</th><th>expression</th><th>observed</th><th>baseline</th><th>change</th><th>p-value</th><th>status</th><th></th></tr></thead>
+<tbody>
+{{range .Gates}}<tr class="{{.Class}}"><td><strong>{{.Name}}</strong>{{with .Reason}}<div class="reason">{{.}}</div>{{end}}</td><td>{{.Kind}}</td><td>{{.Scope}}</td><td><code>{{.Expr}}</code></td><td class="num">{{.Observed}}</td><td class="num">{{.Baseline}}</td><td class="num">{{.Change}}</td><td class="num">{{.PValue}}</td><td class="status">{{.Status}}</td><td>{{with .Critical}}<span class="crit">{{.}}</span>{{end}}</td></tr>
+{{end}}</tbody>
+</table>
+{{end}}
+{{if .Numbers}}
+<h2>Key numbers</h2>
+<div class="numbers" id="numbers">
+{{range .Numbers}}<div class="card{{if .Bad}} bad{{end}}"><div class="label">{{.Label}}</div><div class="value">{{.Value}}</div>{{with .Sub}}<div class="sub">{{.}}</div>{{end}}</div>
+{{end}}</div>
+{{end}}
+{{if .Charts}}
+<h2>Charts</h2>
+{{range .Charts}}<figure>
+{{.SVG}}
+<figcaption>{{.Caption}}</figcaption>
+</figure>
+{{end}}{{end}}
+<h2>Run details</h2>
+<dl id="details">
+{{range .Details}}<dt>{{.Name}}</dt><dd>{{if .List}}<ul>{{range .List}}<li class="mono">{{.}}</li>{{end}}</ul>{{else}}{{.Value}}{{end}}</dd>
+{{end}}</dl>
+</main>
+</body>
+</html>
+`
