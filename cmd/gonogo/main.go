@@ -103,6 +103,7 @@ Exit codes: 0 go/success, 1 runtime error, 2 bad usage or input, 3 no-go,
 	root.AddCommand(newLoadCmd(o), newShadowCmd(o), newAnalyzeCmd(o), newTraceCmd(o), newFixtureCmd(o), newDemoCmd(o), newVersionCmd(o))
 	root.AddCommand(newVerdictCmd(o), newReportCmd(o))
 	root.AddCommand(newHistoryCmd(o))
+	root.AddCommand(newImportCmd(o))
 	return root
 }
 
