@@ -117,7 +117,7 @@ func (sigTicks) Ticks(lo, hi float64) []plot.Tick {
 	ts := plot.DefaultTicks{}.Ticks(lo, hi)
 	for i, t := range ts {
 		if t.Label != "" {
-			ts[i].Label = fmtSig3(t.Value)
+			ts[i].Label = fmtValue(t.Value)
 		}
 	}
 	return ts

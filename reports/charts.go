@@ -220,7 +220,7 @@ func throughputFigure(in Input, ax timeAxis) ([]*chartFigure, error) {
 	}
 	if target := targetRatePerSec(in); target > 0 {
 		line := plotter.XYs{{X: 0, Y: target}, {X: ax.max, Y: target}}
-		if err := f.addLine(top, fmt.Sprintf("target %s/s", fmtSig3(target)), line, palette.grey, 1, true); err != nil {
+		if err := f.addLine(top, fmt.Sprintf("target %s/s", fmtValue(target)), line, palette.grey, 1, true); err != nil {
 			return nil, err
 		}
 	}

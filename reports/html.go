@@ -1,22 +1,16 @@
 package reports
 
 import (
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
-	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
 )
-
-// ErrNoRun is returned by WriteHTML for an Input without a run.
-var ErrNoRun = errors.New("reports: no run to report (Input.Run and Input.Data are nil)")
 
 // htmlMaxReasons bounds the reasons shown in the verdict banner.
 const htmlMaxReasons = 5
@@ -97,27 +91,15 @@ func reportRunID(in Input) string {
 	return "unnamed run"
 }
 
-func reportBaselineID(in Input) string {
-	switch {
-	case in.Verdict != nil && in.Verdict.Baseline != "":
-		return in.Verdict.Baseline
-	case in.Baseline != nil:
-		return in.Baseline.ID
-	case in.BaselineData != nil:
-		return in.BaselineData.ID
-	}
-	return ""
-}
-
 func newHTMLBanner(in Input) htmlBanner {
-	b := htmlBanner{Class: "none", Decision: "NOT JUDGED", Run: reportRunID(in), Baseline: reportBaselineID(in)}
+	b := htmlBanner{Class: "none", Decision: "NOT JUDGED", Run: reportRunID(in), Baseline: baselineID(in)}
 	v := in.Verdict
 	if v == nil {
 		return b
 	}
 	b.Class = string(v.Verdict)
 	b.Decision = strings.ToUpper(string(v.Verdict))
-	b.Score = fmtSig3(v.Score)
+	b.Score = fmtValue(v.Score)
 	var failed, critical, inconclusive int
 	for _, g := range v.Gates {
 		switch g.Status {
@@ -146,10 +128,10 @@ func htmlGateRows(v *analyze.Verdict) []htmlGateRow {
 	for _, g := range v.Gates {
 		r := htmlGateRow{
 			Class: string(g.Status), Name: g.Name, Kind: string(g.Kind), Scope: g.Scope, Expr: g.Expr,
-			Observed: fmtSigUnit(g.Observed, g.Unit), Status: string(g.Status), Reason: g.Reason,
+			Observed: fmtUnit(g.Observed, g.Unit), Status: string(g.Status), Reason: g.Reason,
 		}
 		if g.Baseline != nil {
-			r.Baseline = fmtSigUnit(*g.Baseline, g.Unit)
+			r.Baseline = fmtUnit(*g.Baseline, g.Unit)
 		}
 		if g.ChangePct != nil {
 			r.Change = fmt.Sprintf("%+.1f %%", *g.ChangePct)
@@ -212,7 +194,7 @@ func htmlKeyNumbers(in Input) []htmlNumber {
 	}
 	out = append(out, htmlMetricNumbers(st, overallStats(in.Baseline, in.BaselineData))...)
 	if st.TokensPerSec != nil {
-		out = append(out, htmlNumber{Label: "output tokens", Value: fmtSig3(*st.TokensPerSec) + "/s"})
+		out = append(out, htmlNumber{Label: "output tokens", Value: fmtValue(*st.TokensPerSec) + "/s"})
 	}
 	return out
 }
@@ -235,10 +217,10 @@ func htmlMetricNumbers(st, base *analyze.Stats) []htmlNumber {
 		if ms == nil {
 			continue
 		}
-		n := htmlNumber{Label: m.label, Value: fmtSig3(m.q(ms)) + " ms"}
+		n := htmlNumber{Label: m.label, Value: fmtValue(m.q(ms)) + " ms"}
 		if base != nil {
 			if bm := base.Metric(m.metric); bm != nil {
-				n.Sub = "baseline " + fmtSig3(m.q(bm)) + " ms" + fmtChangeFrom(m.q(ms), m.q(bm))
+				n.Sub = "baseline " + fmtValue(m.q(bm)) + " ms" + fmtChangeFrom(m.q(ms), m.q(bm))
 			}
 		}
 		out = append(out, n)
@@ -247,9 +229,9 @@ func htmlMetricNumbers(st, base *analyze.Stats) []htmlNumber {
 }
 
 func htmlRateNumber(st *analyze.Stats, target float64) htmlNumber {
-	n := htmlNumber{Label: "achieved rate", Value: fmtSig3(st.Rate.AchievedPerSec) + "/s", Sub: "no target rate"}
+	n := htmlNumber{Label: "achieved rate", Value: fmtValue(st.Rate.AchievedPerSec) + "/s", Sub: "no target rate"}
 	if target > 0 {
-		n.Sub = "target " + fmtSig3(target) + "/s (" + fmtSig3(100*st.Rate.AchievedPerSec/target) + " %)"
+		n.Sub = "target " + fmtValue(target) + "/s (" + fmtValue(100*st.Rate.AchievedPerSec/target) + " %)"
 		n.Bad = st.Rate.AchievedPerSec < 0.95*target
 	}
 	return n
@@ -276,7 +258,7 @@ func htmlDetails(in Input) []htmlDetail {
 		}
 	}
 	add("run", reportRunID(in))
-	add("baseline", reportBaselineID(in))
+	add("baseline", baselineID(in))
 	if r := in.Run; r != nil {
 		add("command", r.Command)
 		add("target", r.Target)
@@ -284,7 +266,7 @@ func htmlDetails(in Input) []htmlDetail {
 		if !r.Started.IsZero() {
 			add("started", r.Started.UTC().Format(time.RFC3339))
 		}
-		add("duration", fmtSig3(r.DurationS)+" s")
+		add("duration", fmtValue(r.DurationS)+" s")
 		if r.Aborted {
 			add("aborted", r.AbortReason)
 		}
@@ -340,63 +322,11 @@ func htmlScenarioLines(scs map[string]Scenario) []string {
 	return out
 }
 
-// fmtSig3 formats v with about three significant digits and no trailing
-// zeros: 10.007 → "10", 0.01234 → "0.0123", 412.3 → "412".
-func fmtSig3(v float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	a := math.Abs(v)
-	var s string
-	switch {
-	case a >= 100 || a == 0:
-		s = strconv.FormatFloat(v, 'f', 0, 64)
-	case a >= 10:
-		s = strconv.FormatFloat(v, 'f', 1, 64)
-	case a >= 1:
-		s = strconv.FormatFloat(v, 'f', 2, 64)
-	default:
-		s = strconv.FormatFloat(v, 'g', 3, 64)
-	}
-	if strings.ContainsRune(s, '.') && !strings.ContainsRune(s, 'e') {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	return s
-}
-
-func fmtSigUnit(v float64, unit string) string {
-	if unit == "" {
-		return fmtSig3(v)
-	}
-	return fmtSig3(v) + " " + unit
-}
-
-func fmtPValue(p float64) string {
-	if p < 0.001 {
-		return "< 0.001"
-	}
-	return strconv.FormatFloat(p, 'f', 3, 64)
-}
-
-// fmtThousands formats n with thousands separators: 72000 → "72,000".
-func fmtThousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
-
 func fmtShare(n, of int64) string {
 	if of == 0 {
 		return "–"
 	}
-	return fmtSig3(100*float64(n)/float64(of)) + " %"
+	return fmtValue(100*float64(n)/float64(of)) + " %"
 }
 
 // fmtChangeFrom is " (+12.5 %)", the relative change from base to v.

@@ -271,15 +271,15 @@ func TestNinesLabel(t *testing.T) {
 	}
 }
 
-func TestFmtSig3(t *testing.T) {
+func TestFmtValue(t *testing.T) {
 	for _, c := range []struct {
 		v    float64
 		want string
 	}{
 		{0, "0"}, {10.007, "10"}, {50.015, "50"}, {412.3, "412"}, {1.5, "1.5"}, {12.34, "12.3"}, {0.01234, "0.0123"}, {-3.25, "-3.25"},
 	} {
-		if got := fmtSig3(c.v); got != c.want {
-			t.Errorf("fmtSig3(%v) = %q, want %q", c.v, got, c.want)
+		if got := fmtValue(c.v); got != c.want {
+			t.Errorf("fmtValue(%v) = %q, want %q", c.v, got, c.want)
 		}
 	}
 }

@@ -2,10 +2,8 @@ package reports
 
 import (
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 
@@ -14,9 +12,6 @@ import (
 
 // JUnitFile is the conventional name of the JUnit report in a run directory.
 const JUnitFile = "junit.xml"
-
-// errNoRun is returned by the report writers when Input.Run is nil.
-var errNoRun = errors.New("reports: input has no run")
 
 // junitSuites is the JUnit XML document, in the dialect that Jenkins,
 // GitLab and the GitHub test reporters read.
@@ -76,7 +71,7 @@ type junitSkipped struct {
 // complete ones.
 func WriteJUnit(w io.Writer, in Input) error {
 	if in.Run == nil {
-		return errNoRun
+		return ErrNoRun
 	}
 	s := junitSuite{
 		Name: "gonogo verdict: " + in.Run.ID,
@@ -207,48 +202,3 @@ func thresholdCase(t analyze.ThresholdResult) junitCase {
 	c.Failure = &junitProblem{Message: msg, Type: "threshold", Body: body}
 	return c
 }
-
-// baselineID is the id of the baseline run, from the verdict or the
-// baseline's run.json; empty when there is none.
-func baselineID(in Input) string {
-	if in.Verdict != nil && in.Verdict.Baseline != "" {
-		return in.Verdict.Baseline
-	}
-	if in.Baseline != nil {
-		return in.Baseline.ID
-	}
-	return ""
-}
-
-// fmtScore formats a verdict score with at most one decimal.
-func fmtScore(score float64) string {
-	return strconv.FormatFloat(math.Round(score*10)/10, 'f', -1, 64)
-}
-
-// fmtValue formats v compactly: whole numbers from 1000, at most two
-// decimals from 1, three significant digits below.
-func fmtValue(v float64) string {
-	switch a := math.Abs(v); {
-	case a >= 1000:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case a >= 1:
-		s := strings.TrimRight(strconv.FormatFloat(v, 'f', 2, 64), "0")
-		return strings.TrimSuffix(s, ".")
-	default:
-		return strconv.FormatFloat(v, 'g', 3, 64)
-	}
-}
-
-// fmtUnit formats v followed by its unit, if any.
-func fmtUnit(v float64, unit string) string {
-	switch unit {
-	case "":
-		return fmtValue(v)
-	case "%":
-		return fmtValue(v) + "%"
-	}
-	return fmtValue(v) + " " + unit
-}
-
-// fmtChangePct formats a relative change in percent with its sign.
-func fmtChangePct(pct float64) string { return fmt.Sprintf("%+.1f%%", pct) }

@@ -28,7 +28,7 @@ const noValue = "—"
 // a shadow run, and where the run directory and its HTML report are.
 func WriteMarkdown(w io.Writer, in Input) error {
 	if in.Run == nil {
-		return errNoRun
+		return ErrNoRun
 	}
 	ew := &errWriter{w: w}
 	if v := in.Verdict; v != nil {

@@ -58,7 +58,7 @@ func TestWriteMarkdownVerdict(t *testing.T) {
 		`| ttft p99 <800ms \| "chat" & co | 1319 ms | — | — | **FAIL** |`,
 		"| metric | run | baseline | change |",
 		"| error rate | 0.50% | 0.34% | +0.16 pp |",
-		"| tpot p99 | 29.35 ms | 21.25 ms | +38.1% |",
+		"| tpot p99 | 29.3 ms | 21.2 ms | +38.1% |",
 		"HTML report `out/20260301T120000-cand/report.html`",
 	} {
 		if !strings.Contains(md, want) {

@@ -1,9 +1,9 @@
 package reports
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
-	"bufio"
 	"math/rand/v2"
 	"os"
 	"path/filepath"

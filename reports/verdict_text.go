@@ -34,7 +34,7 @@ func WriteVerdictText(w io.Writer, v *analyze.Verdict) error {
 			}
 		}
 		if g.ChangePct != nil {
-			change = signed(*g.ChangePct) + "%"
+			change = fmtChangePct(*g.ChangePct)
 		}
 		obs := "-"
 		if g.Status != analyze.GateInconclusive || g.Observed != 0 {
@@ -53,11 +53,4 @@ func WriteVerdictText(w io.Writer, v *analyze.Verdict) error {
 		ew.printf("- %s\n", r)
 	}
 	return ew.err
-}
-
-func signed(v float64) string {
-	if v > 0 {
-		return "+" + fmtNum(v, 1)
-	}
-	return fmtNum(v, 1)
 }

@@ -1,3 +1,9 @@
+//go:build !race
+
+// Truth tests compare measurements with the simulated server's known
+// latency: they are timing-sensitive, so they stay out of -race builds
+// (which slow everything several times) and run in the plain test pass.
+
 package scenarios_test
 
 import (
