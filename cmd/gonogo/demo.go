@@ -171,7 +171,7 @@ func runDemo(ctx context.Context, o *options, out string, duration time.Duration
 		return verr
 	}
 	fmt.Fprintln(o.Out)
-	if err := runReport(o, reportFlags{baseline: filepath.Join(out, "replay")}, canaryDir); err != nil {
+	if err := runReport(o, reportFlags{baseline: filepath.Join(out, "replay"), shadow: shadowDir}, canaryDir); err != nil {
 		return err
 	}
 	return demoRecap(o, out, canaryDir)
@@ -185,8 +185,11 @@ var demoGates []byte
 
 // demoRecap prints the whole flow on one screen.
 func demoRecap(o *options, out, canaryDir string) error {
-	in, err := loadReportInput(canaryDir, filepath.Join(out, "replay"), "")
+	in, err := loadReportInput(canaryDir, "", "")
 	if err != nil {
+		return err
+	}
+	if in.Data.Divergence, err = reports.ReadDivergence(filepath.Join(out, "shadow")); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.Out, "\n━━ the whole flow\n\n")
@@ -198,7 +201,7 @@ func demoRecap(o *options, out, canaryDir string) error {
 	} {
 		fmt.Fprintf(o.Out, "  %-10s %-28s %s\n", r.step, filepath.Join(out, r.dir), r.what)
 	}
-	if d, err := reports.ReadDivergence(filepath.Join(out, "shadow")); err == nil {
+	if d := in.Data.Divergence; d != nil {
 		for _, c := range d.Candidates {
 			for _, h := range c.Headline {
 				if h.Metric == "text_mismatch_rate" {

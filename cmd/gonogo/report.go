@@ -18,6 +18,7 @@ import (
 type reportFlags struct {
 	html, junit, markdown string
 	baseline              string
+	shadow                string
 	history               string
 }
 
@@ -43,7 +44,7 @@ junit.xml, summary.md). --baseline DIR (or last-go) overlays a baseline run
 on the charts and adds baseline columns.`,
 		Example: `  gonogo report results/nightly
   gonogo report results/nightly --html report.html --junit junit.xml --markdown summary.md
-  gonogo report results/canary --baseline results/stable --html canary.html`,
+  gonogo report results/canary --baseline results/stable --shadow results/shadow --html canary.html`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReport(o, f, args[0])
@@ -54,6 +55,7 @@ on the charts and adds baseline columns.`,
 	fs.StringVar(&f.junit, "junit", "", "write JUnit XML to FILE")
 	fs.StringVar(&f.markdown, "markdown", "", "write the Markdown summary to FILE")
 	fs.StringVar(&f.baseline, "baseline", "", "baseline run directory, or last-go (from the run history)")
+	fs.StringVar(&f.shadow, "shadow", "", "shadow run directory whose divergence.json to chart (default: DIR's own)")
 	fs.StringVar(&f.history, "history", defaultHistory, "run history database, for --baseline last-go")
 	return cmd
 }
@@ -62,6 +64,11 @@ func runReport(o *options, f reportFlags, dir string) error {
 	in, err := loadReportInput(dir, f.baseline, f.history)
 	if err != nil {
 		return err
+	}
+	if f.shadow != "" {
+		if in.Data.Divergence, err = reports.ReadDivergence(f.shadow); err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--shadow: %w", err)}
+		}
 	}
 	if f.html == "" && f.junit == "" && f.markdown == "" {
 		f.html = filepath.Join(dir, reports.HTMLFile)
