@@ -36,9 +36,10 @@ func recordHistory(db *history.DB, run *reports.Run, data *analyze.RunData, v *a
 }
 
 // baselineFilter selects the history runs a last-go baseline may come from:
-// the given scenario (the gates file's), or else the judged run's only one.
+// older than the judged run, of the given scenario (the gates file's) or
+// else of the judged run's only one.
 func baselineFilter(scenario string, run *reports.Run) history.Filter {
-	f := history.Filter{Scenario: scenario}
+	f := history.Filter{Scenario: scenario, Before: run.ID}
 	if f.Scenario == "" && len(run.Scenarios) == 1 {
 		for name := range run.Scenarios {
 			f.Scenario = name

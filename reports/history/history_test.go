@@ -238,6 +238,9 @@ func TestLastGo(t *testing.T) {
 		{"label", Filter{Labels: map[string]string{"version": "v1"}}, "a", false},
 		{"only no-go runs", Filter{Scenario: "soak"}, "", true},
 		{"verdict and limit ignored", Filter{Verdict: analyze.NoGo, Limit: 7}, "b", false},
+		{"before a go run: not itself", Filter{Before: "b"}, "a", false},
+		{"before an unrecorded run", Filter{Before: "new"}, "b", false},
+		{"before the oldest", Filter{Before: "a"}, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

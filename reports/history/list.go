@@ -23,6 +23,9 @@ type Filter struct {
 	Labels map[string]string
 	// Verdict keeps runs judged with this decision.
 	Verdict analyze.Decision
+	// Before keeps runs that started before the run with this ID (and
+	// not that run): a baseline is older than the run it judges.
+	Before string
 	// Limit caps the number of runs listed; zero or less lists all.
 	Limit int
 }
@@ -52,6 +55,10 @@ func (f Filter) conds() ([]string, []any) {
 	if f.Verdict != "" {
 		conds = append(conds, `runs.verdict = ?`)
 		args = append(args, string(f.Verdict))
+	}
+	if f.Before != "" {
+		conds = append(conds, `runs.id != ? AND runs.started_ns < COALESCE((SELECT r.started_ns FROM runs AS r WHERE r.id = ?), 9223372036854775807)`)
+		args = append(args, f.Before, f.Before)
 	}
 	return conds, args
 }
