@@ -360,3 +360,31 @@ func TestWriteCumulative(t *testing.T) {
 		}
 	}
 }
+
+func TestDecide(t *testing.T) {
+	g := func(st GateStatus, critical bool, w float64) GateResult {
+		return GateResult{Name: string(st), Status: st, Critical: critical, Weight: w}
+	}
+	for _, tc := range []struct {
+		name  string
+		gates []GateResult
+		want  Decision
+		score float64
+	}{
+		{"all pass", []GateResult{g(GatePass, true, 1), g(GatePass, false, 1)}, Go, 100},
+		{"critical fail", []GateResult{g(GateFail, true, 1), g(GatePass, false, 9)}, NoGo, 90},
+		{"failures alone sink it", []GateResult{g(GateFail, false, 1), g(GateFail, false, 1), g(GateInconclusive, false, 1), g(GatePass, false, 1)}, NoGo, 25},
+		{"short of data, not failed", []GateResult{g(GateInconclusive, false, 3), g(GatePass, false, 1)}, Inconclusive, 25},
+		{"critical inconclusive", []GateResult{g(GateInconclusive, true, 1), g(GatePass, false, 9)}, Inconclusive, 90},
+		{"marginal", []GateResult{g(GateFail, false, 1), g(GatePass, false, 4)}, Inconclusive, 80},
+		{"weights zero", []GateResult{g(GatePass, false, 0)}, Inconclusive, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &Verdict{Gates: tc.gates, PassScore: 95, MarginalScore: 75}
+			decide(v)
+			if v.Verdict != tc.want || v.Score != tc.score || len(v.Reasons) == 0 {
+				t.Errorf("verdict %s score %v, want %s %v; reasons %q", v.Verdict, v.Score, tc.want, tc.score, v.Reasons)
+			}
+		})
+	}
+}

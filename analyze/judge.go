@@ -12,15 +12,17 @@ import (
 )
 
 // Judge evaluates every gate of g against the candidate run, and the
-// relative gates against the baseline (nil when none), and decides:
+// relative gates against the baseline (nil when none), and decides. The
+// score is the weighted share of gates that passed; inconclusive gates
+// count as not passed (too little data is never a silent pass).
 //
 //   - a failing critical gate is a no-go whatever the score;
+//   - so is a score below marginal that stays below it even if every
+//     inconclusive gate had passed (failures alone sink it);
 //   - otherwise an inconclusive critical gate makes the verdict
 //     inconclusive;
-//   - otherwise the score is the weighted share of gates that passed
-//     (inconclusive gates count as not passed: too little data is never a
-//     silent pass): at least the pass score is a go, below the marginal
-//     score a no-go, in between inconclusive.
+//   - otherwise a score at or above pass is a go; anything lower is
+//     inconclusive (marginal, or short of data).
 //
 // Errors are about the input, not the outcome: a relative gate without a
 // baseline, a baseline without the gate's scenario, a divergence gate on a
@@ -516,7 +518,7 @@ func segmentValue(cr *CandidateReport, gt *Gate) (v float64, n int64, ok bool) {
 
 // decide sets the verdict, score and reasons from the gate results.
 func decide(v *Verdict) {
-	var total, passed float64
+	var total, passed, failed float64
 	var critFail, critInc, fails, incs []GateResult
 	for _, r := range v.Gates {
 		total += r.Weight
@@ -524,6 +526,7 @@ func decide(v *Verdict) {
 		case GatePass:
 			passed += r.Weight
 		case GateFail:
+			failed += r.Weight
 			if r.Critical {
 				critFail = append(critFail, r)
 			} else {
@@ -538,43 +541,46 @@ func decide(v *Verdict) {
 		}
 	}
 	v.Score = 0
+	best := 0.0 // the score if every inconclusive gate had passed
 	if total > 0 {
 		v.Score = roundTo(100*passed/total, 1)
+		best = roundTo(100*(total-failed)/total, 1)
+	}
+	var summary string
+	switch {
+	case len(critFail) > 0:
+		v.Verdict = NoGo
+	case total == 0:
+		v.Verdict, summary = Inconclusive, "every gate has weight 0: nothing to score"
+	case best < v.MarginalScore:
+		v.Verdict = NoGo
+		summary = fmt.Sprintf("score %.1f < marginal %g", v.Score, v.MarginalScore)
+		if best > v.Score {
+			summary += fmt.Sprintf(" even if the inconclusive gates had passed (%.1f)", best)
+		}
+	case len(critInc) > 0:
+		v.Verdict = Inconclusive
+	case v.Score >= v.PassScore:
+		v.Verdict = Go
+		summary = fmt.Sprintf("score %.1f ≥ pass %g: %d of %d gates passed", v.Score, v.PassScore, countStatus(v.Gates, GatePass), len(v.Gates))
+	case v.Score >= v.MarginalScore:
+		v.Verdict = Inconclusive
+		summary = fmt.Sprintf("score %.1f is marginal (pass %g, marginal %g)", v.Score, v.PassScore, v.MarginalScore)
+	default:
+		v.Verdict = Inconclusive
+		summary = fmt.Sprintf("score %.1f < marginal %g only because gates lacked data: not enough evidence for a no-go", v.Score, v.MarginalScore)
 	}
 	add := func(prefix string, rs []GateResult) {
 		for _, r := range rs {
 			v.Reasons = append(v.Reasons, fmt.Sprintf("%s %q: %s", prefix, r.Name, r.Reason))
 		}
 	}
-	switch {
-	case len(critFail) > 0:
-		v.Verdict = NoGo
-	case len(critInc) > 0:
-		v.Verdict = Inconclusive
-	case total == 0:
-		v.Verdict = Inconclusive
-	case v.Score >= v.PassScore:
-		v.Verdict = Go
-	case v.Score >= v.MarginalScore:
-		v.Verdict = Inconclusive
-	default:
-		v.Verdict = NoGo
-	}
 	add("critical gate failed:", critFail)
 	add("critical gate inconclusive:", critInc)
 	add("gate failed:", fails)
 	add("gate inconclusive:", incs)
-	switch {
-	case len(critFail) > 0:
-	case len(critInc) > 0:
-	case total == 0:
-		v.Reasons = append(v.Reasons, "every gate has weight 0: nothing to score")
-	case v.Verdict == Go:
-		v.Reasons = append(v.Reasons, fmt.Sprintf("score %.1f ≥ pass %g: %d of %d gates passed", v.Score, v.PassScore, countStatus(v.Gates, GatePass), len(v.Gates)))
-	case v.Verdict == Inconclusive:
-		v.Reasons = append(v.Reasons, fmt.Sprintf("score %.1f is marginal (pass %g, marginal %g)", v.Score, v.PassScore, v.MarginalScore))
-	default:
-		v.Reasons = append(v.Reasons, fmt.Sprintf("score %.1f < marginal %g", v.Score, v.MarginalScore))
+	if summary != "" {
+		v.Reasons = append(v.Reasons, summary)
 	}
 }
 
