@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gonogo-dev/gonogo/analyze"
@@ -84,6 +85,19 @@ type Traffic struct {
 	// Error is a trace error that ended the replay early (a malformed row
 	// under --strict, an unreadable file).
 	Error string `json:"error,omitempty"`
+}
+
+// RunID names a run by its directory and start time, so that runs written
+// to the same directory on different days (results/nightly) stay apart in
+// the run history: "nightly-20261126-030000". A directory already named
+// with its start time, as gonogo names them by default, keeps its name.
+func RunID(dir string, start time.Time) string {
+	base := filepath.Base(dir)
+	stamp := start.Format("20060102-150405")
+	if strings.Contains(base, stamp) {
+		return base
+	}
+	return base + "-" + stamp
 }
 
 // SetSummary copies a recorder summary into r (times, overall, scenarios,

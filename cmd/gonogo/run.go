@@ -89,9 +89,10 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 		return err
 	}
 
+	start := time.Now()
 	dir := job.Out
 	if dir == "" {
-		dir = filepath.Join("results", names[0]+"-"+time.Now().Format("20060102-150405"))
+		dir = filepath.Join("results", names[0]+"-"+start.Format("20060102-150405"))
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("results directory: %w", err)
@@ -109,12 +110,12 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 	defer tf.Close()
 	timeline := bufio.NewWriterSize(tf, 16<<10)
 
-	rec, err := analyze.NewRecorder(analyze.Config{Start: time.Now(), IntervalLog: hlog, Timeline: timeline})
+	rec, err := analyze.NewRecorder(analyze.Config{Start: start, IntervalLog: hlog, Timeline: timeline})
 	if err != nil {
 		return err
 	}
 	run := &reports.Run{
-		ID: filepath.Base(dir), Command: job.Command, Target: job.Target, Protocol: job.Protocol, Labels: job.Labels,
+		ID: reports.RunID(dir, start), Command: job.Command, Target: job.Target, Protocol: job.Protocol, Labels: job.Labels,
 		Scenarios: map[string]reports.Scenario{}, Files: []string{analyze.IntervalLogFile, analyze.TimelineFile},
 	}
 	for _, p := range plans {

@@ -61,7 +61,7 @@ func ImportDir(path, dir string, opts DirOptions) (*reports.Run, *Imported, erro
 		target = "k6"
 	}
 	run := &reports.Run{
-		ID: filepath.Base(dir), Command: opts.Command, Target: target, Protocol: Protocol,
+		ID: reports.RunID(dir, imp.Start), Command: opts.Command, Target: target, Protocol: Protocol,
 		Labels: labels, Scenarios: map[string]reports.Scenario{},
 		Files: append([]string{analyze.IntervalLogFile, analyze.TimelineFile, analyze.CumulativeLogFile}, opts.Files...),
 	}

@@ -502,7 +502,7 @@ func TestImportDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ name, got, want string }{
-		{"id", back.ID, "k6-nightly"},
+		{"id", back.ID, "k6-nightly-" + run.Started.Format("20060102-150405")},
 		{"target", back.Target, "http://api.example.test:8080"},
 		{"protocol", back.Protocol, "http"},
 		{"command", back.Command, "gonogo import k6 " + sampleFile},
