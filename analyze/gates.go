@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"slices"
 	"bytes"
 	"errors"
 	"fmt"
@@ -203,10 +204,10 @@ func (g *Gates) compile() error {
 		return fail("$.gates", "", "gates", "no gates")
 	}
 	if g.MinRequests < 0 {
-		return fail("$.minRequests", "", "minRequests", "must not be negative")
+		return fail("$.minRequests", "", "minRequests", "must not be negative (0 or absent means %d)", DefaultMinRequests)
 	}
 	pass, marginal := g.PassScore(), g.MarginalScore()
-	if pass < 0 || pass > 100 || marginal < 0 || marginal > pass {
+	if !(0 <= marginal && marginal <= pass && pass <= 100) {
 		return fail("$.score", "", "score", "want 0 ≤ marginal (%g) ≤ pass (%g) ≤ 100", marginal, pass)
 	}
 	names := map[string]bool{}
@@ -234,6 +235,15 @@ func (g *Gates) compile() error {
 	return nil
 }
 
+// GoodputMetrics are the metrics a goodput SLO may name: those every
+// per-request sample carries.
+var GoodputMetrics = []string{MetricLatency, MetricLatencyService, MetricE2E, MetricTTFT, MetricTPOT}
+
+// ErrNoSLOData is wrapped by a RunData.Goodput error when no request of
+// the run has a metric an SLO names (ttft of a non-streaming protocol): the
+// gate is then inconclusive.
+var ErrNoSLOData = errors.New("analyze: no request has the SLO's metric")
+
 // divergenceMetrics are the figures a divergence gate may name.
 var divergenceMetrics = map[string]bool{
 	"exact_match_rate": true, "drift_psi": true, "drift_ks": true, "drift_js": true, "drift_wasserstein": true,
@@ -256,8 +266,8 @@ func (g *Gate) compile() (field, msg string) {
 	if kinds > 1 {
 		return "goodput", "a gate is one of goodput, divergence or compare, not several"
 	}
-	if g.Weight != nil && (*g.Weight < 0 || math.IsNaN(*g.Weight)) {
-		return "weight", "must not be negative"
+	if g.Weight != nil && !(*g.Weight >= 0 && !math.IsInf(*g.Weight, 0)) {
+		return "weight", "must be a finite number ≥ 0"
 	}
 	switch {
 	case g.Goodput != nil:
@@ -330,8 +340,8 @@ func (g *Gate) compileGoodput() (field, msg string) {
 	}
 	g.slo = map[string]float64{}
 	for m, lim := range g.Goodput {
-		if _, ok := metricByName(m); !ok || m == MetricOutputTokens || m == MetricSchedulingLag {
-			return "goodput." + m, "unknown SLO metric (want latency, latency_service, ttft, tpot, chunk_gap or e2e)"
+		if !slices.Contains(GoodputMetrics, m) {
+			return "goodput." + m, "unknown SLO metric (want " + strings.Join(GoodputMetrics, ", ") + ")"
 		}
 		d, err := time.ParseDuration(lim)
 		if err != nil || d <= 0 {
@@ -371,6 +381,9 @@ func (g *Gate) compileRelative() (field, msg string) {
 	if field, msg := g.compileSelector(); msg != "" {
 		return field, msg
 	}
+	if g.sel.TagKey != "" {
+		return "metric", "relative gates compare the whole run or a scenario; tag groups keep no histograms to compare"
+	}
 	switch g.sel.Metric {
 	case MetricRequests, MetricTokensPerSec, MetricErrors:
 	case MetricDropped:
@@ -400,10 +413,10 @@ func (g *Gate) compileRelative() (field, msg string) {
 		return "allowed", "errors change in percentage points: say e.g. 0.5pp"
 	}
 	g.allowed, g.allowedPP = v, pp
-	if g.Alpha != nil && (*g.Alpha <= 0 || *g.Alpha >= 1) {
+	if g.Alpha != nil && !(*g.Alpha > 0 && *g.Alpha < 1) {
 		return "alpha", "want 0 < alpha < 1"
 	}
-	if g.MinEffect != nil && (*g.MinEffect < 0 || *g.MinEffect > 1) {
+	if g.MinEffect != nil && !(*g.MinEffect >= 0 && *g.MinEffect <= 1) {
 		return "minEffect", "want 0 ≤ minEffect ≤ 1 (|Cliff's delta|)"
 	}
 	if _, isHist := metricByName(g.sel.Metric); isHist {

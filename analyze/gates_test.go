@@ -221,26 +221,55 @@ func TestJudge(t *testing.T) {
 }
 
 func TestJudgeRelativeReason(t *testing.T) {
-	g := mustGates(t, "gates:\n  - name: ttft\n    metric: latency\n    compare: baseline\n    allowed: 10%\n    critical: true\n")
+	g := mustGates(t, `gates:
+  - {name: p99, metric: latency, compare: baseline, allowed: 10%, critical: true}
+  - {name: median, metric: latency, compare: baseline, stat: med, allowed: 10%}
+`)
 	v, err := Judge(g, synthRun(t, "c", 3000, 20*time.Millisecond, 0, 7), synthRun(t, "b", 3000, 10*time.Millisecond, 0, 8))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := gate(v, "ttft")
-	if v.Verdict != NoGo || r.Status != GateFail || r.PValue == nil || *r.PValue > 1e-6 || r.EffectSize == nil || *r.EffectSize < 0.2 {
-		t.Fatalf("verdict %s, gate %+v", v.Verdict, r)
+	p99, med := gate(v, "p99"), gate(v, "median")
+	if v.Verdict != NoGo || p99.Status != GateFail || med.Status != GateFail {
+		t.Fatalf("verdict %s, p99 %s, median %s: %q", v.Verdict, p99.Status, med.Status, v.Reasons)
 	}
 	// p99 of base × (1 + Exp(1)) is base × (1 + ln 100) ≈ 5.6 × base: 56 → 112 ms, +100 %.
-	if r.ChangePct == nil || *r.ChangePct < 80 || *r.ChangePct > 120 {
-		t.Errorf("change %v %%, want about +100 %%", r.ChangePct)
+	if p99.ChangePct == nil || *p99.ChangePct < 80 || *p99.ChangePct > 120 {
+		t.Errorf("change %v %%, want about +100 %%", p99.ChangePct)
 	}
-	for _, want := range []string{"p(99) latency rose", "allowed 10%", "Mann–Whitney p < 0.001", "Cliff's δ"} {
-		if !strings.Contains(r.Reason, want) {
-			t.Errorf("reason %q lacks %q", r.Reason, want)
+	for _, want := range []string{"p(99) latency rose", "allowed 10%", "of requests above the baseline's p(99) (baseline 1.0", "two-proportion p < 0.001"} {
+		if !strings.Contains(p99.Reason, want) {
+			t.Errorf("p99 reason %q lacks %q", p99.Reason, want)
 		}
 	}
-	if !strings.Contains(v.Reasons[0], `critical gate failed: "ttft"`) {
+	if med.EffectSize == nil || *med.EffectSize < 0.2 || !strings.Contains(med.Reason, "Mann–Whitney p < 0.001, Cliff's δ +0.") {
+		t.Errorf("median gate %+v", med)
+	}
+	if !strings.Contains(v.Reasons[0], `critical gate failed: "p99"`) {
 		t.Errorf("reasons %q", v.Reasons)
+	}
+}
+
+// TestJudgeTailRegression: 3 % of requests ten times slower moves p99 a
+// lot and the median not at all. The p99 gate must fail (a whole-
+// distribution test would not see it); the median gate must pass.
+func TestJudgeTailRegression(t *testing.T) {
+	base := synthRun(t, "b", 20000, 10*time.Millisecond, 0, 21)
+	cand := synthRun(t, "c", 20000, 10*time.Millisecond, 0, 22)
+	slow := synthRun(t, "slow", 600, 100*time.Millisecond, 0, 23) // 3 % of 20000
+	for k, h := range slow.Hists {
+		cand.Hists[k].Merge(h)
+	}
+	g := mustGates(t, `gates:
+  - {name: p99, metric: latency, compare: baseline, allowed: 10%}
+  - {name: median, metric: latency, compare: baseline, stat: med, allowed: 10%}
+`)
+	v, err := Judge(g, cand, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p99, med := gate(v, "p99"), gate(v, "median"); p99.Status != GateFail || med.Status != GatePass {
+		t.Errorf("p99 %s (%s), median %s (%s); want fail and pass", p99.Status, p99.Reason, med.Status, med.Reason)
 	}
 }
 

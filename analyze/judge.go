@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,7 +35,7 @@ func Judge(g *Gates, cand, base *RunData) (*Verdict, error) {
 		PassScore: g.PassScore(), MarginalScore: g.MarginalScore(),
 		Gates: make([]GateResult, 0, len(g.Gates)), Reasons: []string{},
 	}
-	if base != nil {
+	if base != nil && base.missing == "" {
 		v.Baseline = base.ID
 	}
 	for _, gt := range g.Gates {
@@ -66,7 +67,9 @@ func (g *Gates) evaluate(gt *Gate, cand, base *RunData) (GateResult, error) {
 		r.Expr = relativeExpr(gt)
 		err = g.relative(gt, cand, base, &r)
 	case DivergenceGate:
-		r.Scope = gt.Segment
+		if gt.Segment != "" {
+			r.Scope = "segment:" + gt.Segment
+		}
 		err = g.divergence(gt, cand, &r)
 	}
 	r.Pass = r.Status == GatePass
@@ -143,9 +146,15 @@ func (g *Gates) absolute(gt *Gate, cand *RunData, r *GateResult) error {
 	if err != nil {
 		return err
 	}
-	if n := st.Requests.Total; n < g.minRequests() {
+	// Counts, the achieved rate and drops decide on any number of
+	// requests: too few is what they are about.
+	anyN := gt.th.Agg == AggCount || gt.sel.Metric == MetricRequests || gt.sel.Metric == MetricDropped
+	if n := st.Requests.Total; n < g.minRequests() && !anyN {
 		inconclusive(r, "%d requests, fewer than the %d a decision needs", n, g.minRequests())
 		return nil
+	}
+	if gt.th.Agg == AggCount {
+		r.Unit = ""
 	}
 	c := check{sel: gt.sel, th: gt.th, spec: ThresholdSpec{Threshold: gt.Expr}}
 	obs, ok, err := observe(cand.Summary.view(gt.sel), c)
@@ -161,7 +170,7 @@ func (g *Gates) absolute(gt *Gate, cand *RunData, r *GateResult) error {
 	if gt.th.Holds(obs) {
 		r.Status = GatePass
 	}
-	r.Reason = fmt.Sprintf("%s %s is %s (%s %s)", statName(gt.th), gt.sel.Metric, fmtValue(obs, r.Unit, gt.th.Agg),
+	r.Reason = fmt.Sprintf("%s %s is %s (%s %s)", statName(gt.th), gt.sel.Metric, fmtObserved(obs, r.Unit, gt.sel.Metric, gt.th.Agg),
 		verdictWord(r.Status), gt.Expr)
 	return nil
 }
@@ -177,7 +186,10 @@ func (g *Gates) goodput(gt *Gate, cand *RunData, r *GateResult) error {
 		}
 	}
 	met, total, err := cand.Goodput(group, gt.slo)
-	if err != nil {
+	if errors.Is(err, ErrNoSLOData) {
+		inconclusive(r, "%v", err)
+		return nil
+	} else if err != nil {
 		return err
 	}
 	if total < g.minRequests() {
@@ -210,6 +222,10 @@ func sloText(slo map[string]string) string {
 func (g *Gates) relative(gt *Gate, cand, base *RunData, r *GateResult) error {
 	if base == nil {
 		return errors.New("a relative gate needs a baseline: pass --baseline DIR (or last-go)")
+	}
+	if base.missing != "" {
+		inconclusive(r, "no baseline: %s", base.missing)
+		return nil
 	}
 	cst, err := statsOf(cand, gt.sel, "judged")
 	if err != nil {
@@ -251,20 +267,12 @@ func (gt *Gate) bad(change float64) bool {
 func relativeHist(gt *Gate, cand, base *RunData, alpha float64, minN int64, r *GateResult) error {
 	group, metric := gt.sel.group(), gt.sel.Metric
 	hc, hb := cand.Histogram(group, metric), base.Histogram(group, metric)
-	if hc == nil || hb == nil || hc.TotalCount() < minN || hb.TotalCount() < minN {
-		inconclusive(r, "too few %s values to compare (%d in the run, %d in the baseline; %d needed)", metric, count(hc), count(hb), minN)
+	if histTotal(hc) < minN || histTotal(hb) < minN {
+		inconclusive(r, "too few %s values to compare (%d in the run, %d in the baseline; %d needed)", metric, histTotal(hc), histTotal(hb), minN)
 		return nil
-	}
-	mw, err := MannWhitneyHist(hb, hc)
-	if errors.Is(err, ErrTooFewSamples) {
-		inconclusive(r, "too few %s values for the Mann–Whitney test", metric)
-		return nil
-	} else if err != nil {
-		return err
 	}
 	id, _ := metricByName(metric)
-	statOf := func(d *RunData) float64 {
-		h := d.Histogram(group, metric)
+	statOf := func(h *hdr.Histogram) float64 {
 		switch gt.stat.Agg {
 		case AggAvg:
 			return roundTo(h.Mean()/unitScale(id), 3)
@@ -273,14 +281,51 @@ func relativeHist(gt *Gate, cand, base *RunData, alpha float64, minN int64, r *G
 		}
 		return roundTo(float64(h.ValueAtPercentile(gt.stat.QuantilePct))/unitScale(id), 3)
 	}
-	c, b := statOf(cand), statOf(base)
+	c, b := statOf(hc), statOf(hb)
 	change := relChange(b, c)
-	p := mw.PTwoSided
+	fill(r, c, b, change, math.NaN(), math.NaN())
+	head := fmt.Sprintf("%s %s %s %s (%s → %s), allowed %s", gt.stat.Expr, metric, changeVerb(change), fmtPct(change),
+		fmtValue(b, r.Unit, AggPercentile), fmtValue(c, r.Unit, AggPercentile), gt.Allowed)
+	var significant bool
+	var test string
+	var err error
+	if gt.stat.Agg == AggPercentile && gt.stat.QuantilePct != 50 {
+		significant, test, err = tailTest(gt, hb, hc, alpha, r)
+	} else {
+		significant, test, err = shiftTest(gt, hb, hc, alpha, r)
+	}
+	if errors.Is(err, ErrTooFewSamples) {
+		inconclusive(r, "%s; too few values for the test", head)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	r.Status = GatePass
+	r.Reason = head + "; " + test
+	if gt.bad(change) {
+		if significant {
+			r.Status = GateFail
+		} else {
+			r.Reason += ": not significant, so not failed"
+		}
+	}
+	return nil
+}
+
+// shiftTest compares whole distributions (for avg, med and p(50) gates)
+// with a Mann–Whitney U test; a shift is significant when the one-sided
+// p-value in the bad direction is below alpha and |Cliff's delta| reaches
+// minEffect.
+func shiftTest(gt *Gate, hb, hc *hdr.Histogram, alpha float64, r *GateResult) (bool, string, error) {
+	mw, err := MannWhitneyHist(hb, hc)
+	if err != nil {
+		return false, "", err
+	}
 	minEffect := DefaultMinEffect
 	if gt.MinEffect != nil {
 		minEffect = *gt.MinEffect
 	}
-	var significant bool
+	p, significant := mw.PTwoSided, false
 	switch gt.Direction {
 	case "increase":
 		p = mw.PGreater
@@ -291,25 +336,51 @@ func relativeHist(gt *Gate, cand, base *RunData, alpha float64, minN int64, r *G
 	default:
 		significant = p < alpha && math.Abs(mw.CliffsDelta) >= minEffect
 	}
-	fill(r, c, b, change, p, mw.CliffsDelta)
-	r.Status = GatePass
-	if significant && gt.bad(change) {
-		r.Status = GateFail
-	}
-	r.Reason = fmt.Sprintf("%s %s %s %s (%s → %s), allowed %s; Mann–Whitney %s, Cliff's δ %+.2f",
-		gt.stat.Expr, metric, changeVerb(change), fmtPct(change), fmtValue(b, r.Unit, AggPercentile), fmtValue(c, r.Unit, AggPercentile),
-		gt.Allowed, fmtP(p), mw.CliffsDelta)
-	if !significant && gt.bad(change) {
-		r.Reason += fmt.Sprintf(": not a significant shift (needs p < %g and |δ| ≥ %g), so not failed", alpha, minEffect)
-	}
-	return nil
+	delta := roundTo(mw.CliffsDelta, 4)
+	r.PValue, r.EffectSize = &p, &delta
+	return significant, fmt.Sprintf("Mann–Whitney %s, Cliff's δ %+.2f (significant: p < %g and |δ| ≥ %g)", fmtP(p), mw.CliffsDelta, alpha, minEffect), nil
 }
 
-func count(h *hdr.Histogram) int64 {
-	if h == nil {
-		return 0
+// tailTest checks a percentile gate where the change is: the share of
+// candidate values beyond the baseline's N-th percentile against the
+// baseline's own share (about 1 − N/100), with a two-proportion test. A
+// whole-distribution test would miss a tail regression — a few per cent
+// of requests stalling — which is what p99 gates are for.
+func tailTest(gt *Gate, hb, hc *hdr.Histogram, alpha float64, r *GateResult) (bool, string, error) {
+	v := hb.ValueAtPercentile(gt.stat.QuantilePct)
+	above := gt.Direction != "decrease"
+	xb, xc := beyond(hb, v, above), beyond(hc, v, above)
+	pr, err := TwoProportion(xb, hb.TotalCount(), xc, hc.TotalCount())
+	if err != nil {
+		return false, "", err
 	}
-	return h.TotalCount()
+	p := pr.PTwoSided
+	switch gt.Direction {
+	case "increase":
+		p = pr.PGreater
+	case "decrease":
+		p = pr.PGreater // more values below the baseline's percentile
+	}
+	diff := roundTo(pr.Diff, 6)
+	r.PValue, r.EffectSize = &p, &diff
+	side := "above"
+	if !above {
+		side = "below"
+	}
+	return p < alpha, fmt.Sprintf("%.2f %% of requests %s the baseline's %s (baseline %.2f %%), two-proportion %s",
+		100*pr.PCandidate, side, gt.stat.Expr, 100*pr.PBaseline, fmtP(p)), nil
+}
+
+// beyond counts the values of h in buckets wholly above (or below) the
+// bucket of v.
+func beyond(h *hdr.Histogram, v int64, above bool) int64 {
+	var n int64
+	for _, b := range h.Distribution() {
+		if b.Count > 0 && ((above && b.From > v) || (!above && b.To < v)) {
+			n += b.Count
+		}
+	}
+	return n
 }
 
 func relativeErrors(gt *Gate, cst, bst *Stats, alpha float64, r *GateResult) error {
@@ -330,7 +401,7 @@ func relativeErrors(gt *Gate, cst, bst *Stats, alpha float64, r *GateResult) err
 		p = pr.PLess
 	}
 	r.Unit = ""
-	fill(r, roundTo(pr.PCandidate, 6), roundTo(pr.PBaseline, 6), relChange(pr.PBaseline, pr.PCandidate), p, roundTo(diff, 6))
+	fill(r, roundTo(pr.PCandidate, 6), roundTo(pr.PBaseline, 6), math.NaN(), p, roundTo(diff, 6))
 	r.Status = GatePass
 	if p < alpha && gt.bad(diff) {
 		r.Status = GateFail
@@ -415,8 +486,9 @@ func (g *Gates) divergence(gt *Gate, cand *RunData, r *GateResult) error {
 	var ok bool
 	if gt.Segment != "" {
 		v, n, ok = segmentValue(cr, gt)
-		if n < 0 {
-			return fmt.Errorf("shadow candidate %s has no segment %s", cr.Target, gt.Segment)
+		if n < 0 { // segments follow the data: a night without short prompts has none
+			inconclusive(r, "shadow candidate %s has no segment %s in this run", cr.Target, gt.Segment)
+			return nil
 		}
 	} else {
 		v, ok = headlineValue(cr, gt.Divergence, gt.Raw)
@@ -438,7 +510,7 @@ func (g *Gates) divergence(gt *Gate, cand *RunData, r *GateResult) error {
 	if gt.Raw || strings.HasPrefix(gt.Divergence, "drift_") {
 		which = "raw"
 	}
-	r.Reason = fmt.Sprintf("%s of %s is %.4g (%s, %d pairs; %s %s)", gt.Divergence, cr.Target, v, which, n, verdictWord(r.Status), gt.Expr)
+	r.Reason = fmt.Sprintf("%s of %s is %s (%s, %d pairs; %s %s)", gt.Divergence, cr.Target, fmtNum3(v), which, n, verdictWord(r.Status), gt.Expr)
 	return nil
 }
 
@@ -540,12 +612,11 @@ func decide(v *Verdict) {
 			}
 		}
 	}
-	v.Score = 0
-	best := 0.0 // the score if every inconclusive gate had passed
+	score, best := 0.0, 0.0 // best: the score if every inconclusive gate had passed
 	if total > 0 {
-		v.Score = roundTo(100*passed/total, 1)
-		best = roundTo(100*(total-failed)/total, 1)
+		score, best = 100*passed/total, 100*(total-failed)/total
 	}
+	v.Score = roundTo(score, 1)
 	var summary string
 	switch {
 	case len(critFail) > 0:
@@ -555,15 +626,15 @@ func decide(v *Verdict) {
 	case best < v.MarginalScore:
 		v.Verdict = NoGo
 		summary = fmt.Sprintf("score %.1f < marginal %g", v.Score, v.MarginalScore)
-		if best > v.Score {
+		if best > score {
 			summary += fmt.Sprintf(" even if the inconclusive gates had passed (%.1f)", best)
 		}
 	case len(critInc) > 0:
 		v.Verdict = Inconclusive
-	case v.Score >= v.PassScore:
+	case score >= v.PassScore:
 		v.Verdict = Go
 		summary = fmt.Sprintf("score %.1f ≥ pass %g: %d of %d gates passed", v.Score, v.PassScore, countStatus(v.Gates, GatePass), len(v.Gates))
-	case v.Score >= v.MarginalScore:
+	case score >= v.MarginalScore:
 		v.Verdict = Inconclusive
 		summary = fmt.Sprintf("score %.1f is marginal (pass %g, marginal %g)", v.Score, v.PassScore, v.MarginalScore)
 	default:
@@ -648,7 +719,29 @@ func fmtValue(v float64, unit string, agg Aggregation) string {
 	case agg == AggCount:
 		return fmt.Sprintf("%.0f", v)
 	case unit == "":
-		return fmt.Sprintf("%.4g", v)
+		return fmtNum3(v)
 	}
-	return fmt.Sprintf("%.4g %s", v, unit)
+	return fmtNum3(v) + " " + unit
+}
+
+// fmtObserved formats an absolute gate's value: rates of errors and drops
+// as percentages, the achieved rate (requests rate) in req/s.
+func fmtObserved(v float64, unit, metric string, agg Aggregation) string {
+	if agg == AggRate && metric == MetricRequests {
+		return fmtNum3(v) + " req/s"
+	}
+	return fmtValue(v, unit, agg)
+}
+
+// fmtNum3 formats v with three significant digits, whole from 100.
+func fmtNum3(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 100 || a == 0:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case a >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }

@@ -32,9 +32,21 @@ type RunData struct {
 	Divergence *DivergenceReport
 	// Goodput counts the requests of a group (Overall or ScenarioGroup)
 	// that met every SLO (metric name → limit in milliseconds), from the
-	// run's per-request samples; nil when the run kept none.
+	// run's per-request samples; nil when the run kept none. Failed and
+	// dropped requests miss; a request without a metric (tpot of a
+	// one-token answer) is not held to that SLO; when no request has it,
+	// the error wraps ErrNoSLOData.
 	Goodput func(group string, sloMs map[string]float64) (met, total int64, err error)
+
+	// missing says why there is no baseline (MissingBaseline).
+	missing string
 }
+
+// MissingBaseline stands for a baseline that was asked for but does not
+// exist yet (no go run in the history): Judge makes every relative gate
+// inconclusive with this reason instead of failing the whole verdict, so
+// that a first nightly run can still be judged and become the baseline.
+func MissingBaseline(reason string) *RunData { return &RunData{missing: reason} }
 
 // HistKey is the key of RunData.Hists for a group (Overall or
 // ScenarioGroup(name)) and a metric.
@@ -43,7 +55,16 @@ func HistKey(group, metric string) string { return group + "|" + metric }
 // Histogram returns the cumulative histogram of a metric for a group, or
 // nil when the run has none.
 func (d *RunData) Histogram(group, metric string) *hdr.Histogram {
-	return d.Hists[HistKey(group, metric)]
+	return d.Hists[logKey(group, metric)]
+}
+
+// logKey is the HistKey under which a group's histogram was logged: the
+// interval log writes scenario names with separators replaced.
+func logKey(group, metric string) string {
+	if name, ok := strings.CutPrefix(group, "scenario:"); ok {
+		group = ScenarioGroup(logTagPart(name))
+	}
+	return HistKey(group, metric)
 }
 
 // groupOfTag maps an interval log tag ("latency", "stress/latency") to a
@@ -151,7 +172,7 @@ func Cumulative(ivs []Interval) map[string]*hdr.Histogram {
 // cumulative histograms hs (keyed by HistKey), not only those stored in
 // run.json.
 func (s *Summary) AttachHistograms(hs map[string]*hdr.Histogram) {
-	s.hist = func(group, metric string) *hdr.Histogram { return hs[HistKey(group, metric)] }
+	s.hist = func(group, metric string) *hdr.Histogram { return hs[logKey(group, metric)] }
 }
 
 // CumulativeLogFile is the conventional name, in a run directory, of the

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -13,7 +14,7 @@ import (
 func WriteVerdictText(w io.Writer, v *analyze.Verdict) error {
 	ew := &errWriter{w: w}
 	ew.printf("VERDICT %s · score %s/100 (pass ≥ %s, marginal ≥ %s) · run %s",
-		strings.ToUpper(string(v.Verdict)), fmtNum(v.Score, -1), fmtNum(v.PassScore, -1), fmtNum(v.MarginalScore, -1), v.Run)
+		strings.ToUpper(string(v.Verdict)), fmtScore(v.Score), fmtScore(v.PassScore), fmtScore(v.MarginalScore), v.Run)
 	if v.Baseline != "" {
 		ew.printf(" vs baseline %s", v.Baseline)
 	}
@@ -28,20 +29,17 @@ func WriteVerdictText(w io.Writer, v *analyze.Verdict) error {
 		}
 		base, change := "-", "-"
 		if g.Baseline != nil {
-			base = fmtNum(*g.Baseline, -1)
-			if g.Unit != "" {
-				base += " " + g.Unit
-			}
+			base = fmtUnit(*g.Baseline, g.Unit)
 		}
-		if g.ChangePct != nil {
+		switch {
+		case g.ChangePct != nil:
 			change = fmtChangePct(*g.ChangePct)
+		case g.Kind == analyze.Relative && g.Metric == analyze.MetricErrors && g.EffectSize != nil:
+			change = fmt.Sprintf("%+.2f pp", 100**g.EffectSize)
 		}
 		obs := "-"
 		if g.Status != analyze.GateInconclusive || g.Observed != 0 {
-			obs = fmtNum(g.Observed, -1)
-		}
-		if g.Unit != "" && obs != "-" {
-			obs += " " + g.Unit
+			obs = fmtUnit(g.Observed, g.Unit)
 		}
 		_, _ = io.WriteString(tw, "  "+status+"\t"+g.Name+"\t"+string(g.Kind)+"\t"+g.Scope+"\t"+obs+"\t"+base+"\t"+change+"\n")
 	}

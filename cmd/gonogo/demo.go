@@ -31,7 +31,7 @@ func newDemoCmd(o *options) *cobra.Command {
   1. start the simulated GPU inference server (v1) in-process and run the
      built-in stress profile against it over the OpenAI streaming API;
   2. replay a slice of a real recorded production trace (embedded: 600 rows
-     of the Azure LLM inference trace) at 10× its recorded pace;
+     of the Azure LLM inference trace) at 5× its recorded pace;
   3. shadow-replay the same slice into v1 (primary), a noisy second v1
      (secondary) and v2 (candidate), and report how v2's outputs diverge
      from v1's with the noise cancelled;
@@ -160,9 +160,12 @@ func runDemo(ctx context.Context, o *options, out string, duration time.Duration
 		Out: canaryDir, Command: "gonogo demo (canary)", Samples: true, Labels: map[string]string{"version": "v2"}}); err != nil {
 		return err
 	}
+	// The gates are written once: a newcomer's edits survive the next demo.
 	gatesPath := filepath.Join(out, "gates.yaml")
-	if err := os.WriteFile(gatesPath, demoGates, 0o644); err != nil {
-		return err
+	if _, err := os.Stat(gatesPath); errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(gatesPath, demoGates, 0o644); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(o.Out)
 	verr := runVerdict(ctx, o, verdictFlags{gates: gatesPath, baseline: filepath.Join(out, "replay"), shadow: shadowDir}, canaryDir)

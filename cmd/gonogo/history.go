@@ -317,7 +317,7 @@ func recordRunDir(o *options, db *history.DB, dir string) error {
 	if data.Dir, err = filepath.Abs(dir); err != nil {
 		return err
 	}
-	v, err := readVerdictFile(dir)
+	v, err := readVerdictFile(dir, run.ID)
 	if err != nil {
 		return err
 	}
@@ -336,8 +336,9 @@ func recordRunDir(o *options, db *history.DB, dir string) error {
 }
 
 // readVerdictFile reads dir/verdict.json: nil when there is none, a usage
-// error naming the file when it is not a verdict.
-func readVerdictFile(dir string) (*analyze.Verdict, error) {
+// error naming the file when it is not a verdict or judges another run
+// than runID (a stale verdict in a reused directory).
+func readVerdictFile(dir, runID string) (*analyze.Verdict, error) {
 	path := filepath.Join(dir, analyze.VerdictFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -351,9 +352,13 @@ func readVerdictFile(dir string) (*analyze.Verdict, error) {
 	}
 	switch v.Verdict {
 	case analyze.Go, analyze.NoGo, analyze.Inconclusive:
-		return &v, nil
+	default:
+		return nil, usageError("%s: verdict %q: want go, no-go or inconclusive", path, v.Verdict)
 	}
-	return nil, usageError("%s: verdict %q: want go, no-go or inconclusive", path, v.Verdict)
+	if v.Run != runID {
+		return nil, usageError("%s judges run %s, but %s holds run %s: judge it again (gonogo verdict)", path, v.Run, dir, runID)
+	}
+	return &v, nil
 }
 
 // histLabels writes labels as k=v pairs in key order, "-" for none.

@@ -60,7 +60,7 @@ func TestLoadImage(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	var stdout, stderr bytes.Buffer
 	o := &options{Out: &stdout, Err: &stderr}
-	code := run(ctx, o, []string{"load", "--image", repo + ":" + tag, "--port", "8000",
+	code := run(ctx, o, []string{"load", "--history", "", "--image", repo + ":" + tag, "--port", "8000",
 		"--protocol", "kserve", "--model", "resnet", "--rate", "50", "--duration", "2s", "--out", dir})
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)

@@ -104,7 +104,24 @@ Exit codes: 0 go/success, 1 runtime error, 2 bad usage or input, 3 no-go,
 	root.AddCommand(newVerdictCmd(o), newReportCmd(o))
 	root.AddCommand(newHistoryCmd(o))
 	root.AddCommand(newImportCmd(o))
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes a wrong number of arguments a usage error (exit 2), as
+// flag errors are, for c and every command below it.
+func usageArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
 }
 
 // run executes the CLI with args and returns the exit code.

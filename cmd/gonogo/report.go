@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/reports"
+	"github.com/gonogo-dev/gonogo/reports/history"
 )
 
 type reportFlags struct {
@@ -102,26 +100,27 @@ func loadReportInput(dir, baseline, historyPath string) (reports.Input, error) {
 	if in.Run, in.Data, err = loadRunDir(dir); err != nil {
 		return in, err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, analyze.VerdictFile))
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
+	if in.Verdict, err = readVerdictFile(dir, in.Run.ID); err != nil {
 		return in, err
-	default:
-		in.Verdict = new(analyze.Verdict)
-		if err := json.Unmarshal(b, in.Verdict); err != nil {
-			return in, usageError("%s: %v", filepath.Join(dir, analyze.VerdictFile), err)
-		}
 	}
 	switch baseline {
 	case "":
 	case "last-go":
-		db, err := openHistory(historyPath)
-		if err != nil || db == nil {
-			return in, usageError("--baseline last-go needs the run history (--history): %v", err)
+		// The baseline the verdict was judged against, or else the
+		// latest go run before this one.
+		if historyPath == "" {
+			return in, usageError("--baseline last-go needs the run history (--history)")
+		}
+		db, err := history.Open(historyPath)
+		if err != nil {
+			return in, fmt.Errorf("--baseline last-go: %w", err)
 		}
 		defer db.Close()
-		in.Baseline, in.BaselineData, err = db.LastGo(baselineFilter("", in.Run))
+		if in.Verdict != nil && in.Verdict.Baseline != "" {
+			in.Baseline, in.BaselineData, err = db.Get(in.Verdict.Baseline)
+		} else {
+			in.Baseline, in.BaselineData, err = db.LastGo(baselineFilter("", in.Run, nil))
+		}
 		if err != nil {
 			return in, usageError("--baseline last-go: %v", err)
 		}

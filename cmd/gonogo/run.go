@@ -97,6 +97,9 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("results directory: %w", err)
 	}
+	if err := removeStale(dir); err != nil {
+		return err
+	}
 	hf, err := os.Create(filepath.Join(dir, analyze.IntervalLogFile))
 	if err != nil {
 		return fmt.Errorf("results directory: %w", err)
@@ -230,6 +233,24 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 	}
 	if !analyze.Passed(run.Thresholds) {
 		return &exitError{code: exitNoGo, err: errors.New(failedThresholds(run.Thresholds))}
+	}
+	return nil
+}
+
+// staleFiles are what an earlier run may have left in a reused results
+// directory (results/nightly) and this run may not write: a verdict,
+// report or samples of last night must not pass for tonight's.
+var staleFiles = []string{
+	analyze.VerdictFile, analyze.EventsFile, reports.DivergenceFile, replay.PairsFile, ndjson.File,
+	reports.HTMLFile, reports.JUnitFile, reports.MarkdownFile,
+}
+
+// removeStale removes staleFiles from dir.
+func removeStale(dir string) error {
+	for _, name := range staleFiles {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("results directory: %w", err)
+		}
 	}
 	return nil
 }

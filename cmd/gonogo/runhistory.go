@@ -16,30 +16,25 @@ import (
 // says otherwise.
 const defaultHistory = history.DefaultPath
 
-// openHistory opens the run history; an empty path records nothing (nil).
-func openHistory(path string) (*history.DB, error) {
-	if path == "" {
-		return nil, nil
-	}
-	return history.Open(path)
-}
-
-// recordHistory records a run and, when judged, its verdict.
-func recordHistory(db *history.DB, run *reports.Run, data *analyze.RunData, v *analyze.Verdict) error {
-	if err := db.Record(run, data); err != nil {
+// recordHistory records a run and its verdict in the history at path.
+func recordHistory(path string, run *reports.Run, data *analyze.RunData, v *analyze.Verdict) error {
+	db, err := history.Open(path)
+	if err != nil {
 		return err
 	}
-	if v == nil {
-		return nil
+	defer db.Close()
+	if err := db.Record(run, data); err != nil {
+		return err
 	}
 	return db.SetVerdict(run.ID, v)
 }
 
 // baselineFilter selects the history runs a last-go baseline may come from:
-// older than the judged run, of the given scenario (the gates file's) or
-// else of the judged run's only one.
-func baselineFilter(scenario string, run *reports.Run) history.Filter {
-	f := history.Filter{Scenario: scenario, Before: run.ID}
+// started before the judged run and not that run, of the given scenario
+// (the gates file's) or else of the judged run's only one, and carrying
+// every label asked for (--baseline-label).
+func baselineFilter(scenario string, run *reports.Run, labels map[string]string) history.Filter {
+	f := history.Filter{Scenario: scenario, StartedBefore: run.Started, Except: run.ID, Labels: labels}
 	if f.Scenario == "" && len(run.Scenarios) == 1 {
 		for name := range run.Scenarios {
 			f.Scenario = name

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,16 +17,18 @@ import (
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/extensions/ndjson"
 	"github.com/gonogo-dev/gonogo/reports"
+	"github.com/gonogo-dev/gonogo/reports/history"
 )
 
 type verdictFlags struct {
-	gates    string
-	baseline string
-	shadow   string
-	history  string
-	asJSON   bool
-	serve    string
-	serveFor time.Duration
+	gates         string
+	baseline      string
+	baselineLabel []string
+	shadow        string
+	history       string
+	asJSON        bool
+	serve         string
+	serveFor      time.Duration
 }
 
 func newVerdictCmd(o *options) *cobra.Command {
@@ -61,19 +64,33 @@ otherwise); see docs/integrations.md.`,
 	fs := cmd.Flags()
 	fs.StringVar(&f.gates, "gates", "", "gates file (YAML, docs/gates.md)")
 	fs.StringVar(&f.baseline, "baseline", "", "baseline run directory, or last-go for the latest go run in the history")
+	fs.StringArrayVar(&f.baselineLabel, "baseline-label", nil, "with --baseline last-go: only runs with this label KEY=VALUE, e.g. service=chat (repeatable)")
 	fs.StringVar(&f.shadow, "shadow", "", "shadow run directory whose divergence.json the divergence gates read (default: DIR's own)")
 	fs.StringVar(&f.history, "history", defaultHistory, `run history database ("" to not record)`)
 	fs.BoolVar(&f.asJSON, "json", false, "print verdict.json instead of text")
 	fs.StringVar(&f.serve, "serve", "", "after judging, serve the verdict over HTTP on ADDR (host:port)")
 	fs.DurationVar(&f.serveFor, "serve-for", 24*time.Hour, "stop serving after this long")
-	_ = cmd.MarkFlagRequired("gates")
 	return cmd
 }
 
 func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) error {
+	if f.gates == "" {
+		return usageError("--gates: required: the gates file (docs/gates.md)")
+	}
 	gates, err := analyze.LoadGates(f.gates)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
+	}
+	baseLabels, err := (&recordFlags{labels: f.baselineLabel}).labelMap()
+	if err != nil {
+		return err
+	}
+	var ln net.Listener
+	if f.serve != "" { // before judging: a busy port must not hide the verdict's exit code
+		if ln, err = net.Listen("tcp", f.serve); err != nil {
+			return usageError("--serve %s: %v", f.serve, err)
+		}
+		defer ln.Close()
 	}
 	// A baseline directory loads beside the run: decoding two long runs'
 	// interval logs is most of a verdict's time.
@@ -97,23 +114,12 @@ func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) err
 			return &exitError{code: exitUsage, err: fmt.Errorf("--shadow: %w", err)}
 		}
 	}
-	hist, err := openHistory(f.history)
-	if err != nil {
-		return err
-	}
-	if hist != nil {
-		defer hist.Close()
-	}
 	var base *analyze.RunData
 	switch f.baseline {
 	case "":
 	case "last-go":
-		if hist == nil {
-			return usageError("--baseline last-go needs the run history (--history)")
-		}
-		_, base, err = hist.LastGo(baselineFilter(gates.Scenario, run))
-		if err != nil {
-			return &exitError{code: exitUsage, err: fmt.Errorf("--baseline last-go: %w", err)}
+		if base, err = lastGoBaseline(o, f.history, baselineFilter(gates.Scenario, run, baseLabels)); err != nil {
+			return err
 		}
 	default:
 		l := <-baseDir
@@ -123,7 +129,11 @@ func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) err
 	}
 	v, err := analyze.Judge(gates, cand, base)
 	if err != nil {
-		return &exitError{code: exitUsage, err: err}
+		var ee *exitError
+		if !errors.As(err, &ee) {
+			err = &exitError{code: exitUsage, err: err}
+		}
+		return err
 	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -132,9 +142,9 @@ func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) err
 	if err := os.WriteFile(filepath.Join(dir, analyze.VerdictFile), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	if hist != nil {
-		if err := recordHistory(hist, run, cand, v); err != nil {
-			fmt.Fprintf(o.Err, "warning: run history: %v\n", err)
+	if f.history != "" {
+		if err := recordHistory(f.history, run, cand, v); err != nil {
+			fmt.Fprintf(o.Err, "warning: run history %s: %v\n", f.history, err)
 		}
 	}
 	if f.asJSON {
@@ -146,8 +156,8 @@ func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) err
 	if err != nil {
 		return err
 	}
-	if f.serve != "" {
-		if err := serveVerdict(ctx, o, f.serve, f.serveFor, dir); err != nil {
+	if ln != nil {
+		if err := serveVerdict(ctx, o, ln, f.serveFor, dir); err != nil {
 			return err
 		}
 	}
@@ -155,6 +165,29 @@ func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) err
 		return &exitError{code: code, err: fmt.Errorf("verdict: %s", v.Verdict)}
 	}
 	return nil
+}
+
+// lastGoBaseline finds the latest go run in the history; when there is
+// none yet, relative gates become inconclusive rather than the whole
+// verdict failing, so that a first nightly run is judged and recorded.
+func lastGoBaseline(o *options, path string, f history.Filter) (*analyze.RunData, error) {
+	if path == "" {
+		return nil, usageError("--baseline last-go needs the run history (--history)")
+	}
+	db, err := history.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--baseline last-go: %w", err)
+	}
+	defer db.Close()
+	_, base, err := db.LastGo(f)
+	if errors.Is(err, history.ErrNoBaseline) {
+		fmt.Fprintf(o.Err, "warning: --baseline last-go: %v: relative gates are inconclusive\n", err)
+		return analyze.MissingBaseline(err.Error()), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--baseline last-go: %w", err)
+	}
+	return base, nil
 }
 
 // loadRunDir loads a run directory with its samples for goodput gates; a
@@ -165,7 +198,7 @@ func loadRunDir(dir string) (*reports.Run, *analyze.RunData, error) {
 		return nil, nil, &exitError{code: exitUsage, err: err}
 	}
 	samples := filepath.Join(dir, ndjson.File)
-	if _, err := os.Stat(samples); err == nil {
+	if slices.Contains(run.Files, ndjson.File) {
 		data.Goodput = func(group string, sloMs map[string]float64) (int64, int64, error) {
 			return goodput(samples, group, sloMs)
 		}
@@ -174,13 +207,15 @@ func loadRunDir(dir string) (*reports.Run, *analyze.RunData, error) {
 }
 
 // goodput counts the samples of a group that met every SLO; dropped
-// arrivals and failures count as not meeting them.
+// arrivals and failures miss them, and a request without a metric (tpot
+// of a one-token answer) is not held to that SLO.
 func goodput(path, group string, sloMs map[string]float64) (met, total int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer f.Close()
+	have := make(map[string]int64, len(sloMs))
 	err = ndjson.Read(f, func(s *ndjson.Sample) bool {
 		if group != analyze.Overall && analyze.ScenarioGroup(s.Scenario) != group {
 			return true
@@ -189,26 +224,49 @@ func goodput(path, group string, sloMs map[string]float64) (met, total int64, er
 		if s.Dropped || s.Class != "" {
 			return true
 		}
+		ok := true
 		for m, lim := range sloMs {
-			v := map[string]float64{
-				analyze.MetricLatency: s.LatencyMs, analyze.MetricLatencyService: s.ServiceMs,
-				analyze.MetricE2E: s.ServiceMs, analyze.MetricTTFT: s.TTFTMs, analyze.MetricTPOT: s.TPOTMs,
-			}[m]
-			if v <= 0 || v > lim {
-				return true
+			v := sampleMs(s, m)
+			if v <= 0 {
+				continue // not measured for this request
 			}
+			have[m]++
+			ok = ok && v <= lim
 		}
-		met++
+		if ok {
+			met++
+		}
 		return true
 	})
 	if err != nil {
 		return 0, 0, &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", path, err)}
 	}
+	for m := range sloMs {
+		if have[m] == 0 && total > 0 {
+			return 0, 0, fmt.Errorf("%w: no successful request of the run has %s", analyze.ErrNoSLOData, m)
+		}
+	}
 	return met, total, nil
 }
 
-// serveVerdict serves dir's verdict.json until ctx ends or d passes.
-func serveVerdict(ctx context.Context, o *options, addr string, d time.Duration, dir string) error {
+// sampleMs is a sample's value of one of analyze.GoodputMetrics, 0 when
+// the request has none.
+func sampleMs(s *ndjson.Sample, metric string) float64 {
+	switch metric {
+	case analyze.MetricLatency:
+		return s.LatencyMs
+	case analyze.MetricLatencyService, analyze.MetricE2E:
+		return s.ServiceMs
+	case analyze.MetricTTFT:
+		return s.TTFTMs
+	case analyze.MetricTPOT:
+		return s.TPOTMs
+	}
+	return 0
+}
+
+// serveVerdict serves dir's verdict.json on ln until ctx ends or d passes.
+func serveVerdict(ctx context.Context, o *options, ln net.Listener, d time.Duration, dir string) error {
 	read := func(w http.ResponseWriter) (*analyze.Verdict, []byte, bool) {
 		b, err := os.ReadFile(filepath.Join(dir, analyze.VerdictFile))
 		var v analyze.Verdict
@@ -239,10 +297,6 @@ func serveVerdict(ctx context.Context, o *options, addr string, d time.Duration,
 		}
 		_, _ = w.Write(b)
 	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return usageError("--serve %s: %v", addr, err)
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	fmt.Fprintf(o.Err, "serving the verdict on http://%s/verdict (Argo Rollouts) and /gate (Flagger) for %s; interrupt to stop\n", ln.Addr(), d)
 	ctx, cancel := context.WithTimeout(ctx, d)

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,14 +25,14 @@ func TestServeVerdict(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	port, err := freePort()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	addr := ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveVerdict(ctx, &options{Out: io.Discard, Err: io.Discard}, addr, time.Minute, dir) }()
+	go func() { done <- serveVerdict(ctx, &options{Out: io.Discard, Err: io.Discard}, ln, time.Minute, dir) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -298,6 +298,20 @@ func (db *DB) SetVerdict(runID string, v *analyze.Verdict) error {
 func (db *DB) LastGo(f Filter) (*reports.Run, *analyze.RunData, error) {
 	f.Verdict = analyze.Go
 	conds, args := f.conds()
+	return db.load(`SELECT id, run_json FROM runs`+where(conds)+` ORDER BY started_ns DESC, id DESC LIMIT 1`, args,
+		func() error { return fmt.Errorf("%w%s in %s", ErrNoBaseline, f.describe(), db.path) })
+}
+
+// Get rebuilds the run with this ID from the database alone, as LastGo
+// does; an unknown ID wraps ErrUnknownRun.
+func (db *DB) Get(id string) (*reports.Run, *analyze.RunData, error) {
+	return db.load(`SELECT id, run_json FROM runs WHERE id = ?`, []any{id},
+		func() error { return fmt.Errorf("%w: %s in %s", ErrUnknownRun, id, db.path) })
+}
+
+// load rebuilds the run the query (selecting id, run_json) finds; none
+// returns the error of notFound.
+func (db *DB) load(query string, args []any, notFound func() error) (*reports.Run, *analyze.RunData, error) {
 	// One read transaction, so that the run and its histograms agree even
 	// while another process records.
 	tx, err := db.db.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
@@ -307,9 +321,9 @@ func (db *DB) LastGo(f Filter) (*reports.Run, *analyze.RunData, error) {
 	defer tx.Rollback()
 	var id string
 	var runJSON []byte
-	err = tx.QueryRow(`SELECT id, run_json FROM runs`+where(conds)+` ORDER BY started_ns DESC, id DESC LIMIT 1`, args...).Scan(&id, &runJSON)
+	err = tx.QueryRow(query, args...).Scan(&id, &runJSON)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, fmt.Errorf("%w%s in %s", ErrNoBaseline, f.describe(), db.path)
+		return nil, nil, notFound()
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("history: baseline: %w", err)

@@ -238,9 +238,9 @@ func TestLastGo(t *testing.T) {
 		{"label", Filter{Labels: map[string]string{"version": "v1"}}, "a", false},
 		{"only no-go runs", Filter{Scenario: "soak"}, "", true},
 		{"verdict and limit ignored", Filter{Verdict: analyze.NoGo, Limit: 7}, "b", false},
-		{"before a go run: not itself", Filter{Before: "b"}, "a", false},
-		{"before an unrecorded run", Filter{Before: "new"}, "b", false},
-		{"before the oldest", Filter{Before: "a"}, "", true},
+		{"before a go run: not itself", Filter{StartedBefore: t0.Add(time.Hour), Except: "b"}, "a", false},
+		{"except", Filter{Except: "b"}, "a", false},
+		{"before the oldest", Filter{StartedBefore: t0}, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -463,5 +463,17 @@ func TestConcurrentHandles(t *testing.T) {
 	}
 	if _, _, err := db.LastGo(Filter{}); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestGet(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "history.db"))
+	datas := record(t, db, three...)
+	run, data, err := db.Get("b")
+	if err != nil || run.ID != "b" || !data.Hists[analyze.HistKey(analyze.Overall, analyze.MetricLatency)].Equals(datas["b"].Hists[analyze.HistKey(analyze.Overall, analyze.MetricLatency)]) {
+		t.Fatalf("Get(b) = %v, %v", run, err)
+	}
+	if _, _, err := db.Get("zzz"); !errors.Is(err, ErrUnknownRun) {
+		t.Errorf("Get(zzz): %v, want ErrUnknownRun", err)
 	}
 }

@@ -23,9 +23,11 @@ type Filter struct {
 	Labels map[string]string
 	// Verdict keeps runs judged with this decision.
 	Verdict analyze.Decision
-	// Before keeps runs that started before the run with this ID (and
-	// not that run): a baseline is older than the run it judges.
-	Before string
+	// StartedBefore, when set, keeps runs that started before it, and
+	// Except drops the run with this ID: a baseline is older than the run
+	// it judges, and never that run.
+	StartedBefore time.Time
+	Except        string
 	// Limit caps the number of runs listed; zero or less lists all.
 	Limit int
 }
@@ -56,9 +58,13 @@ func (f Filter) conds() ([]string, []any) {
 		conds = append(conds, `runs.verdict = ?`)
 		args = append(args, string(f.Verdict))
 	}
-	if f.Before != "" {
-		conds = append(conds, `runs.id != ? AND runs.started_ns < COALESCE((SELECT r.started_ns FROM runs AS r WHERE r.id = ?), 9223372036854775807)`)
-		args = append(args, f.Before, f.Before)
+	if !f.StartedBefore.IsZero() {
+		conds = append(conds, `runs.started_ns < ?`)
+		args = append(args, f.StartedBefore.UnixNano())
+	}
+	if f.Except != "" {
+		conds = append(conds, `runs.id != ?`)
+		args = append(args, f.Except)
 	}
 	return conds, args
 }
