@@ -269,6 +269,31 @@ func (g *Gate) compile() (field, msg string) {
 	if g.Weight != nil && !(*g.Weight >= 0 && !math.IsInf(*g.Weight, 0)) {
 		return "weight", "must be a finite number ≥ 0"
 	}
+	type opt struct {
+		name string
+		set  bool
+	}
+	only := func(kind string, fields ...opt) (string, string) {
+		for _, f := range fields {
+			if f.set {
+				return f.name, "only " + kind + " take " + f.name
+			}
+		}
+		return "", ""
+	}
+	if g.Compare == "" {
+		if f, msg := only("relative gates (compare: baseline)", opt{"stat", g.Stat != ""}, opt{"direction", g.Direction != ""},
+			opt{"allowed", g.Allowed != ""}, opt{"alpha", g.Alpha != nil}, opt{"minEffect", g.MinEffect != nil}); msg != "" {
+			return f, msg
+		}
+	}
+	if g.Divergence == "" {
+		if f, msg := only("divergence gates", opt{"candidate", g.Candidate != ""}, opt{"segment", g.Segment != ""}, opt{"raw", g.Raw}); msg != "" {
+			return f, msg
+		}
+	} else if g.Metric != "" {
+		return "metric", "a divergence gate names its figure under divergence, not metric"
+	}
 	switch {
 	case g.Goodput != nil:
 		return g.compileGoodput()

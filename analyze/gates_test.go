@@ -82,6 +82,10 @@ func TestParseGatesErrors(t *testing.T) {
 		{"unknown divergence", "gates:\n  - name: d\n    divergence: flips\n    expr: rate<0.1\n", `unknown figure "flips"`, 3},
 		{"bad score", "score: {pass: 50, marginal: 80}\ngates:\n  - {metric: latency, expr: p(99)<5}\n", "marginal (80) ≤ pass (50)", 1},
 		{"bad yaml", "gates: [\n", "", 1},
+		{"relative field on absolute", "gates:\n  - name: a\n    metric: latency\n    expr: p(99)<5\n    allowed: 5%\n", "allowed: only relative gates", 5},
+		{"segment on absolute", "gates:\n  - name: a\n    metric: latency\n    expr: p(99)<5\n    segment: a=b\n", "segment: only divergence gates", 5},
+		{"nan alpha", "gates:\n  - {name: r, metric: latency, compare: baseline, allowed: 5%, alpha: .nan}\n", "want 0 < alpha < 1", 2},
+		{"relative on tag", "gates:\n  - {name: r, metric: 'latency{model:x}', compare: baseline, allowed: 5%}\n", "tag groups keep no histograms", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseGates("g.yaml", []byte(tc.src))
