@@ -62,7 +62,7 @@ func TestVerdictErrorBurst(t *testing.T) {
 	os.WriteFile(gates, []byte(`gates:
   - {name: error rate, metric: errors, expr: rate<0.01, critical: true}
   - {name: errors vs baseline, metric: errors, compare: baseline, allowed: 0.5pp}
-  - {name: latency vs baseline, metric: latency, compare: baseline, allowed: 50%}
+  - {name: latency vs baseline, metric: latency, compare: baseline, stat: med, allowed: 50%}
 `), 0o644)
 	judge := func(name string) *analyze.Verdict {
 		t.Helper()
