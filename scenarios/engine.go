@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,11 +68,53 @@ type job struct {
 	res gonogo.Result
 }
 
+// Warmer is a client that can open connections ahead of the load. Before
+// time zero the engine asks the client of each open-model scenario for
+// warmConns of them. Warming is best effort: a connection that cannot be
+// opened now is dialed, and its failure recorded, by the request that
+// needs it.
+type Warmer interface {
+	// Warm opens up to conns idle connections and returns when they are
+	// open, when ctx ends, or when one cannot be opened.
+	Warm(ctx context.Context, conns int) error
+}
+
+// warmTimeout bounds the warm-up of all plans together.
+const warmTimeout = 5 * time.Second
+
+// warmWindow sizes the warm-up: see warmConns.
+const warmWindow = 20 * time.Millisecond
+
+// warmConns is how many connections the engine asks a Warmer for: the
+// arrivals of warmWindow at the scenario's peak rate, at least its
+// preallocated VUs and at most its maxVUs. When the generator or the
+// server stalls, the arrivals that pile up go out together as soon as it
+// ends, one VU each; without enough open connections each of them dials,
+// and on a machine the generator shares with the server those dials cost
+// more than the arrivals' spacing, so that a stall of a few milliseconds
+// grows until maxVUs is reached and arrivals are dropped.
+func (s *Scenario) warmConns() int {
+	var peak float64 // arrivals per second; unknown for recorded arrivals
+	switch s.Executor {
+	case ConstantArrivalRate:
+		unit := s.TimeUnit
+		if unit <= 0 {
+			unit = DefaultTimeUnit
+		}
+		peak = s.Rate * float64(time.Second) / float64(unit)
+	case RampingArrivalRate:
+		peak = s.peakRate()
+	}
+	n := int(math.Ceil(peak * warmWindow.Seconds()))
+	return max(s.PreAllocatedVUs, min(n, s.MaxVUs))
+}
+
 // Run runs every plan to completion and returns when all requests have
 // finished. Cancelling ctx is a graceful stop: no new arrivals, and
 // requests in flight get their scenario's gracefulStop to finish before
 // they are cancelled (and recorded as canceled).
 func (e *Engine) Run(ctx context.Context, plans []Plan) {
+	warm(ctx, plans)
 	start := time.Now().Add(e.lead)
 	e.started.Store(start.UnixNano())
 	var wg sync.WaitGroup
@@ -85,6 +128,39 @@ func (e *Engine) Run(ctx context.Context, plans []Plan) {
 	wg.Wait()
 }
 
+// warm lets the clients of open-model plans that are Warmers open their
+// connections, all plans at once, within warmTimeout.
+func warm(ctx context.Context, plans []Plan) {
+	ctx, cancel := context.WithTimeout(ctx, warmTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, p := range plans {
+		w, ok := p.Client.(Warmer)
+		if !ok || !p.Scenario.openModel() {
+			continue
+		}
+		n := p.Scenario.warmConns()
+		if n <= 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = w.Warm(ctx, n) // best effort: see Warmer
+		}()
+	}
+	wg.Wait()
+}
+
+// openModel reports whether the scenario's executor is an arrival-rate one.
+func (s *Scenario) openModel() bool {
+	switch s.Executor {
+	case ConstantArrivalRate, RampingArrivalRate, RecordedArrivals:
+		return true
+	}
+	return false
+}
+
 // runScenario runs one scenario from its start time.
 func (e *Engine) runScenario(ctx context.Context, start time.Time, p Plan) {
 	if !sleepUntil(ctx, nil, start) {
@@ -95,10 +171,9 @@ func (e *Engine) runScenario(ctx context.Context, start time.Time, p Plan) {
 	reqCtx, cancelReqs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelReqs()
 	var workers sync.WaitGroup
-	switch p.Scenario.Executor {
-	case ConstantArrivalRate, RampingArrivalRate, RecordedArrivals:
+	if p.Scenario.openModel() {
 		e.runArrivals(ctx, reqCtx, start, p, &workers)
-	default:
+	} else {
 		e.runVUs(ctx, reqCtx, start, p, &workers)
 	}
 	grace := time.AfterFunc(p.Scenario.GracefulStop, cancelReqs)

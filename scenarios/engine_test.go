@@ -290,3 +290,77 @@ func TestEngineQueueWorkersAlwaysStop(t *testing.T) {
 		}
 	}
 }
+
+// warmClient is a sleepClient that records its warm-up.
+type warmClient struct {
+	sleepClient
+	mu      sync.Mutex
+	conns   []int
+	at      time.Time
+	firstDo time.Time
+}
+
+func (c *warmClient) Warm(_ context.Context, conns int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.conns = append(c.conns, conns)
+	c.at = time.Now()
+	return nil
+}
+
+func (c *warmClient) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
+	c.mu.Lock()
+	if c.firstDo.IsZero() {
+		c.firstDo = time.Now()
+	}
+	c.mu.Unlock()
+	c.sleepClient.Do(ctx, req, res)
+}
+
+var _ Warmer = (*warmClient)(nil)
+
+// An open-model scenario's client is warmed once, before time zero, with
+// warmConns connections; a closed-model scenario's is not.
+func TestEngineWarmsOpenModelClients(t *testing.T) {
+	open := &warmClient{}
+	closed := &warmClient{}
+	eng := NewEngine(newMemSink())
+	eng.Run(context.Background(), []Plan{
+		{Scenario: mustValid(t, &Scenario{Name: "open", Executor: ConstantArrivalRate, Rate: 5000, Duration: 20 * time.Millisecond}), Client: open},
+		{Scenario: mustValid(t, &Scenario{Name: "closed", Executor: SharedIterations, VUs: 2, Iterations: 4}), Client: closed},
+	})
+	if len(open.conns) != 1 || open.conns[0] != 100 {
+		t.Errorf("open-model client warmed with %v, want [100] (20 ms of 5000/s)", open.conns)
+	}
+	if !open.at.Before(eng.Start()) || open.firstDo.Before(eng.Start()) {
+		t.Errorf("warmed at %v, first request at %v: want both around time zero %v, warm-up first", open.at, open.firstDo, eng.Start())
+	}
+	if len(closed.conns) != 0 {
+		t.Errorf("closed-model client warmed with %v, want none", closed.conns)
+	}
+}
+
+func TestWarmConns(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    Scenario
+		want int
+	}{
+		{"20 ms of the rate", Scenario{Executor: ConstantArrivalRate, Rate: 25000, Duration: time.Second}, 500},
+		{"at least the preallocated VUs", Scenario{Executor: ConstantArrivalRate, Rate: 100, Duration: time.Second, PreAllocatedVUs: 30}, 30},
+		{"at most maxVUs", Scenario{Executor: ConstantArrivalRate, Rate: 1e6, Duration: time.Second, MaxVUs: 700}, 700},
+		{"rate per minute", Scenario{Executor: ConstantArrivalRate, Rate: 1.2e6, TimeUnit: time.Minute, Duration: time.Second}, 400},
+		{"peak of a ramp", Scenario{Executor: RampingArrivalRate, StartRate: 10, Stages: []Stage{{Duration: time.Second, Target: 20000}, {Duration: time.Second, Target: 0}}}, 400},
+		{"recorded arrivals: preallocated VUs", Scenario{Executor: RecordedArrivals, PreAllocatedVUs: 8}, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.s
+			if s.Executor != RecordedArrivals {
+				mustValid(t, &s)
+			}
+			if got := s.warmConns(); got != tc.want {
+				t.Errorf("warmConns = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

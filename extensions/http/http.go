@@ -15,7 +15,8 @@
 // needs (status, body framing, keep-alive): the CPU a generator spends per
 // request bounds the rates it can drive on a machine it shares with the
 // server. https:// targets go through net/http: a template *http.Request is
-// made once and shallow-copied per call.
+// made once and shallow-copied per call. Before a run the engine has the
+// client open keep-alive connections ahead of the load (Client.Warm).
 package httpproto
 
 import (
@@ -151,6 +152,17 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 	res.Done = time.Now()
 	res.BytesIn = n
 	extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
+}
+
+// Warm opens up to conns keep-alive connections to an http:// target and
+// keeps them idle for the requests to come; the engine calls it before a
+// run's time zero (it is a scenarios.Warmer). It does nothing for https://
+// targets.
+func (c *Client) Warm(ctx context.Context, conns int) error {
+	if c.wire == nil {
+		return nil
+	}
+	return c.wire.warm(ctx, conns)
 }
 
 // merged is a recorded request's headers over the configured ones (which

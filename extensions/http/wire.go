@@ -40,6 +40,11 @@ type wireConn struct {
 	stop    func() bool
 }
 
+// newWireConn wraps a freshly dialed connection.
+func newWireConn(c net.Conn) *wireConn {
+	return &wireConn{c: c, br: bufio.NewReaderSize(c, maxHeaderLine)}
+}
+
 // maxHeaderLine bounds one status or header line (and chunk-size line).
 const maxHeaderLine = 8 << 10
 
@@ -149,7 +154,49 @@ func (w *wire) get(ctx context.Context) (conn *wireConn, reused bool, err error)
 	if err != nil {
 		return nil, false, err
 	}
-	return &wireConn{c: c, br: bufio.NewReaderSize(c, maxHeaderLine)}, false, nil
+	return newWireConn(c), false, nil
+}
+
+// warmDials is how many connections warm dials at once.
+const warmDials = 16
+
+// warm dials up to n connections into the idle pool (no more than it has
+// room for), warmDials at a time. It returns the first error, after which
+// it dials no more.
+func (w *wire) warm(ctx context.Context, n int) error {
+	n = min(n, cap(w.idle)-len(w.idle))
+	if n <= 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, warmDials)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := ctx.Err(); err != nil {
+				errs <- err
+				return
+			}
+			c, err := w.dialer.DialContext(ctx, "tcp", w.addr)
+			if err != nil {
+				cancel()
+				errs <- err
+				return
+			}
+			w.put(newWireConn(c))
+			errs <- nil
+		}()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // put keeps conn for reuse, or closes it when the pool is full.

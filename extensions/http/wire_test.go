@@ -209,6 +209,71 @@ func TestWireMaxConns(t *testing.T) {
 	}
 }
 
+// Warm opens connections that the following requests use instead of
+// dialing, never more than the idle pool holds, and reports a target that
+// cannot be reached; https:// targets are not warmed.
+func TestWireWarm(t *testing.T) {
+	waitConns := func(conns *atomic.Int64, want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Second); conns.Load() < want && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	for _, tc := range []struct {
+		name     string
+		maxConns int
+		warm     int
+		warmed   int64 // connections after warming
+		want     int64 // connections after 4 sequential requests
+	}{
+		{"warmed connections are used", 0, 4, 4, 4},
+		{"no more than MaxConns", 2, 10, 2, 2},
+		{"zero warms nothing", 0, 0, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url, conns := cannedServer(t, ok, ok, ok, ok)
+			c, err := New(extensions.Options{Target: url, MaxConns: tc.maxConns})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Warm(context.Background(), tc.warm); err != nil {
+				t.Fatalf("Warm: %v", err)
+			}
+			waitConns(conns, tc.warmed) // the server counts a connection when it accepts it
+			if got := conns.Load(); got != tc.warmed {
+				t.Fatalf("connections after Warm(%d) = %d, want %d", tc.warm, got, tc.warmed)
+			}
+			for i := 0; i < 4; i++ {
+				if res := do(t, c, context.Background()); res.Class != gonogo.ErrNone {
+					t.Fatalf("request %d: %s %s", i, res.Class, res.Err)
+				}
+			}
+			if got := conns.Load(); got != tc.want {
+				t.Errorf("connections = %d, want %d", got, tc.want)
+			}
+		})
+	}
+	t.Run("unreachable", func(t *testing.T) {
+		c, err := New(extensions.Options{Target: "http://" + closedAddr(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Warm(context.Background(), 3); err == nil {
+			t.Error("Warm of a closed port: no error")
+		}
+	})
+	t.Run("https is not warmed", func(t *testing.T) {
+		c, err := New(extensions.Options{Target: "https://" + closedAddr(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Warm(context.Background(), 3); err != nil {
+			t.Errorf("Warm of an https target: %v, want nil (not warmed)", err)
+		}
+	})
+}
+
 // FuzzReadResponse: no input makes the response reader panic, claim a
 // status outside 100–999 or a negative length.
 func FuzzReadResponse(f *testing.F) {
