@@ -54,18 +54,8 @@ func (h *historyFilterFlags) register(flags *pflag.FlagSet, scenarioUsage string
 }
 
 func (h *historyFilterFlags) filter() (history.Filter, error) {
-	f := history.Filter{Scenario: h.scenario, Target: h.target}
-	for _, l := range h.labels {
-		k, v, ok := strings.Cut(l, "=")
-		if !ok || k == "" {
-			return f, usageError("--label %q: want KEY=VALUE", l)
-		}
-		if f.Labels == nil {
-			f.Labels = make(map[string]string)
-		}
-		f.Labels[k] = v
-	}
-	return f, nil
+	labels, err := parseLabels("--label", h.labels)
+	return history.Filter{Scenario: h.scenario, Target: h.target, Labels: labels}, err
 }
 
 // openExistingHistory opens the history at path; a missing file is bad

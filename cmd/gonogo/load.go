@@ -122,7 +122,7 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 	if err != nil {
 		return err
 	}
-	labels, err := f.rec.labelMap()
+	labels, err := parseLabels("--label", f.rec.labels)
 	if err != nil {
 		return err
 	}

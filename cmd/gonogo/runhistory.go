@@ -54,16 +54,17 @@ func (f *recordFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.history, "history", defaultHistory, `run history database to record the run in ("" to not record)`)
 }
 
-// labelMap parses the --label flags.
-func (f *recordFlags) labelMap() (map[string]string, error) {
-	if len(f.labels) == 0 {
+// parseLabels parses KEY=VALUE flags (--label, --baseline-label) into a
+// map; nil for none.
+func parseLabels(flag string, list []string) (map[string]string, error) {
+	if len(list) == 0 {
 		return nil, nil
 	}
-	m := make(map[string]string, len(f.labels))
-	for _, l := range f.labels {
+	m := make(map[string]string, len(list))
+	for _, l := range list {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok || k == "" {
-			return nil, usageError("--label %q: want KEY=VALUE", l)
+			return nil, usageError("%s %q: want KEY=VALUE", flag, l)
 		}
 		m[k] = v
 	}

@@ -149,7 +149,7 @@ func runShadowCmd(cmd *cobra.Command, o *options, f *shadowFlags) error {
 			traffic.To = end
 		}
 	}
-	labels, err := f.rec.labelMap()
+	labels, err := parseLabels("--label", f.rec.labels)
 	if err != nil {
 		return err
 	}

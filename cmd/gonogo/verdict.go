@@ -81,7 +81,7 @@ func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) err
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	baseLabels, err := (&recordFlags{labels: f.baselineLabel}).labelMap()
+	baseLabels, err := parseLabels("--baseline-label", f.baselineLabel)
 	if err != nil {
 		return err
 	}
