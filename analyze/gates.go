@@ -1,17 +1,15 @@
 package analyze
 
 import (
-	"slices"
 	"bytes"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/goccy/go-yaml"
 
 	"github.com/gonogo-dev/gonogo/internal/yamlpos"
 )
@@ -159,8 +157,7 @@ func ParseGates(name string, src []byte) (*Gates, error) {
 		return nil, &GateError{File: name, Msg: "empty gates file"}
 	}
 	g := &Gates{}
-	dec := yaml.NewDecoder(bytes.NewReader(src), yaml.DisallowUnknownField())
-	if err := dec.Decode(g); err != nil {
+	if err := yamlpos.Decode(src, g); err != nil {
 		msg, line, _ := yamlpos.OfError(src, err)
 		return nil, &GateError{File: name, Line: line, Msg: msg}
 	}

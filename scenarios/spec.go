@@ -264,8 +264,7 @@ func Parse(name string, data []byte) (*File, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &ValidationError{File: name, Msg: "empty scenario file"}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
-	if err := dec.Decode(f); err != nil {
+	if err := yamlpos.Decode(data, f); err != nil {
 		return nil, yamlError(name, data, err)
 	}
 	f.Path, f.src = name, data

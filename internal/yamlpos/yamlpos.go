@@ -4,7 +4,9 @@
 package yamlpos
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -82,4 +84,17 @@ func parent(p string) string {
 		return p[:i]
 	}
 	return ""
+}
+
+// Decode decodes src into v strictly (unknown fields are errors). A panic
+// of the YAML library on malformed input (seen with go-yaml 1.19 on a bare
+// tag where a list belongs) is returned as an error: bad input must get a
+// message, not a crash.
+func Decode(src []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed YAML (%v)", r)
+		}
+	}()
+	return yaml.NewDecoder(bytes.NewReader(src), yaml.DisallowUnknownField()).Decode(v)
 }
