@@ -64,7 +64,7 @@ func TestParseGates(t *testing.T) {
 func TestParseGatesErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, src, want string
-		line           int
+		line            int
 	}{
 		{"empty", "", "empty gates file", 0},
 		{"no gates", "scenario: x\n", "no gates", 0},

@@ -375,29 +375,36 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 		r.overall.logTag[m] = metricNames[m]
 	}
 	if cfg.IntervalLog != nil {
-		startMs := cfg.Start.UnixMilli()
-		baseMs := startMs - startMs%1000 // whole seconds: the BaseTime line holds no fraction
-		lw := hdr.NewHistogramLogWriter(cfg.IntervalLog)
-		lw.SetBaseTime(baseMs)
-		err := lw.OutputLogFormatVersion()
-		if err == nil {
-			err = lw.OutputComment("[gonogo interval log: time values in microseconds, output_tokens in tokens; Interval_Max column is value/1e6]")
-		}
-		if err == nil {
-			err = lw.OutputStartTime(startMs)
-		}
-		if err == nil {
-			err = lw.OutputBaseTime(baseMs)
-		}
-		if err == nil {
-			err = lw.OutputLegend()
-		}
+		lw, err := newLogWriter(cfg.IntervalLog, cfg.Start)
 		if err != nil {
 			return nil, fmt.Errorf("analyze: write interval log header: %w", err)
 		}
 		r.lw = lw
 	}
 	return r, nil
+}
+
+// newLogWriter writes the header of an interval log starting at start and
+// returns the writer for its histograms.
+func newLogWriter(w io.Writer, start time.Time) (*hdr.HistogramLogWriter, error) {
+	startMs := start.UnixMilli()
+	baseMs := startMs - startMs%1000 // whole seconds: the BaseTime line holds no fraction
+	lw := hdr.NewHistogramLogWriter(w)
+	lw.SetBaseTime(baseMs)
+	err := lw.OutputLogFormatVersion()
+	if err == nil {
+		err = lw.OutputComment("[gonogo interval log: time values in microseconds, output_tokens in tokens; Interval_Max column is value/1e6]")
+	}
+	if err == nil {
+		err = lw.OutputStartTime(startMs)
+	}
+	if err == nil {
+		err = lw.OutputBaseTime(baseMs)
+	}
+	if err == nil {
+		err = lw.OutputLegend()
+	}
+	return lw, err
 }
 
 // Start returns the run start the recorder counts from.

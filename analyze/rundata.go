@@ -188,20 +188,8 @@ func (r *Recorder) WriteCumulative(w io.Writer) error {
 	end := r.ended
 	groups := append([]*group{&r.overall}, r.scenOrder...)
 	r.mu.Unlock()
-	lw := hdr.NewHistogramLogWriter(w)
+	lw, err := newLogWriter(w, r.start)
 	startMs := r.start.UnixMilli()
-	baseMs := startMs - startMs%1000
-	lw.SetBaseTime(baseMs)
-	err := lw.OutputLogFormatVersion()
-	if err == nil {
-		err = lw.OutputStartTime(startMs)
-	}
-	if err == nil {
-		err = lw.OutputBaseTime(baseMs)
-	}
-	if err == nil {
-		err = lw.OutputLegend()
-	}
 	for _, g := range groups {
 		for m := range numMetrics {
 			if err != nil {

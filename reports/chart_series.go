@@ -49,9 +49,12 @@ func (a timeAxis) label() string { return "time since start (" + a.unit + ")" }
 // at converts an absolute time to the axis unit.
 func (a timeAxis) at(t time.Time) float64 { return t.Sub(a.start).Seconds() / a.div }
 
-// apply sets p's x range to the run's duration.
-func (a timeAxis) apply(p *plot.Plot) {
+// panel returns a plot over the run's time axis, y from zero.
+func (a timeAxis) panel(yLabel string) *plot.Plot {
+	p := newPlot(a.label(), yLabel)
 	p.X.Min, p.X.Max = 0, a.max
+	p.Y.Min = 0
+	return p
 }
 
 // bucketRanges splits n consecutive items into at most maxPoints runs of equal

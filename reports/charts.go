@@ -110,9 +110,7 @@ func latencyFigure(in Input, ax timeAxis) ([]*chartFigure, error) {
 		caption: "Overall latency per interval, measured from the intended send time." + bucketNote(s.perBucket, "the maximum"),
 		markers: eventMarkers(in.Data.Events, ax),
 	}
-	p := newPlot(ax.label(), "latency (ms)")
-	ax.apply(p)
-	p.Y.Min = 0
+	p := ax.panel("latency (ms)")
 	f.panels = []*plot.Plot{p}
 	for _, sr := range []struct {
 		name  string
@@ -211,9 +209,7 @@ func throughputFigure(in Input, ax timeAxis) ([]*chartFigure, error) {
 		caption: "Completed requests per second" + bucketNote(s.perBucket, "the average"),
 		markers: eventMarkers(in.Data.Events, ax),
 	}
-	top := newPlot(ax.label(), "completed (req/s)")
-	ax.apply(top)
-	top.Y.Min = 0
+	top := ax.panel("completed (req/s)")
 	f.panels = []*plot.Plot{top}
 	if err := f.addLine(top, "completed/s", toXYs(s.x, s.done), palette.blue, 1.4, false); err != nil {
 		return nil, err
@@ -230,9 +226,7 @@ func throughputFigure(in Input, ax timeAxis) ([]*chartFigure, error) {
 		return []*chartFigure{f}, nil
 	}
 	f.caption += "; failed requests and dropped arrivals per second below."
-	bottom := newPlot(ax.label(), "failed, dropped (/s)")
-	ax.apply(bottom)
-	bottom.Y.Min = 0
+	bottom := ax.panel("failed, dropped (/s)")
 	top.X.Label.Text = ""
 	f.panels = append(f.panels, bottom)
 	if err := f.addLine(bottom, "failed/s", toXYs(s.x, s.failed), palette.red, 1.4, false); err != nil {

@@ -16,7 +16,6 @@ func fmtScore(score float64) string {
 	return strconv.FormatFloat(math.Round(score*10)/10, 'f', -1, 64)
 }
 
-
 // fmtUnit formats v followed by its unit, if any.
 func fmtUnit(v float64, unit string) string {
 	switch unit {
@@ -54,7 +53,6 @@ func fmtValue(v float64) string {
 	}
 	return s
 }
-
 
 func fmtPValue(p float64) string {
 	if p < 0.001 {
