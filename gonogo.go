@@ -15,6 +15,7 @@ package gonogo
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
@@ -48,8 +49,9 @@ type Request struct {
 type Recorded struct {
 	Method string
 	// Path is the request target: path and query.
-	Path   string
-	Header map[string]string
+	Path string
+	// Header holds the recorded headers, repeated values kept.
+	Header http.Header
 	Body   []byte
 }
 
@@ -205,3 +207,38 @@ func (s Sinks) Drop(req *Request) {
 }
 
 var _ Sink = Sinks(nil)
+
+// EventSchema is the version of the event journal's records (Event.Schema).
+const EventSchema = 1
+
+// Event kinds written by gonogo. Other kinds are allowed; reports draw
+// every kind.
+const (
+	EventFault    = "fault"    // a fault injected (a span: start and end)
+	EventFlip     = "flip"     // traffic weights changed
+	EventStep     = "step"     // a rollout or experiment step
+	EventRollback = "rollback" // traffic moved back to the stable version
+	EventMarker   = "marker"   // a person's note
+	EventRun      = "run"      // the run itself: warm-up, abort, interrupt
+)
+
+// Event is one record of a run's journal (events.ndjson): something that
+// happened during the run and belongs on every time axis of its report. An
+// event with End is a span (a fault that lasted, a rollout step); without
+// it, an instant. Attrs carry what the event is about in key=value form
+// (the fault's parameters, the weights after a flip).
+type Event struct {
+	Schema int        `json:"schema"`
+	Time   time.Time  `json:"time"`
+	End    *time.Time `json:"end,omitempty"`
+	Kind   string     `json:"kind"`
+	// Target names what the event acted on: a backend, a container, a
+	// proxy; empty when it is the run itself.
+	Target string `json:"target,omitempty"`
+	// Source says who wrote the event: "run", "chaos", "rollout",
+	// "marker" (a person, through gonogo mark or the HTTP endpoint).
+	Source string `json:"source"`
+	// Message says in a few words what happened.
+	Message string            `json:"message,omitempty"`
+	Attrs   map[string]string `json:"attrs,omitempty"`
+}

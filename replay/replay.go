@@ -31,20 +31,6 @@ type Row struct {
 	Tags map[string]string
 	// Request is the recorded request of a request log; nil for traces.
 	Request *gonogo.Recorded
-	// Response is the response a request log recorded with the request
-	// (requestlog "response", HAR entry response); nil when none was.
-	Response *RecordedResponse
-}
-
-// RecordedResponse is the response a request log recorded, for comparing a
-// replayed response with the original one.
-type RecordedResponse struct {
-	// Status is the HTTP status; 0 when not recorded.
-	Status int
-	// Header holds the recorded response headers; may be nil.
-	Header map[string]string
-	// Body is the recorded response body; nil when not recorded.
-	Body []byte
 }
 
 // Reader reads a trace row by row.

@@ -446,7 +446,7 @@ func cloneRequest(req *gonogo.Request) gonogo.Request {
 	if rec := req.Recorded; rec != nil {
 		c.Recorded = &gonogo.Recorded{
 			Method: rec.Method, Path: rec.Path,
-			Header: maps.Clone(rec.Header),
+			Header: rec.Header.Clone(),
 			Body:   slices.Clone(rec.Body),
 		}
 	}

@@ -243,7 +243,7 @@ func (s *promptSource) Next(req *gonogo.Request) (time.Duration, bool) {
 	}
 	req.Row = int64(i + 1)
 	req.Tags = map[string]string{"kind": path}
-	req.Recorded = &gonogo.Recorded{Method: "POST", Path: path, Body: s.bodies[i], Header: map[string]string{"Content-Type": "application/json"}}
+	req.Recorded = &gonogo.Recorded{Method: "POST", Path: path, Body: s.bodies[i], Header: http.Header{"Content-Type": {"application/json"}}}
 	return time.Duration(i) * 2 * time.Millisecond, true
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -255,18 +256,18 @@ func TestFanoutCopiesRequest(t *testing.T) {
 	f := replay.NewFanout(&echoClient{}, []replay.Mirror{{"candidate", mirror}}, sink, replay.FanoutOptions{})
 	body := []byte(`{"prompt":"original"}`)
 	tags := map[string]string{"user": "alice"}
-	req := &gonogo.Request{ID: 1, Tags: tags, Recorded: &gonogo.Recorded{Method: "POST", Path: "/v1/completions", Body: body, Header: map[string]string{"X": "1"}}}
+	req := &gonogo.Request{ID: 1, Tags: tags, Recorded: &gonogo.Recorded{Method: "POST", Path: "/v1/completions", Body: body, Header: http.Header{"X": {"1"}}}}
 	f.Do(context.Background(), req, &gonogo.Result{Request: req, Sent: time.Now()})
 	copy(body, `{"prompt":"CHANGED!"}`)
 	tags["user"] = "mallory"
-	req.Recorded.Header["X"] = "2"
+	req.Recorded.Header["X"][0] = "2"
 	*req = gonogo.Request{ID: 99}
 	close(mirror.gate)
 	if err := f.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	got := mirror.seen[0]
-	if got.ID != 1 || string(got.Recorded.Body) != `{"prompt":"original"}` || got.Tags["user"] != "alice" || got.Recorded.Header["X"] != "1" {
+	if got.ID != 1 || string(got.Recorded.Body) != `{"prompt":"original"}` || got.Tags["user"] != "alice" || got.Recorded.Header.Get("X") != "1" {
 		t.Errorf("mirror saw %+v body %s", got, got.Recorded.Body)
 	}
 	p := sink.pairs[0]

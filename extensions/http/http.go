@@ -169,8 +169,8 @@ func (c *Client) Warm(ctx context.Context, conns int) error {
 // carry credentials and the user agent).
 func (c *Client) merged(rec *gonogo.Recorded) http.Header {
 	h := c.header.Clone()
-	for k, v := range rec.Header {
-		h.Set(k, v)
+	for k, vs := range rec.Header {
+		h[http.CanonicalHeaderKey(k)] = vs
 	}
 	return h
 }
@@ -194,9 +194,11 @@ func checkRecorded(rec *gonogo.Recorded) error {
 	if !strings.HasPrefix(rec.Path, "/") || strings.ContainsAny(rec.Path, " \r\n") {
 		return fmt.Errorf("recorded request: path %q must start with / and hold no spaces or line breaks", rec.Path)
 	}
-	for k, v := range rec.Header {
-		if strings.ContainsAny(k, ": \r\n") || strings.ContainsAny(v, "\r\n") {
-			return fmt.Errorf("recorded request: bad header %q", k)
+	for k, vs := range rec.Header {
+		for _, v := range vs {
+			if k == "" || strings.ContainsAny(k, ": \r\n") || strings.ContainsAny(v, "\r\n") {
+				return fmt.Errorf("recorded request: bad header %q", k)
+			}
 		}
 	}
 	return nil

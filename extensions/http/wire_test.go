@@ -319,7 +319,7 @@ func TestRecordedRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := &gonogo.Request{Recorded: &gonogo.Recorded{Method: "PUT", Path: "/v2/items/7?dry=1",
-		Header: map[string]string{"X-Segment": "eu", "Connection": "close", "Content-Length": "999"}, Body: []byte("payload")}}
+		Header: http.Header{"X-Segment": {"eu"}, "Connection": {"close"}, "Content-Length": {"999"}}, Body: []byte("payload")}}
 	for i := 0; i < 2; i++ { // the second goes over the kept-alive connection
 		res := &gonogo.Result{Request: req}
 		c.Do(context.Background(), req, res)

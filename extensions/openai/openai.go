@@ -237,8 +237,8 @@ func (c *Client) recorded(rec *gonogo.Recorded) *http.Request {
 	u.RawPath = ""
 	r := c.tmpl.Clone(context.Background())
 	r.Method, r.URL = rec.Method, &u
-	for k, v := range rec.Header {
-		r.Header.Set(k, v)
+	for k, vs := range rec.Header {
+		r.Header[http.CanonicalHeaderKey(k)] = vs
 	}
 	return r
 }

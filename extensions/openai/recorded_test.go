@@ -2,6 +2,7 @@ package openai_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestRecordedRequestAgainstFixture(t *testing.T) {
 	}
 	body := `{"model":"gpt-sim","messages":[{"role":"user","content":"hello there"}],"max_tokens":5,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}`
 	req := &gonogo.Request{Recorded: &gonogo.Recorded{Method: "POST", Path: "/v1/chat/completions", Body: []byte(body),
-		Header: map[string]string{"Content-Type": "application/json"}}}
+		Header: http.Header{"Content-Type": {"application/json"}}}}
 	res := &gonogo.Result{Request: req, Sent: time.Now()}
 	c.Do(context.Background(), req, res)
 	if res.Class != gonogo.ErrNone {

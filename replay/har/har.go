@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -240,25 +241,16 @@ func (h *Reader) parse(e *entry, row *replay.Row) (string, error) {
 		rec.Body = b
 		if q.PostData.MimeType != "" {
 			if rec.Header == nil {
-				rec.Header = map[string]string{}
+				rec.Header = http.Header{}
 			}
-			if !hasHeader(rec.Header, "Content-Type") {
-				rec.Header["Content-Type"] = q.PostData.MimeType
-			}
-		}
-	}
-	var resp *replay.RecordedResponse
-	if p := e.Response; p != nil && (p.Status > 0 || p.Content.Text != "") {
-		resp = &replay.RecordedResponse{Status: p.Status, Header: headerMap(p.Headers)}
-		if p.Content.Text != "" {
-			if resp.Body, err = decodeText(p.Content.Text, p.Content.Encoding); err != nil {
-				return "response.content.text", err
+			if rec.Header.Get("Content-Type") == "" {
+				rec.Header.Set("Content-Type", q.PostData.MimeType)
 			}
 		}
 	}
 	h.clock.Accept(ns, h.n)
 	h.Good()
-	*row = replay.Row{Line: h.n, Offset: off, Request: rec, Response: resp}
+	*row = replay.Row{Line: h.n, Offset: off, Request: rec}
 	return "", nil
 }
 
@@ -274,30 +266,17 @@ func decodeText(s, encoding string) ([]byte, error) {
 }
 
 // headerMap keeps the request's headers but HTTP/2 pseudo-headers and
-// hop-by-hop ones; repeated names are joined with ", ".
-func headerMap(hs []nameValue) map[string]string {
-	var m map[string]string
+// hop-by-hop ones; repeated names keep every value.
+func headerMap(hs []nameValue) http.Header {
+	var h http.Header
 	for _, nv := range hs {
 		if nv.Name == "" || strings.HasPrefix(nv.Name, ":") || hopHeaders[strings.ToLower(nv.Name)] {
 			continue
 		}
-		if m == nil {
-			m = make(map[string]string, len(hs))
+		if h == nil {
+			h = make(http.Header, len(hs))
 		}
-		if v, ok := m[nv.Name]; ok {
-			m[nv.Name] = v + ", " + nv.Value
-		} else {
-			m[nv.Name] = nv.Value
-		}
+		h.Add(nv.Name, nv.Value)
 	}
-	return m
-}
-
-func hasHeader(m map[string]string, name string) bool {
-	for k := range m {
-		if strings.EqualFold(k, name) {
-			return true
-		}
-	}
-	return false
+	return h
 }

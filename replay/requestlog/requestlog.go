@@ -1,6 +1,7 @@
 // Package requestlog reads request logs: JSON lines, one recorded request
 // per line, with its arrival time, method, path, headers, body, tags,
-// optional token counts and optional recorded response. The schema is in
+// optional token counts (a recorded response, when present, is accepted and
+// not used). The schema is in
 // docs/traces.md. It registers itself as the replay format "requestlog".
 package requestlog
 
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -42,17 +44,11 @@ type Entry struct {
 	// Body is a string (sent as is) or any other JSON value (sent as its
 	// JSON text).
 	Body         json.RawMessage            `json:"body"`
-	Response     *Response                  `json:"response"`
+	// Response is the recorded response; it is accepted, not replayed.
+	Response     json.RawMessage            `json:"response"`
 	Tags         map[string]json.RawMessage `json:"tags"`
 	InputTokens  json.RawMessage            `json:"input_tokens"`
 	OutputTokens json.RawMessage            `json:"output_tokens"`
-}
-
-// Response is the recorded response of an Entry.
-type Response struct {
-	Status  int                        `json:"status"`
-	Headers map[string]json.RawMessage `json:"headers"`
-	Body    json.RawMessage            `json:"body"`
 }
 
 // Reader reads a request log row by row, in constant memory.
@@ -82,8 +78,8 @@ func NewReader(name string, r io.Reader, o replay.Options) (*Reader, error) {
 	}, nil
 }
 
-// Next implements replay.Reader. It fills Row.Request, Row.Tags, the token
-// counts and, when recorded, Row.Response.
+// Next implements replay.Reader. It fills Row.Request, Row.Tags and the
+// token counts.
 func (r *Reader) Next(row *replay.Row) error {
 	if r.sticky != nil {
 		return r.sticky
@@ -173,23 +169,11 @@ func (r *Reader) parse(line []byte, n int64, row *replay.Row) (string, error) {
 			return t.name, err
 		}
 	}
-	var resp *replay.RecordedResponse
-	if e.Response != nil {
-		if e.Response.Status < 0 || e.Response.Status > 999 {
-			return "response.status", fmt.Errorf("bad status %d", e.Response.Status)
-		}
-		h, field, err := headers(e.Response.Headers, "response.headers")
-		if err != nil {
-			return field, err
-		}
-		resp = &replay.RecordedResponse{Status: e.Response.Status, Header: h, Body: body(e.Response.Body)}
-	}
 	r.clock.Accept(ns, n)
 	r.Good()
 	*row = replay.Row{
 		Line: n, Offset: off, InputTokens: in, OutputTokens: out, Tags: tags,
-		Request:  &gonogo.Recorded{Method: e.Method, Path: path, Header: header, Body: body(e.Body)},
-		Response: resp,
+		Request: &gonogo.Recorded{Method: e.Method, Path: path, Header: header, Body: body(e.Body)},
 	}
 	return "", nil
 }
@@ -215,22 +199,24 @@ func body(raw json.RawMessage) []byte {
 }
 
 // headers takes string values, or arrays of strings joined with ", ".
-func headers(m map[string]json.RawMessage, field string) (map[string]string, string, error) {
+func headers(m map[string]json.RawMessage, field string) (http.Header, string, error) {
 	if len(m) == 0 {
 		return nil, "", nil
 	}
-	h := make(map[string]string, len(m))
+	h := make(http.Header, len(m))
 	for k, raw := range m {
 		var s string
 		if err := json.Unmarshal(raw, &s); err == nil {
-			h[k] = s
+			h.Add(k, s)
 			continue
 		}
 		var ss []string
 		if err := json.Unmarshal(raw, &ss); err != nil {
 			return nil, field + "." + k, errors.New("want a string or an array of strings")
 		}
-		h[k] = strings.Join(ss, ", ")
+		for _, v := range ss {
+			h.Add(k, v)
+		}
 	}
 	return h, "", nil
 }

@@ -2,6 +2,7 @@ package requestlog_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -36,16 +37,13 @@ func TestRows(t *testing.T) {
 	q := r.Request
 	if q == nil || q.Method != "POST" || q.Path != "/v1/chat/completions" ||
 		string(q.Body) != `{"model":"m","messages":[{"role":"user","content":"hi"}]}` ||
-		q.Header["Content-Type"] != "application/json" || q.Header["Accept"] != "a, b" {
+		q.Header.Get("Content-Type") != "application/json" || fmt.Sprint(q.Header.Values("Accept")) != "[a b]" {
 		t.Errorf("request = %+v (body %s)", q, q.Body)
 	}
 	if r.Tags["user"] != "u1" || r.Tags["segment"] != "free" || r.Tags["n"] != "3" || r.InputTokens != 12 || r.OutputTokens != 30 {
 		t.Errorf("row = %+v", r)
 	}
-	if r.Response == nil || r.Response.Status != 200 || string(r.Response.Body) != `{"ok":true}` {
-		t.Errorf("response = %+v", r.Response)
-	}
-	if q := rows[1].Request; q.Path != "/health?x=1" || q.Body != nil || rows[1].Offset != 500*time.Millisecond || rows[1].Response != nil {
+	if q := rows[1].Request; q.Path != "/health?x=1" || q.Body != nil || rows[1].Offset != 500*time.Millisecond {
 		t.Errorf("row 2 = %+v %+v", rows[1], q)
 	}
 	if q := rows[2].Request; string(q.Body) != "raw text" || rows[2].Line != 3 {
