@@ -7,6 +7,8 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/gonogo-dev/gonogo"
 )
 
 // RunData is what verdicts and reports need of one stored run: its summary,
@@ -27,7 +29,7 @@ type RunData struct {
 	// Timeline holds per-interval counts and Events what happened during
 	// the run; both nil when the run directory has none.
 	Timeline []TimelinePoint
-	Events   []Event
+	Events   []gonogo.Event
 	// Divergence is the shadow run's divergence report, nil for others.
 	Divergence *DivergenceReport
 	// Goodput counts the requests of a group (Overall or ScenarioGroup)

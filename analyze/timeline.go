@@ -6,15 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
+
+	"github.com/gonogo-dev/gonogo"
 )
 
 // TimelineFile is the conventional name of the per-interval counts file in
 // a run directory.
 const TimelineFile = "timeline.ndjson"
 
-// EventsFile is the conventional name of the event file in a run
-// directory: faults injected, traffic flipped, knobs changed.
+// EventsFile is the conventional name of the run's journal in a run
+// directory: faults injected, traffic flipped, markers (gonogo.Event).
 const EventsFile = "events.ndjson"
 
 // ErrTimeline is wrapped by every ReadTimeline and ReadEvents error.
@@ -51,36 +52,33 @@ func (p TimelinePoint) ErrorRate() float64 {
 	return float64(p.Failed) / float64(p.Requests)
 }
 
-// Event is something that happened during a run and belongs on every time
-// axis of a report: a fault injected, traffic flipped, a knob changed.
-type Event struct {
-	Time time.Time `json:"time"`
-	// Kind is a short class ("fault", "flip", "rollback", "knob", "note").
-	Kind  string `json:"kind"`
-	Label string `json:"label"`
-}
-
 // ReadTimeline reads a timeline.ndjson stream; errors name the line.
 func ReadTimeline(r io.Reader) ([]TimelinePoint, error) {
-	return readNDJSON[TimelinePoint](r)
+	return readNDJSON[TimelinePoint](r, nil)
 }
 
-// ReadEvents reads an events.ndjson stream; errors name the line.
-func ReadEvents(r io.Reader) ([]Event, error) {
-	return readNDJSON[Event](r)
+// ReadEvents reads an events.ndjson stream (the run's journal). Every
+// record must have schema gonogo.EventSchema, a time and a kind, and a span
+// must not end before it starts; errors name the line.
+func ReadEvents(r io.Reader) ([]gonogo.Event, error) {
+	return readNDJSON(r, func(e *gonogo.Event) error {
+		switch {
+		case e.Schema != gonogo.EventSchema:
+			return fmt.Errorf("field schema: %d is not the event schema %d", e.Schema, gonogo.EventSchema)
+		case e.Time.IsZero():
+			return errors.New("field time: missing")
+		case e.Kind == "":
+			return errors.New("field kind: missing")
+		case e.End != nil && e.End.Before(e.Time):
+			return errors.New("field end: before time")
+		}
+		return nil
+	})
 }
 
-// WriteEvent appends one event as a JSON line to w.
-func WriteEvent(w io.Writer, e Event) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
-}
-
-func readNDJSON[T any](r io.Reader) ([]T, error) {
+// readNDJSON reads one JSON object per line, checking each with check
+// (nil checks nothing).
+func readNDJSON[T any](r io.Reader, check func(*T) error) ([]T, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxLogLine)
 	var out []T
@@ -90,7 +88,11 @@ func readNDJSON[T any](r io.Reader) ([]T, error) {
 			continue
 		}
 		var v T
-		if err := json.Unmarshal(b, &v); err != nil {
+		err := json.Unmarshal(b, &v)
+		if err == nil && check != nil {
+			err = check(&v)
+		}
+		if err != nil {
 			return out, fmt.Errorf("%w: line %d: %v", ErrTimeline, line, err)
 		}
 		out = append(out, v)

@@ -12,6 +12,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
 )
 
@@ -78,10 +79,10 @@ func runTimeAxis(in Input) timeAxis {
 }
 
 // eventMarkers turns the run's events into markers on ax.
-func eventMarkers(events []analyze.Event, ax timeAxis) []eventMarker {
+func eventMarkers(events []gonogo.Event, ax timeAxis) []eventMarker {
 	out := make([]eventMarker, 0, len(events))
 	for _, e := range events {
-		label := e.Label
+		label := e.Message
 		if label == "" {
 			label = e.Kind
 		}

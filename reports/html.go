@@ -285,10 +285,10 @@ func htmlDetails(in Input) []htmlDetail {
 
 // eventLines lists events with their offset from start: "+36s · fault ·
 // latency +40ms".
-func eventLines(events []analyze.Event, start time.Time) []string {
+func eventLines(events []gonogo.Event, start time.Time) []string {
 	out := make([]string, len(events))
 	for i, e := range events {
-		out[i] = "+" + e.Time.Sub(start).Round(time.Second).String() + " · " + e.Kind + " · " + e.Label
+		out[i] = "+" + e.Time.Sub(start).Round(time.Second).String() + " · " + e.Kind + " · " + e.Message
 	}
 	return out
 }

@@ -117,11 +117,11 @@ func htmlDivergence() *analyze.DivergenceReport {
 	}
 }
 
-func htmlEvents() []analyze.Event {
-	return []analyze.Event{
-		{Time: htmlT0.Add(36 * time.Second), Kind: "fault", Label: "fault: latency +40ms"},
-		{Time: htmlT0.Add(40 * time.Second), Kind: "fault", Label: "fault: http 503 5%"},
-		{Time: htmlT0.Add(50 * time.Second), Kind: "flip", Label: "traffic flipped to v2"},
+func htmlEvents() []gonogo.Event {
+	return []gonogo.Event{
+		{Time: htmlT0.Add(36 * time.Second), Schema: gonogo.EventSchema, Kind: "fault", Source: "chaos", Message: "fault: latency +40ms"},
+		{Time: htmlT0.Add(40 * time.Second), Schema: gonogo.EventSchema, Kind: "fault", Source: "chaos", Message: "fault: http 503 5%"},
+		{Time: htmlT0.Add(50 * time.Second), Schema: gonogo.EventSchema, Kind: "flip", Source: "chaos", Message: "traffic flipped to v2"},
 	}
 }
 
@@ -318,8 +318,8 @@ func htmlLongRun(tb testing.TB, n int) Input {
 	in.Data.Summary.Started, in.Data.Summary.Ended = htmlT0, htmlT0.Add(time.Duration(n)*time.Second)
 	in.Data.Intervals, in.Data.Hists, in.Data.Timeline = stats, analyze.Cumulative(ivs), tl
 	for i := range 10 {
-		in.Data.Events = append(in.Data.Events, analyze.Event{
-			Time: htmlT0.Add(time.Duration(i*n/10) * time.Second), Kind: "fault", Label: "fault injected: http 503 5%",
+		in.Data.Events = append(in.Data.Events, gonogo.Event{
+			Time: htmlT0.Add(time.Duration(i*n/10) * time.Second), Schema: gonogo.EventSchema, Kind: "fault", Source: "chaos", Message: "fault injected: http 503 5%",
 		})
 	}
 	return in

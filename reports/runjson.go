@@ -25,10 +25,30 @@ const RunFile = "run.json"
 // ErrSchema is returned for a run.json of an unsupported schema version.
 var ErrSchema = errors.New("reports: unsupported run.json schema")
 
+// Run statuses, run.json's "status". Every status but StatusComplete is a
+// run that ended early or never ended: its results are partial and never a
+// pass.
+const (
+	// StatusRunning is written when the run starts; a reader that finds it
+	// sees a run that is still going or was killed (its interval files hold
+	// what was measured up to the last flushed interval).
+	StatusRunning = "running"
+	// StatusComplete is a run that ran its whole schedule.
+	StatusComplete = "complete"
+	// StatusInterrupted is a run stopped by SIGINT or SIGTERM.
+	StatusInterrupted = "interrupted"
+	// StatusAborted is a run stopped by an abortOnFail threshold or gate.
+	StatusAborted = "aborted"
+)
+
 // Run is the content of run.json.
 type Run struct {
-	Schema    int       `json:"schema"`
-	ID        string    `json:"id"`
+	Schema int    `json:"schema"`
+	ID     string `json:"id"`
+	// Status says whether the run completed (StatusComplete) or ended
+	// early; a run.json without it (written before the field existed) is
+	// complete.
+	Status    string    `json:"status,omitempty"`
 	Started   time.Time `json:"started"`
 	Ended     time.Time `json:"ended"`
 	DurationS float64   `json:"duration_s"`
@@ -56,6 +76,10 @@ type Run struct {
 	// was sent, dropped (queue full), skipped (unsafe method) and failed.
 	Mirrors map[string]Mirror `json:"mirrors,omitempty"`
 }
+
+// Partial reports whether the run ended early or never ended: killed,
+// interrupted or aborted.
+func (r *Run) Partial() bool { return r.Status != "" && r.Status != StatusComplete }
 
 // Mirror is what a shadow run's secondary or candidate was asked to do.
 type Mirror struct {
