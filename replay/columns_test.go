@@ -75,3 +75,43 @@ func TestCheckTimeFormat(t *testing.T) {
 		t.Errorf("CheckTimeFormat(unix) = %v", err)
 	}
 }
+
+// FuzzParseColumns checks that the column-mapping parser never panics,
+// that its errors are one line wrapping ErrFormat, and that what it accepts
+// is a valid mapping that reads back the same once written out again.
+func FuzzParseColumns(f *testing.F) {
+	for _, s := range []string{
+		"timestamp=TIMESTAMP,input_tokens=ContextTokens,output_tokens=GeneratedTokens",
+		" timestamp = t , tag:user=User ID",
+		"timestamp=a=b,tag:x=",
+		"tag:=x", "timestamp=a,timestamp=b", ",", "=", "tag: =x", "timestamp=\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := replay.ParseColumns(s)
+		if err != nil {
+			if !errors.Is(err, replay.ErrFormat) || !strings.HasPrefix(err.Error(), "replay: bad trace: columns: ") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("ParseColumns(%q) error %q: want one line wrapping ErrFormat", s, err)
+			}
+			return
+		}
+		if strings.TrimSpace(s) == "" {
+			if m != nil {
+				t.Fatalf("ParseColumns(%q) = %v, want nil", s, m)
+			}
+			return
+		}
+		if err := replay.ValidateColumns(m); err != nil {
+			t.Fatalf("ParseColumns(%q) = %v, which ValidateColumns refuses: %v", s, m, err)
+		}
+		pairs := make([]string, 0, len(m))
+		for field, column := range m {
+			pairs = append(pairs, field+"="+column)
+		}
+		again, err := replay.ParseColumns(strings.Join(pairs, ","))
+		if err != nil || fmt.Sprint(again) != fmt.Sprint(m) {
+			t.Fatalf("ParseColumns(%q) = %v; written out and read again: %v, %v", s, m, again, err)
+		}
+	})
+}

@@ -23,6 +23,14 @@ type Stats struct {
 	Rows         int64    `json:"rows"`
 	Skipped      int64    `json:"skipped"`
 	SkippedFirst []string `json:"skipped_first,omitempty"`
+	// TimeFormat is the timestamp format the reader took (see
+	// TimeReader); TimeDetected says it was detected from the data.
+	// Empty when the reader does not say.
+	TimeFormat   string `json:"time_format,omitempty"`
+	TimeDetected bool   `json:"time_format_detected,omitempty"`
+	// Warnings are what Open found doubtful about the trace (see the
+	// function Warnings): a unit inferred, an implausible rate.
+	Warnings []string `json:"warnings,omitempty"`
 	// SpanSec is the time from the first row to the last, in seconds.
 	SpanSec float64 `json:"span_s"`
 	// MeanRatePerSec is Rows / SpanSec; 0 when the span is 0.
@@ -69,7 +77,8 @@ type HistBin struct {
 	Count int64 `json:"count"`
 }
 
-// Inspect reads r to the end and describes it. It keeps two token counts
+// Inspect reads r to the end and describes it, with the timestamp format
+// and the warnings of a reader that reports them (TimeReader, Warnings). It keeps two token counts
 // per row (8 bytes) for the exact percentiles and the rank correlation;
 // everything else is computed in one streaming pass. It fails on the
 // reader's first error other than io.EOF (a *RowError when the reader is
@@ -132,6 +141,10 @@ func Inspect(r Reader) (*Stats, error) {
 		anyIn = anyIn || row.InputTokens != 0
 		anyOut = anyOut || row.OutputTokens != 0
 	}
+	if tr, ok := r.(TimeReader); ok {
+		s.TimeFormat, s.TimeDetected = tr.TimeFormat(), tr.TimeDetected()
+	}
+	s.Warnings = Warnings(r)
 	sk := r.Skipped()
 	s.Skipped = sk.Count
 	for _, e := range sk.First {
@@ -268,6 +281,16 @@ func (s *Stats) WriteText(w io.Writer) error {
 		}
 	}
 	kv("rows", "%s%s", thousands(s.Rows), skipped)
+	if s.TimeFormat != "" {
+		how := ""
+		if s.TimeDetected {
+			how = "  (detected from the data; --time-format sets it)"
+		}
+		kv("timestamps", "%s%s", s.TimeFormat, how)
+	}
+	for _, w := range s.Warnings {
+		kv("warning", "%s", w)
+	}
 	if s.Rows > 0 {
 		kv("span", "%s s", thousandsFloat(s.SpanSec, 1))
 		kv("mean rate", "%s req/s", thousandsFloat(s.MeanRatePerSec, 3))

@@ -30,6 +30,7 @@ func ExampleInspect() {
 	s.WriteText(os.Stdout)
 	// Output:
 	// rows         4  (1 malformed row skipped)
+	// timestamps   datetime
 	// span         2.0 s
 	// mean rate    2.000 req/s
 	// burstiness   0.88  (CV of inter-arrival times: 0 even, 1 Poisson, >1 bursty)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo/replay"
+	"github.com/gonogo-dev/gonogo/replay/internal/tracetest"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -184,31 +185,10 @@ func TestInspectErrors(t *testing.T) {
 	}
 }
 
-// inspShared finds the shared directory beside the repository (or inside
-// it), or skips the test.
-func inspShared(t *testing.T, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", rel)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("shared/%s not found above %s", rel, dir)
-		}
-		dir = parent
-	}
-}
-
 // TestInspectAzureREADME checks every figure of the table in
-// shared/traces/README.md against Inspect on the traces themselves.
+// fixtures/traces/README.md against Inspect on the traces themselves.
 func TestInspectAzureREADME(t *testing.T) {
-	dir := inspShared(t, "traces/azure-llm-2023")
+	dir := tracetest.Traces(t, "azure-llm-2023")
 	readme, err := os.ReadFile(filepath.Join(filepath.Dir(dir), "README.md"))
 	if err != nil {
 		t.Fatal(err)

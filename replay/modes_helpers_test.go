@@ -1,12 +1,11 @@
 package replay_test
 
 // Test-only helpers of the replay-mode tests: an in-memory reader and a
-// loader of the Azure LLM inference trace (shared/traces, beside the
-// repository root).
+// loader of the Azure LLM inference trace (fixtures/traces in the
+// repository).
 
 import (
 	"encoding/csv"
-	"errors"
 	"io"
 	"math"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"gonum.org/v1/gonum/stat"
 
 	"github.com/gonogo-dev/gonogo/replay"
+	"github.com/gonogo-dev/gonogo/replay/internal/tracetest"
 )
 
 // modesReader reads rows from memory; err, when set, comes after the last
@@ -66,15 +66,14 @@ var modesAzure struct {
 	errs map[string]error
 }
 
-// modesAzureCode loads the Azure 2023 "code" trace; the test is skipped
-// when shared/traces is absent.
+// modesAzureCode loads the Azure 2023 "code" trace.
 func modesAzureCode(t testing.TB) []replay.Row {
 	t.Helper()
 	return modesAzureTrace(t, "code")
 }
 
 // modesAzureTrace loads AzureLLMInferenceTrace_<name>.csv once per test
-// binary; the test is skipped when shared/traces is absent.
+// binary.
 func modesAzureTrace(t testing.TB, name string) []replay.Row {
 	t.Helper()
 	modesAzure.mu.Lock()
@@ -85,11 +84,8 @@ func modesAzureTrace(t testing.TB, name string) []replay.Row {
 	rows, ok := modesAzure.rows[name]
 	err := modesAzure.errs[name]
 	if !ok && err == nil {
-		rows, err = modesLoadAzure("AzureLLMInferenceTrace_" + name + ".csv")
+		rows, err = modesLoadAzure(modesAzurePath(t, "AzureLLMInferenceTrace_"+name+".csv"))
 		modesAzure.rows[name], modesAzure.errs[name] = rows, err
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("Azure trace not found: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -97,33 +93,15 @@ func modesAzureTrace(t testing.TB, name string) []replay.Row {
 	return rows
 }
 
-// modesAzurePath finds shared/traces/azure-llm-2023/<file> beside the
-// repository root (the folder holding go.mod).
-func modesAzurePath(file string) (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "traces", "azure-llm-2023", file)
-	_, err = os.Stat(path)
-	return path, err
+// modesAzurePath is the path of fixtures/traces/azure-llm-2023/<file>.
+func modesAzurePath(t testing.TB, file string) string {
+	t.Helper()
+	return tracetest.Traces(t, filepath.Join("azure-llm-2023", file))
 }
 
-func modesLoadAzure(name string) ([]replay.Row, error) {
-	path, err := modesAzurePath(name)
-	if err != nil {
-		return nil, err
-	}
+// modesLoadAzure reads an Azure trace with encoding/csv and time.Parse,
+// independently of the readers under test.
+func modesLoadAzure(path string) ([]replay.Row, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -5,13 +5,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Options says how to read a trace. The zero value reads a trace whose
@@ -104,7 +107,18 @@ const sniffBytes = 64 << 10
 // with "method", "path" or "url" is a request log, other objects are a
 // jsonl trace); other extensions are detected by content alone. When the
 // format cannot be told, the error wraps ErrFormat and suggests
-// Options.Format.
+// Options.Format (--trace-format); a binary file is refused without
+// being parsed. A missing file gives an error that names it and wraps
+// fs.ErrNotExist.
+//
+// Before reading, Open samples the first rows (up to 1,000, within the
+// first 64 KiB) to check the timestamps' unit: when the format was
+// detected as seconds from the start (offset-s) but every timestamp is a
+// whole number and the median gap is 10 or more, they are milliseconds
+// and the trace is read as offset-ms; when the unit taken (detected or
+// given) makes a mean rate under MinPlausibleRatePerSec or over
+// MaxPlausibleRatePerSec, the unit is kept and questioned. Both come back
+// as Warnings(r); r is a TimeReader that says the format it took.
 func Open(path string, o Options) (Reader, io.Closer, error) {
 	if o.Columns != nil {
 		if err := ValidateColumns(o.Columns); err != nil {
@@ -122,7 +136,9 @@ func Open(path string, o Options) (Reader, io.Closer, error) {
 		f, name = os.Stdin, "stdin"
 	} else {
 		var err error
-		if f, err = os.Open(path); err != nil {
+		if f, err = os.Open(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("trace %s: %w", path, fs.ErrNotExist)
+		} else if err != nil {
 			return nil, nil, err
 		}
 	}
@@ -154,6 +170,9 @@ func Open(path string, o Options) (Reader, io.Closer, error) {
 	if len(bytes.TrimSpace(head)) == 0 {
 		return fail(fmt.Errorf("%w: %s: empty file", ErrFormat, name))
 	}
+	if at, ok := binaryAt(head); ok {
+		return fail(fmt.Errorf("%w: %s: not a text trace (binary data at byte %d); traces are CSV, JSON lines or HAR, optionally gzip-compressed", ErrFormat, name, at))
+	}
 	format := o.Format
 	if format == "" && o.Preset != "" {
 		p, ok := LookupPreset(o.Preset)
@@ -164,18 +183,46 @@ func Open(path string, o Options) (Reader, io.Closer, error) {
 	}
 	if format == "" {
 		if format = detectFormat(ext, head); format == "" {
-			return fail(fmt.Errorf("%w: %s: cannot tell the trace format; name one with --format (%s)", ErrFormat, name, strings.Join(Formats(), ", ")))
+			return fail(fmt.Errorf("%w: %s: cannot tell the trace format; name one with --trace-format (%s)", ErrFormat, name, strings.Join(Formats(), ", ")))
 		}
 	}
 	open, ok := lookupFormat(format)
 	if !ok {
 		return fail(fmt.Errorf("%w: %s: unknown format %q (registered: %s; import replay/all for every built-in format)", ErrFormat, name, format, strings.Join(Formats(), ", ")))
 	}
+	if len(head) == sniffBytes { // a cut line is not a row to judge by
+		if i := bytes.LastIndexByte(head, '\n'); i > 0 {
+			head = head[:i+1]
+		}
+	}
+	o, inferred, warnings := sampleUnit(name, open, head, o)
 	r, err := open(name, br, o)
 	if err != nil {
 		return fail(err)
 	}
-	return r, closer, nil
+	return &traceReader{Reader: r, warnings: warnings, inferred: inferred}, closer, nil
+}
+
+// binaryAt reports whether head is binary rather than text, and the offset
+// of the first byte that says so: a NUL, or the first of more than 1 in 10
+// bytes (of the first 8 KiB) that are control characters or not UTF-8.
+func binaryAt(head []byte) (int, bool) {
+	head = head[:min(len(head), 8<<10)]
+	if i := bytes.IndexByte(head, 0); i >= 0 {
+		return i, true
+	}
+	first, bad := -1, 0
+	for i := 0; i < len(head); {
+		r, n := utf8.DecodeRune(head[i:])
+		if r == utf8.RuneError && n == 1 && len(head)-i >= utf8.UTFMax || r < 0x20 && r != '\t' && r != '\n' && r != '\r' && r != '\f' {
+			bad++
+			if first < 0 {
+				first = i
+			}
+		}
+		i += n
+	}
+	return first, bad*10 > len(head)
 }
 
 // multiCloser closes several multiCloser, innermost last.

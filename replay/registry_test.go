@@ -83,7 +83,7 @@ func TestOpenDetectsFormat(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if got := typeName(r); got != tt.wantType {
+			if got := typeName(replay.FormatReader(r)); got != tt.wantType {
 				t.Errorf("reader is %s, want %s", got, tt.wantType)
 			}
 			var row replay.Row
@@ -118,7 +118,7 @@ func TestOpenErrors(t *testing.T) {
 		{"empty.csv", "", replay.Options{}, "empty.csv: empty file"},
 		{"blank.jsonl", "\n \n", replay.Options{}, "blank.jsonl: empty file"},
 		{"header.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n", replay.Options{}, "header.csv: no rows"},
-		{"words.txt", "hello world\n", replay.Options{}, "words.txt: cannot tell the trace format; name one with --format (csv, har, jsonl, requestlog)"},
+		{"words.txt", "hello world\n", replay.Options{}, "words.txt: cannot tell the trace format; name one with --trace-format (csv, har, jsonl, requestlog)"},
 		{"notjson.jsonl", "hello, world\n", replay.Options{}, "cannot tell"},
 		{"x.csv", traceCSV, replay.Options{Format: "parquet"}, `unknown format "parquet"`},
 		{"x.csv", traceCSV, replay.Options{Columns: map[string]string{"when": "TIMESTAMP"}}, `unknown field "when"`},
@@ -143,4 +143,94 @@ func TestOpenErrors(t *testing.T) {
 	if _, _, err := replay.Open(filepath.Join(t.TempDir(), "missing.csv"), replay.Options{}); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
+}
+
+// Bad input gets one line that names the file and says what is wrong,
+// never a dump of its bytes.
+func TestOpenMessages(t *testing.T) {
+	noNUL := make([]byte, 2000)
+	for i := range noNUL {
+		noNUL[i] = byte(0x80 + i%0x40) // continuation bytes: never UTF-8
+	}
+	tests := []struct {
+		name, file, content string
+		o                   replay.Options
+		want                string
+		wantIs              error
+	}{
+		{"binary with NUL", "bin.csv", "\x7fELF\x02\x01\x01\x00\x00\x00,\x00\x00", replay.Options{},
+			"replay: bad trace: FILE: not a text trace (binary data at byte 7); traces are CSV, JSON lines or HAR, optionally gzip-compressed", replay.ErrFormat},
+		{"binary without NUL", "bin.dat", string(noNUL), replay.Options{},
+			"replay: bad trace: FILE: not a text trace (binary data at byte 0); traces are CSV, JSON lines or HAR, optionally gzip-compressed", replay.ErrFormat},
+		{"gzip of binary", "bin.csv.gz", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", replay.Options{},
+			"replay: bad trace: FILE: not a text trace (binary data at byte 8); traces are CSV, JSON lines or HAR, optionally gzip-compressed", replay.ErrFormat},
+		{"format not told", "words.txt", "hello world\n", replay.Options{},
+			"replay: bad trace: FILE: cannot tell the trace format; name one with --trace-format (csv, har, jsonl, requestlog)", replay.ErrFormat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeTraceFile(t, tt.file, tt.content)
+			_, _, err := replay.Open(path, tt.o)
+			if err == nil || strings.ReplaceAll(err.Error(), path, "FILE") != tt.want || !errors.Is(err, tt.wantIs) {
+				t.Errorf("err = %v\nwant  %s", err, tt.want)
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "missing.csv")
+		_, _, err := replay.Open(path, replay.Options{})
+		if want := "trace " + path + ": file does not exist"; err == nil || err.Error() != want || !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("err = %v, want %s (fs.ErrNotExist)", err, want)
+		}
+	})
+	t.Run("a latin-1 CSV is text", func(t *testing.T) {
+		r, c, err := replay.Open(writeTraceFile(t, "l1.csv", "timestamp,input_tokens,region\n0,1,M\xfcnchen\n1,2,Z\xfcrich\n"), replay.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var row replay.Row
+		if err := r.Next(&row); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzOpen checks that Open, with its format detection, binary check and
+// timestamp-unit sampling, never panics, that its errors and warnings are
+// one line each, and that what it opens reads to an end.
+func FuzzOpen(f *testing.F) {
+	for _, s := range []string{traceCSV, traceJSONL, requestLog, harDoc,
+		"timestamp,input_tokens\n0,1\n500,2\n1000,3\n", `{"timestamp":0}` + "\n" + `{"timestamp":1e9}` + "\n" + `{"timestamp":2e9}`,
+		"\x00\x01", "ts\n1\n1\n1\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, content string) {
+		path := filepath.Join(t.TempDir(), "trace")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, c, err := replay.Open(path, replay.Options{})
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error of more than one line: %q", err)
+			}
+			return
+		}
+		defer c.Close()
+		for _, w := range replay.Warnings(r) {
+			if strings.Contains(w, "\n") || !strings.HasPrefix(w, path+": ") {
+				t.Fatalf("warning %q: want one line naming the file", w)
+			}
+		}
+		var row replay.Row
+		for i := 0; ; i++ {
+			if err := r.Next(&row); err != nil {
+				break
+			}
+			if i > len(content) {
+				t.Fatalf("more rows than bytes")
+			}
+		}
+	})
 }

@@ -1,9 +1,9 @@
 // Package replay turns recorded production traffic into load: trace readers
 // (one subpackage per format, each registering itself), trace statistics,
 // the arrival sources that replay a trace at its recorded timestamps, in
-// order at a given rate, or from its empirical distributions, and the shadow
-// fan-out that mirrors each request to secondary and candidate versions and
-// stores every answer in a pair store.
+// order at a given rate, or from its empirical distributions, and the pair
+// store that keeps every answer of a shadow run (package mirror sends the
+// copies).
 //
 // Readers stream: a trace of any length is read row by row in constant
 // memory. A row is one recorded arrival: its offset from the first row, its

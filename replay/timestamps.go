@@ -59,6 +59,43 @@ type TimestampOptions struct {
 	Reopen func() (Reader, io.Closer, error)
 }
 
+// WindowError says that the window of a replay (TimestampOptions From and
+// To) holds no row of the trace: From lies past its last row, or [From, To)
+// falls between two rows. The replay would send nothing; it is bad input,
+// and matches ErrOption.
+type WindowError struct {
+	// From and To are the window; To 0 means the end of the trace.
+	From, To time.Duration
+	// PastEnd says the trace ended before From. Before counts the rows
+	// before From and Last is the offset of the last of them: the trace's
+	// span when PastEnd.
+	PastEnd bool
+	Before  int64
+	Last    time.Duration
+	// Next is the first row at or after To, when not PastEnd.
+	Next time.Duration
+}
+
+// Error reads "--from 2h0m0s is past the end of the trace: its 8,819 rows
+// span 0s–57m15.9s", or for an empty window "--from 10m0s --to 10m5s
+// selects no row of the trace: the rows around it are at 9m58s and
+// 10m7s". It names the options as the command line spells them (from:
+// and to: in a scenario's traffic block).
+func (e *WindowError) Error() string {
+	if e.PastEnd {
+		span := fmt.Sprintf("its %s rows span 0s–%s", thousands(e.Before), e.Last.Round(100*time.Millisecond))
+		if e.Before == 1 {
+			span = "its only row is at 0s"
+		}
+		return fmt.Sprintf("--from %s is past the end of the trace: %s", e.From, span)
+	}
+	return fmt.Sprintf("--from %s --to %s selects no row of the trace: the rows around it are at %s and %s",
+		e.From, e.To, e.Last, e.Next)
+}
+
+// Unwrap returns ErrOption.
+func (e *WindowError) Unwrap() error { return ErrOption }
+
 // Validate checks the options: Speed, Scale and Loop must not be negative
 // (nor NaN or infinite) and a window with an end must not be empty.
 func (o TimestampOptions) Validate() error {
@@ -102,6 +139,8 @@ type Timestamps struct {
 	pass    int           // current loop, from 0
 	base    time.Duration // start of the current loop in trace time, relative to From
 	prevOff time.Duration // last row offset of this pass, to keep offsets sorted
+	before  int64         // rows of the first pass before From
+	after   time.Duration // the first row at or after To, when reachedTo
 
 	// The first pass's figures, for the length of a loop.
 	n                 int64
@@ -148,6 +187,18 @@ func NewTimestamps(r Reader, o TimestampOptions) *Timestamps {
 	return t
 }
 
+// Start reads the trace up to the first arrival of the window, so that a
+// replay that would send nothing fails before a run starts rather than
+// running no requests: it returns Err, a *WindowError when the window
+// holds no row. Next does the same reading when Start was not called;
+// call Start before the first Next.
+func (t *Timestamps) Start() error {
+	if t.copy >= t.copies && !t.done {
+		t.advance()
+	}
+	return t.err
+}
+
 // Next fills req with the next arrival's recorded payload (Row, tokens,
 // tags, recorded request) and returns its offset from the replay's start,
 // or false when the replay is over: every loop done, or the reader failed
@@ -189,6 +240,9 @@ func (t *Timestamps) Next(req *gonogo.Request) (time.Duration, bool) {
 func (t *Timestamps) advance() bool {
 	for !t.done {
 		if !t.nextRow() {
+			if t.pass == 0 && t.n == 0 && t.err == nil {
+				t.err = &WindowError{From: t.o.From, To: t.o.To, Before: t.before, Last: t.prevOff, PastEnd: !t.reachedTo, Next: t.after}
+			}
 			if t.done || !t.nextPass() {
 				t.finish()
 				return false
@@ -248,16 +302,20 @@ func (t *Timestamps) nextRow() bool {
 		if t.row.Offset < t.prevOff {
 			t.row.Offset = t.prevOff
 		}
-		t.prevOff = t.row.Offset
 		if t.row.Offset < t.o.From {
+			t.prevOff = t.row.Offset
+			if t.pass == 0 {
+				t.before++
+			}
 			continue
 		}
 		if t.o.To > 0 && t.row.Offset >= t.o.To {
 			if t.pass == 0 {
-				t.reachedTo = true
+				t.reachedTo, t.after = true, t.row.Offset
 			}
 			return false // rows are sorted: the window is over
 		}
+		t.prevOff = t.row.Offset
 		t.rows++
 		if t.pass == 0 {
 			if t.n == 0 {
@@ -334,9 +392,10 @@ func (t *Timestamps) Close() error {
 	return t.err
 }
 
-// Err reports why the replay ended early: invalid options, or a reader
-// error other than io.EOF (a *RowError from a strict reader, an unreadable
-// input, a failed Reopen). It is nil after a complete replay.
+// Err reports why the replay ended early: invalid options, a window that
+// holds no row (*WindowError), or a reader error other than io.EOF (a
+// *RowError from a strict reader, an unreadable input, a failed Reopen).
+// It is nil after a complete replay.
 func (t *Timestamps) Err() error { return t.err }
 
 // Skipped reports the malformed rows the reader skipped in the first pass

@@ -3,6 +3,7 @@ package replay_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"slices"
@@ -167,6 +168,71 @@ func TestTimestampsBadOptions(t *testing.T) {
 		if _, ok := src.Next(nil); ok || !errors.Is(src.Err(), replay.ErrOption) || !errors.Is(o.Validate(), replay.ErrOption) {
 			t.Errorf("%+v: Err %v, want ErrOption and no arrivals", o, src.Err())
 		}
+	}
+}
+
+// A window that holds no row of the trace is an error that says where the
+// rows are, from Start before any arrival (and from Next without Start);
+// a window that holds one is not.
+func TestTimestampsWindowOutsideTrace(t *testing.T) {
+	tests := []struct {
+		name     string
+		secs     []float64
+		from, to time.Duration
+		start    bool
+		want     string // "" for a replay that sends something
+	}{
+		{"past the end", []float64{0, 1, 2.25}, 10 * time.Second, 0, true, "--from 10s is past the end of the trace: its 3 rows span 0s–2.3s"},
+		{"past the end, no Start", []float64{0, 1, 2.25}, 10 * time.Second, 20 * time.Second, false, "--from 10s is past the end of the trace: its 3 rows span 0s–2.3s"},
+		{"just after the last row", []float64{0, 1, 2}, 2*time.Second + 1, 0, true, "--from 2.000000001s is past the end of the trace: its 3 rows span 0s–2s"},
+		{"one row", []float64{0}, time.Minute, 0, true, "--from 1m0s is past the end of the trace: its only row is at 0s"},
+		{"between two rows", []float64{0, 1, 5}, 2 * time.Second, 3 * time.Second, true, "--from 2s --to 3s selects no row of the trace: the rows around it are at 1s and 5s"},
+		{"at the last row", []float64{0, 1, 2}, 2 * time.Second, 0, true, ""},
+		{"whole trace", []float64{0, 1, 2}, 0, 0, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := replay.NewTimestamps(&modesReader{rows: modesRows(tt.secs...)}, replay.TimestampOptions{From: tt.from, To: tt.to, Loop: 2})
+			var err error
+			if tt.start {
+				err = src.Start()
+			}
+			offs, _ := modesDrain(t, src)
+			if !tt.start {
+				err = src.Err()
+			}
+			if tt.want == "" {
+				if err != nil || len(offs) == 0 {
+					t.Errorf("Start = %v, %d arrivals; want nil and some", err, len(offs))
+				}
+				return
+			}
+			var we *replay.WindowError
+			if err == nil || err.Error() != tt.want || !errors.As(err, &we) || !errors.Is(err, replay.ErrOption) {
+				t.Errorf("err = %v\nwant  %s (a *WindowError, ErrOption)", err, tt.want)
+			}
+			if len(offs) != 0 || src.Err() != err {
+				t.Errorf("%d arrivals, Err %v after Start %v", len(offs), src.Err(), err)
+			}
+		})
+	}
+}
+
+// Start reads no further than the window's first row: the arrivals after
+// it are the same as without Start.
+func TestTimestampsStartKeepsArrivals(t *testing.T) {
+	o := replay.TimestampOptions{From: time.Second, Scale: 2}
+	plain, _ := modesDrain(t, replay.NewTimestamps(&modesReader{rows: modesRows(0, 1, 1.5, 3)}, o))
+	started := replay.NewTimestamps(&modesReader{rows: modesRows(0, 1, 1.5, 3)}, o)
+	if err := started.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := started.Start(); err != nil { // twice is once
+		t.Fatal(err)
+	}
+	got, _ := modesDrain(t, started)
+	if fmt.Sprint(got) != fmt.Sprint(plain) || len(got) != 6 {
+		t.Errorf("arrivals after Start %v, without %v", got, plain)
 	}
 }
 
@@ -369,10 +435,7 @@ func TestTimestampsCopiesStayInTheirSecond(t *testing.T) {
 // the file, give what the test loader gives.
 func TestModesOverOpen(t *testing.T) {
 	rows := modesAzureCode(t)
-	path, err := modesAzurePath("AzureLLMInferenceTrace_code.csv")
-	if err != nil {
-		t.Skip(err)
-	}
+	path := modesAzurePath(t, "AzureLLMInferenceTrace_code.csv")
 	open := func() (replay.Reader, io.Closer, error) { return replay.Open(path, replay.Options{}) }
 	r, c, err := open()
 	if err != nil {

@@ -34,8 +34,12 @@ func TestScripts(t *testing.T) {
 				env.Setenv(name, strconv.Itoa(p))
 			}
 			env.Setenv("CI", "true")
-			// The real traces beside the repository (../shared/traces).
-			traces, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "traces"))
+			// A home of the script's own (testscript's /no-home would be
+			// created as root): the run history's default,
+			// $HOME/.local/state/gonogo/history.db, stays in $WORK.
+			env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
+			// The real traces kept in the repository (fixtures/traces).
+			traces, _ := filepath.Abs(filepath.Join("..", "..", "fixtures", "traces"))
 			env.Setenv("TRACES", traces)
 			return nil
 		},

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/pflag"
 
@@ -27,7 +30,7 @@ func (r *requestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&r.requestFile, "request-file", "", "JSON/YAML request {method, path, headers, body} (http protocol)")
 	fs.StringArrayVarP(&r.headers, "header", "H", nil, "extra header 'Name: value' (repeatable)")
 	fs.StringVar(&r.model, "model", "", "model name (openai: the model field; kserve: required)")
-	fs.StringVar(&r.api, "api", "", "openai endpoint: completions or chat")
+	fs.StringVar(&r.api, "api", "", "openai endpoint: "+extensions.APICompletions+" or "+extensions.APIChat+" (default "+extensions.APICompletions+")")
 	fs.IntVar(&r.promptTokens, "prompt-tokens", 0, "prompt length in tokens (openai; default 128)")
 	fs.IntVar(&r.maxTokens, "max-tokens", 0, "output length in tokens (openai; default 64)")
 	fs.BoolVar(&r.noStream, "no-stream", false, "openai: non-streaming requests (no TTFT or chunk gaps)")
@@ -37,8 +40,11 @@ func (r *requestFlags) register(fs *pflag.FlagSet) {
 // options turns the request flags into protocol client options. Fields
 // left zero are filled per scenario from its request block.
 func (r *requestFlags) options(fs *pflag.FlagSet, protocol string) (extensions.Options, error) {
-	if !contains(extensions.Names(), protocol) {
+	if !slices.Contains(extensions.Names(), protocol) {
 		return extensions.Options{}, usageError("--protocol: unknown protocol %q; one of %s", protocol, strings.Join(extensions.Names(), ", "))
+	}
+	if fs.Changed("api") && r.api != extensions.APICompletions && r.api != extensions.APIChat {
+		return extensions.Options{}, usageError("--api %q: unknown openai endpoint; one of %s, %s", r.api, extensions.APICompletions, extensions.APIChat)
 	}
 	if fs.Changed("timeout") && r.timeout <= 0 {
 		return extensions.Options{}, usageError("--timeout: must be > 0 (got %s)", r.timeout)
@@ -68,7 +74,7 @@ func (r *requestFlags) options(fs *pflag.FlagSet, protocol string) (extensions.O
 	for _, h := range r.headers {
 		k, v, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(k) == "" {
-			return o, usageError("--header %q: want 'Name: value'", h)
+			return o, usageError("--header %s: want 'Name: value'", headerShown(h))
 		}
 		if o.Headers == nil {
 			o.Headers = map[string]string{}
@@ -76,4 +82,20 @@ func (r *requestFlags) options(fs *pflag.FlagSet, protocol string) (extensions.O
 		o.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
 	return o, nil
+}
+
+// headerShown is a malformed --header for an error message: its first word
+// only, and only when it is short enough to be a name, since the rest may
+// be a secret (-H "Authorization Bearer sk-…", -H "sk-…").
+func headerShown(h string) string {
+	f := strings.Fields(h)
+	switch {
+	case len(f) == 0:
+		return `""`
+	case utf8.RuneCountInString(f[0]) > 32:
+		return `"…"`
+	case len(f) == 1:
+		return fmt.Sprintf("%q", f[0])
+	}
+	return fmt.Sprintf("%q", f[0]+" …")
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/gonogo-dev/gonogo/replay"
 	_ "github.com/gonogo-dev/gonogo/replay/all" // register every trace format
+	"github.com/gonogo-dev/gonogo/runner"
 )
 
 // traceFlags choose and read a trace; `trace inspect` and `load --trace`
@@ -24,7 +23,7 @@ func (t *traceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.format, "trace-format", "", "trace format: "+strings.Join(replay.Formats(), ", ")+" (default: detected)")
 	fs.StringVar(&t.preset, "preset", "", "column preset of a known public trace: "+strings.Join(presetNames(), ", ")+" (default: detected from the header)")
 	fs.StringVar(&t.columns, "columns", "", "column mapping, e.g. timestamp=TIMESTAMP,input_tokens=ContextTokens,output_tokens=GeneratedTokens (known traces need none)")
-	fs.StringVar(&t.timeFormat, "time-format", "", "timestamp format: rfc3339, datetime, epoch-s, epoch-ms, epoch-us, epoch-ns, offset-s, offset-ms (default: detected)")
+	fs.StringVar(&t.timeFormat, "time-format", "", "timestamp format: "+strings.Join(replay.TimeFormats, ", ")+" or a Go layout (default: detected; whole-number offsets with a median gap of 10 or more are milliseconds)")
 	fs.BoolVar(&t.strict, "strict", false, "the first malformed trace row is an error (exit 2) instead of being skipped and counted")
 }
 
@@ -68,10 +67,12 @@ func newTraceInspectCmd(o *options) *cobra.Command {
 coefficient of variation of inter-arrival times), the most arrivals in any
 aligned 1 s bin and any sliding 1 s window, nearest-rank percentiles of input
 and output tokens with small histograms, and the rows skipped as malformed.
+It says which timestamp format it took (and whether it detected it), and
+warns when the unit looks wrong (docs/traces.md, "Timestamps").
 
 Formats: CSV and JSONL traces with a column mapping (--columns; the Azure LLM
 inference trace needs none), JSONL request logs, and HAR 1.2.`,
-		Example: `  gonogo trace inspect ../shared/traces/azure-llm-2023/AzureLLMInferenceTrace_code.csv
+		Example: `  gonogo trace inspect fixtures/traces/azure-llm-2023/AzureLLMInferenceTrace_code.csv
   gonogo trace inspect prod.jsonl --columns timestamp=ts,input_tokens=prompt,output_tokens=completion --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
@@ -81,12 +82,12 @@ inference trace needs none), JSONL request logs, and HAR 1.2.`,
 			}
 			r, closer, err := replay.Open(args[0], ro)
 			if err != nil {
-				return traceError(err)
+				return runner.TraceError(err)
 			}
 			defer closer.Close()
 			st, err := replay.Inspect(r)
 			if err != nil {
-				return traceError(err)
+				return runner.TraceError(err)
 			}
 			if asJSON {
 				enc := json.NewEncoder(o.Out)
@@ -99,14 +100,4 @@ inference trace needs none), JSONL request logs, and HAR 1.2.`,
 	tf.register(cmd.Flags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-// traceError marks bad trace input (exit 2); other errors stay runtime
-// errors.
-func traceError(err error) error {
-	var re *replay.RowError
-	if errors.As(err, &re) || errors.Is(err, replay.ErrFormat) {
-		return &exitError{code: exitUsage, err: err}
-	}
-	return fmt.Errorf("reading trace: %w", err)
 }

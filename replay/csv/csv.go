@@ -36,7 +36,6 @@ type Reader struct {
 	ts       int // column indexes; -1 when unmapped
 	in, out  int
 	tags     []tagCol
-	times    *tracefmt.TimeParser
 	clock    tracefmt.Clock
 	mapping  *tracefmt.Mapping
 	sticky   error
@@ -98,13 +97,12 @@ func NewReader(name string, r io.Reader, o replay.Options) (*Reader, error) {
 		return -1
 	}
 	cr2 := &Reader{
-		Base:    tracefmt.Base{Name: name, Strict: o.Strict},
+		Base:    tracefmt.Base{Name: name, Strict: o.Strict, Times: times},
 		r:       cr,
 		header:  header,
 		ts:      idx(m.Timestamp),
 		in:      idx(m.Input),
 		out:     idx(m.Output),
-		times:   times,
 		mapping: m,
 	}
 	for _, t := range m.Tags {
@@ -115,9 +113,6 @@ func NewReader(name string, r io.Reader, o replay.Options) (*Reader, error) {
 
 // Preset is the name of the preset in use ("" when none).
 func (r *Reader) Preset() string { return r.mapping.Preset }
-
-// TimeFormat is the timestamp format in use, once detected.
-func (r *Reader) TimeFormat() string { return r.times.Format() }
 
 // Next implements replay.Reader.
 func (r *Reader) Next(row *replay.Row) error {
@@ -168,7 +163,7 @@ func (r *Reader) Next(row *replay.Row) error {
 // parse fills row from rec; it reports false when the row was skipped.
 func (r *Reader) parse(rec []string, line int64, row *replay.Row) (bool, error) {
 	col := func(i int) string { return r.header[i] }
-	ns, err := r.times.Parse(rec[r.ts])
+	ns, err := r.Times.Parse(rec[r.ts])
 	if err != nil {
 		return false, r.Bad(line, col(r.ts), err)
 	}

@@ -308,27 +308,6 @@ func FuzzReader(f *testing.F) {
 			}
 			return
 		}
-		var prev time.Duration
-		for i := 0; i <= len(data)+1; i++ {
-			var row replay.Row
-			err := r.Next(&row)
-			if err == io.EOF {
-				return
-			}
-			var re *replay.RowError
-			if err != nil && !errors.As(err, &re) && !errors.Is(err, replay.ErrFormat) {
-				t.Fatalf("Next error %v is neither *RowError nor ErrFormat", err)
-			}
-			if err == nil {
-				if row.Offset < prev || row.InputTokens < 0 || row.OutputTokens < 0 {
-					t.Fatalf("bad row %+v after offset %v", row, prev)
-				}
-				prev = row.Offset
-			}
-			if errors.Is(err, replay.ErrFormat) {
-				return
-			}
-		}
-		t.Fatal("Next never returned io.EOF")
+		tracetest.Fuzzed(t, r, len(data))
 	})
 }

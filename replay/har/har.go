@@ -36,7 +36,6 @@ var _ replay.Reader = (*Reader)(nil)
 type Reader struct {
 	tracefmt.Base
 	dec    *json.Decoder
-	times  *tracefmt.TimeParser
 	clock  tracefmt.Clock
 	n      int64 // entries read
 	sticky error
@@ -53,7 +52,7 @@ func NewReader(name string, r io.Reader, o replay.Options) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	h := &Reader{Base: tracefmt.Base{Name: name, Strict: o.Strict}, dec: json.NewDecoder(r), times: times}
+	h := &Reader{Base: tracefmt.Base{Name: name, Strict: o.Strict, Times: times}, dec: json.NewDecoder(r)}
 	t, err := h.dec.Token()
 	if err == io.EOF {
 		return nil, fmt.Errorf("%w: %s: empty file", replay.ErrFormat, name)
@@ -145,14 +144,7 @@ type entry struct {
 			Encoding string `json:"encoding"` // not HAR 1.2, written by some tools
 		} `json:"postData"`
 	} `json:"request"`
-	Response *struct {
-		Status  int         `json:"status"`
-		Headers []nameValue `json:"headers"`
-		Content struct {
-			Text     string `json:"text"`
-			Encoding string `json:"encoding"`
-		} `json:"content"`
-	} `json:"response"`
+	// The recorded response is not replayed: it is skipped unread.
 }
 
 // Next implements replay.Reader. Row.Line is the entry's number, from 1.
@@ -207,7 +199,7 @@ func (h *Reader) parse(e *entry, row *replay.Row) (string, error) {
 	if e.StartedDateTime == nil {
 		return "startedDateTime", errors.New("missing")
 	}
-	ns, err := h.times.Parse(*e.StartedDateTime)
+	ns, err := h.Times.Parse(*e.StartedDateTime)
 	if err != nil {
 		return "startedDateTime", err
 	}

@@ -180,20 +180,33 @@ func FuzzReader(f *testing.F) {
 			}
 			return
 		}
-		for i := 0; i <= len(data)+1; i++ {
-			var row replay.Row
-			err := r.Next(&row)
-			if err == io.EOF {
-				return
-			}
-			var re *replay.RowError
-			if err != nil && !errors.As(err, &re) && !errors.Is(err, replay.ErrFormat) {
-				t.Fatalf("Next error %v is neither *RowError nor ErrFormat", err)
-			}
-			if errors.Is(err, replay.ErrFormat) {
-				return
-			}
-		}
-		t.Fatal("Next never returned io.EOF")
+		tracetest.Fuzzed(t, r, len(data))
 	})
+}
+
+// Every value of a repeated header is kept, in the archive's order;
+// pseudo-headers and connection headers are dropped.
+func TestRepeatedHeaders(t *testing.T) {
+	tests := []struct {
+		name, headers string
+		want          string
+	}{
+		{"repeated", `[{"name": "Accept", "value": "a"}, {"name": "Accept", "value": "b"}]`, "map[Accept:[a b]]"},
+		{"names differing in case", `[{"name": "x-a", "value": "2"}, {"name": "X-A", "value": "1"}]`, "map[X-A:[2 1]]"},
+		{"comma kept in one value", `[{"name": "X-List", "value": "a, b"}]`, "map[X-List:[a, b]]"},
+		{"pseudo and connection headers dropped", `[{"name": ":path", "value": "/"}, {"name": "Host", "value": "h"}, {"name": "Connection", "value": "close"}, {"name": "Cookie", "value": "a=1"}, {"name": "Cookie", "value": "b=2"}]`,
+			"map[Cookie:[a=1 b=2]]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := `{"log": {"entries": [{"startedDateTime": "2024-05-01T10:00:00Z", "request": {"method": "GET", "url": "http://x/", "headers": ` + tt.headers + `}}]}}`
+			rows, _, err := readAll(t, doc, replay.Options{Strict: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(rows[0].Request.Header); got != tt.want {
+				t.Errorf("headers %s, want %s", got, tt.want)
+			}
+		})
+	}
 }

@@ -34,7 +34,6 @@ type Reader struct {
 	o       replay.Options
 	lines   *tracefmt.Lines
 	mapping *tracefmt.Mapping // resolved on the first object
-	times   *tracefmt.TimeParser
 	clock   tracefmt.Clock
 	sticky  error
 	obj     map[string]json.RawMessage
@@ -52,10 +51,9 @@ func NewReader(name string, r io.Reader, o replay.Options) (*Reader, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return &Reader{
-		Base:  tracefmt.Base{Name: name, Strict: o.Strict},
+		Base:  tracefmt.Base{Name: name, Strict: o.Strict, Times: times},
 		o:     o,
 		lines: tracefmt.NewLines(r),
-		times: times,
 	}, nil
 }
 
@@ -117,7 +115,7 @@ func (r *Reader) resolve() error {
 		return err
 	}
 	if r.o.TimeFormat == "" && m.TimeFormat != "" {
-		if r.times, err = tracefmt.NewTimeParser(m.TimeFormat); err != nil {
+		if r.Times, err = tracefmt.NewTimeParser(m.TimeFormat); err != nil {
 			return fmt.Errorf("%s: %w", r.Name, err)
 		}
 	}
@@ -138,7 +136,7 @@ func (r *Reader) parse(line int64, row *replay.Row) (bool, error) {
 	if err != nil {
 		return false, r.Bad(line, m.Timestamp, err)
 	}
-	ns, err := r.times.Parse(s)
+	ns, err := r.Times.Parse(s)
 	if err != nil {
 		return false, r.Bad(line, m.Timestamp, err)
 	}

@@ -3,7 +3,6 @@ package jsonl_test
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -130,20 +129,6 @@ func FuzzReader(f *testing.F) {
 			}
 			return
 		}
-		for i := 0; i <= len(data)+1; i++ {
-			var row replay.Row
-			err := r.Next(&row)
-			if err == io.EOF {
-				return
-			}
-			var re *replay.RowError
-			if err != nil && !errors.As(err, &re) && !errors.Is(err, replay.ErrFormat) {
-				t.Fatalf("Next error %v is neither *RowError nor ErrFormat", err)
-			}
-			if errors.Is(err, replay.ErrFormat) {
-				return
-			}
-		}
-		t.Fatal("Next never returned io.EOF")
+		tracetest.Fuzzed(t, r, len(data))
 	})
 }

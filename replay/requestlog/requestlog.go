@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gonogo-dev/gonogo"
@@ -43,7 +44,7 @@ type Entry struct {
 	Headers map[string]json.RawMessage `json:"headers"`
 	// Body is a string (sent as is) or any other JSON value (sent as its
 	// JSON text).
-	Body         json.RawMessage            `json:"body"`
+	Body json.RawMessage `json:"body"`
 	// Response is the recorded response; it is accepted, not replayed.
 	Response     json.RawMessage            `json:"response"`
 	Tags         map[string]json.RawMessage `json:"tags"`
@@ -55,7 +56,6 @@ type Entry struct {
 type Reader struct {
 	tracefmt.Base
 	lines  *tracefmt.Lines
-	times  *tracefmt.TimeParser
 	clock  tracefmt.Clock
 	sticky error
 }
@@ -72,9 +72,8 @@ func NewReader(name string, r io.Reader, o replay.Options) (*Reader, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return &Reader{
-		Base:  tracefmt.Base{Name: name, Strict: o.Strict},
+		Base:  tracefmt.Base{Name: name, Strict: o.Strict, Times: times},
 		lines: tracefmt.NewLines(r),
-		times: times,
 	}, nil
 }
 
@@ -122,7 +121,7 @@ func (r *Reader) parse(line []byte, n int64, row *replay.Row) (string, error) {
 	if err != nil {
 		return "ts", err
 	}
-	ns, err := r.times.Parse(ts)
+	ns, err := r.Times.Parse(ts)
 	if err != nil {
 		return "ts", err
 	}
@@ -198,13 +197,21 @@ func body(raw json.RawMessage) []byte {
 	return append([]byte(nil), raw...)
 }
 
-// headers takes string values, or arrays of strings joined with ", ".
+// headers takes string values, or arrays of strings whose every value is
+// kept, in order. Names that differ only in case ("accept", "Accept") are
+// one header: their values are kept in the order of the names, sorted.
 func headers(m map[string]json.RawMessage, field string) (http.Header, string, error) {
 	if len(m) == 0 {
 		return nil, "", nil
 	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
 	h := make(http.Header, len(m))
-	for k, raw := range m {
+	for _, k := range names {
+		raw := m[k]
 		var s string
 		if err := json.Unmarshal(raw, &s); err == nil {
 			h.Add(k, s)

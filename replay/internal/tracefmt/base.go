@@ -7,19 +7,27 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gonogo-dev/gonogo/replay"
 )
 
-// Base keeps what every reader keeps: its file name, strictness, the
-// skipped rows and the number of rows returned.
+// Base keeps what every reader keeps: its file name, strictness, its
+// timestamp parser, the skipped rows and the number of rows returned.
 type Base struct {
 	Name   string
 	Strict bool
+	Times  *TimeParser
 	skips  replay.Skips
 	rows   int64
 }
+
+// TimeFormat implements replay.TimeReader.
+func (b *Base) TimeFormat() string { return b.Times.Format() }
+
+// TimeDetected implements replay.TimeReader.
+func (b *Base) TimeDetected() bool { return b.Times.Detected() }
 
 // Bad handles a malformed row: under Strict it returns it; otherwise it
 // counts it and returns nil, and the reader goes on to the next row.
@@ -109,6 +117,9 @@ var conventional = map[string][]string{
 // Resolve builds the mapping of a trace whose columns (CSV header, first
 // JSON object's fields) are names: the preset (named, or detected when no
 // columns are given) overlaid with o.Columns, else conventional names.
+// When columns are given for a trace that has every column of a preset and
+// the timestamp is the preset's, the preset's timestamp format is taken
+// unless o.TimeFormat names one.
 // Every mapped column must be among names. Errors wrap replay.ErrFormat.
 func Resolve(format, name string, o replay.Options, names []string) (*Mapping, error) {
 	if err := replay.ValidateColumns(o.Columns); err != nil {
@@ -128,6 +139,11 @@ func Resolve(format, name string, o replay.Options, names []string) (*Mapping, e
 		}
 	} else if len(o.Columns) == 0 {
 		p, ok = replay.DetectPreset(format, names)
+	} else if dp, found := replay.DetectPreset(format, names); found && m.TimeFormat == "" &&
+		dp.Columns[replay.FieldTimestamp] == o.Columns[replay.FieldTimestamp] {
+		// A known trace mapped by hand: its timestamps keep the preset's
+		// format (Mooncake's are milliseconds).
+		m.TimeFormat = dp.TimeFormat
 	}
 	if ok {
 		cols, m.Preset = p.Columns, p.Name
@@ -154,7 +170,7 @@ func Resolve(format, name string, o replay.Options, names []string) (*Mapping, e
 	}
 	if cols[replay.FieldTimestamp] == "" {
 		return nil, fmt.Errorf("%w: %s: no timestamp column: map one, as in --columns timestamp=<column>,input_tokens=<column>,output_tokens=<column> (%s: %s)",
-			replay.ErrFormat, name, kind, strings.Join(names, ", "))
+			replay.ErrFormat, name, kind, nameList(names))
 	}
 	fields := make([]string, 0, len(cols))
 	for f := range cols {
@@ -165,7 +181,7 @@ func Resolve(format, name string, o replay.Options, names []string) (*Mapping, e
 		c := cols[f]
 		if !slices.Contains(names, c) {
 			return nil, fmt.Errorf("%w: %s: column %q (for %s) is not in the %s; %s: %s",
-				replay.ErrFormat, name, c, f, map[bool]string{true: "header", false: "first object"}[format == replay.FormatCSV], kind, strings.Join(names, ", "))
+				replay.ErrFormat, name, c, f, map[bool]string{true: "header", false: "first object"}[format == replay.FormatCSV], kind, nameList(names))
 		}
 		switch f {
 		case replay.FieldTimestamp:
@@ -179,6 +195,27 @@ func Resolve(format, name string, o replay.Options, names []string) (*Mapping, e
 		}
 	}
 	return m, nil
+}
+
+// maxListed is how many column names an error message lists.
+const maxListed = 20
+
+// nameList lists column names for a one-line error message: at most
+// maxListed, each as it is when it is short and printable (no comma),
+// else quoted and shortened.
+func nameList(names []string) string {
+	shown := make([]string, 0, min(len(names), maxListed)+1)
+	for i, n := range names {
+		if i == maxListed {
+			shown = append(shown, fmt.Sprintf("… (%d in all)", len(names)))
+			break
+		}
+		if q := strconv.Quote(n); len(n) > 40 || q[1:len(q)-1] != n || strings.Contains(n, ",") {
+			n = Quote(n)
+		}
+		shown = append(shown, n)
+	}
+	return strings.Join(shown, ", ")
 }
 
 // MaxLineBytes is the longest JSON line a reader accepts; a longer line is

@@ -18,8 +18,9 @@ import (
 // date-times and epoch values, since the start of the recording for
 // offsets. The auto format is settled by the first timestamp that parses.
 type TimeParser struct {
-	format string // resolved format; TimeAuto until settled
-	unit   int64  // nanoseconds per unit of a numeric format
+	format   string // resolved format; TimeAuto until settled
+	unit     int64  // nanoseconds per unit of a numeric format
+	detected bool   // the format was settled from a timestamp
 }
 
 // NewTimeParser returns a parser for the format (see replay.TimeFormats).
@@ -50,6 +51,10 @@ func (p *TimeParser) set(format string) {
 // while still undetected).
 func (p *TimeParser) Format() string { return p.format }
 
+// Detected reports whether Format was detected from a timestamp rather
+// than asked for.
+func (p *TimeParser) Detected() bool { return p.detected }
+
 // Parse parses one timestamp.
 func (p *TimeParser) Parse(s string) (int64, error) {
 	s = strings.TrimSpace(s)
@@ -74,7 +79,7 @@ func (p *TimeParser) Parse(s string) (int64, error) {
 			case a >= 1e8:
 				format = replay.TimeEpochS
 			}
-			q := TimeParser{}
+			q := TimeParser{detected: true}
 			q.set(format)
 			ns, err := q.Parse(s)
 			if err == nil {
@@ -85,6 +90,7 @@ func (p *TimeParser) Parse(s string) (int64, error) {
 		ns, err := parseDateTime(s)
 		if err == nil {
 			p.set(replay.TimeDateTime)
+			p.detected = true
 		}
 		return ns, err
 	case replay.TimeDateTime, replay.TimeRFC3339:
