@@ -40,8 +40,9 @@ func ExampleNewDistribution() {
 		fmt.Println(err)
 		return
 	}
+	d.Gap() // the first: from a random moment to the first arrival
 	var sum float64
-	for range d.Rows() - 1 { // one pass of draws uses every gap once
+	for range d.Rows() - 1 { // then one pass of draws uses every gap once
 		sum += d.Gap()
 	}
 	fmt.Printf("%d rows, mean rate %.2f/s, mean normalised gap %.2f\n", d.Rows(), d.MeanRate(), sum/float64(d.Rows()-1))

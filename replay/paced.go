@@ -20,9 +20,11 @@ type Clock interface {
 // ends with whichever ends first, the trace or the clock, and streams the
 // trace in constant memory.
 type Paced struct {
-	r     Reader
-	clock Clock
-	err   error
+	r          Reader
+	clock      Clock
+	err        error
+	last       time.Duration // offset of the last arrival given
+	traceEnded bool          // the trace ran out before the clock
 }
 
 // NewPaced paces r's rows by clock.
@@ -35,6 +37,7 @@ func (p *Paced) Next(req *gonogo.Request) (time.Duration, bool) {
 	}
 	var row Row // fresh: the previous request may still hold its tags
 	if err := p.r.Next(&row); err != nil {
+		p.traceEnded = true
 		if !errors.Is(err, io.EOF) {
 			var re *RowError
 			if !errors.As(err, &re) {
@@ -50,7 +53,20 @@ func (p *Paced) Next(req *gonogo.Request) (time.Duration, bool) {
 	}
 	req.Row, req.InputTokens, req.OutputTokens = row.Line, row.InputTokens, row.OutputTokens
 	req.Tags, req.Recorded = row.Tags, row.Request
+	p.last = off
 	return off, true
+}
+
+// Duration is how long the replay lasts: the clock's duration when it
+// has one (a scenarios.Schedule does) and the trace lasted, else the
+// offset of the last arrival so far. With it the engine keeps the
+// scenario going until the clock's end, and ends it with its last arrival
+// when the trace ran out first.
+func (p *Paced) Duration() time.Duration {
+	if c, ok := p.clock.(interface{ Duration() time.Duration }); ok && !p.traceEnded {
+		return c.Duration()
+	}
+	return p.last
 }
 
 // Err is the trace error that ended the replay early, if any.

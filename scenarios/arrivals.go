@@ -17,9 +17,10 @@ import (
 // same decision, at the same moment, as a dispatcher handing each arrival
 // to an idle VU, without the hand-off.
 //
-// It returns when the schedule ends (at the intended time of its last
-// arrival) or when ctx is cancelled; VUs finish what they hold, and the
-// queue, before they stop.
+// It returns when the schedule ends — at the end of its duration when the
+// source is Bounded, else at the intended time of its last arrival — or
+// when ctx is cancelled; VUs finish what they hold, and the queue, before
+// they stop.
 func (e *Engine) runArrivals(ctx, reqCtx context.Context, start time.Time, p Plan, workers *sync.WaitGroup) {
 	s := p.Scenario
 	src := p.Source
@@ -72,11 +73,18 @@ func (e *Engine) runArrivals(ctx, reqCtx context.Context, start time.Time, p Pla
 			a.draw()
 		}
 		if a.next == nil { // the schedule is over
-			last := a.last
+			end := a.last
 			a.mu.Unlock()
-			// Return at the last intended time, as a dispatcher would:
-			// gracefulStop counts from there.
-			sleepUntil(ctx, timer, last)
+			// Return when the schedule's time is up (a bursty schedule's
+			// last arrival may come long before), or else at the last
+			// intended time, as a dispatcher would: gracefulStop counts
+			// from there.
+			if b, ok := src.(Bounded); ok {
+				if d := start.Add(b.Duration()); d.After(end) {
+					end = d
+				}
+			}
+			sleepUntil(ctx, timer, end)
 			return
 		}
 		at, seq := a.nextAt, a.drawn

@@ -28,6 +28,7 @@ type Engine struct {
 	nextID   atomic.Uint64
 	pool     sync.Pool // *job
 	started  atomic.Int64
+	warmups  atomic.Int64
 }
 
 // DefaultLead is how far in the future the run's time zero is placed, so
@@ -37,7 +38,8 @@ const DefaultLead = 20 * time.Millisecond
 // Option configures an Engine.
 type Option func(*Engine)
 
-// WithLead sets the delay between Run and the run's time zero.
+// WithLead sets the delay between RunAt's call and time zero that Lead
+// asks for (besides warm-ups), and so Run's.
 func WithLead(d time.Duration) Option { return func(e *Engine) { e.lead = d } }
 
 // NewEngine returns an engine that records into sink.
@@ -53,8 +55,14 @@ func NewEngine(sink gonogo.Sink, opts ...Option) *Engine {
 // InFlight is the number of requests sent and not yet finished.
 func (e *Engine) InFlight() int64 { return e.inFlight.Load() }
 
-// Start is the run's time zero (intended time of the first arrival of a
-// scenario with startTime 0); zero before Run.
+// WarmupRequests is the number of requests sent during closed-model
+// warm-ups (Scenario.Warmup): intended before their scenario's start, they
+// are not passed to the sink.
+func (e *Engine) WarmupRequests() int64 { return e.warmups.Load() }
+
+// Start is the run's time zero, the zero given to RunAt (the intended time
+// of the first arrival of a scenario with startTime 0); the zero time
+// before RunAt.
 func (e *Engine) Start() time.Time {
 	n := e.started.Load()
 	if n == 0 {
@@ -69,10 +77,10 @@ type job struct {
 }
 
 // Warmer is a client that can open connections ahead of the load. Before
-// time zero the engine asks the client of each open-model scenario for
-// warmConns of them. Warming is best effort: a connection that cannot be
-// opened now is dialed, and its failure recorded, by the request that
-// needs it.
+// time zero (Engine.Warm) the engine asks the client of each open-model
+// scenario for warmConns of them. Warming is best effort: a connection
+// that cannot be opened now is dialed, and its failure recorded, by the
+// request that needs it.
 type Warmer interface {
 	// Warm opens up to conns idle connections and returns when they are
 	// open, when ctx ends, or when one cannot be opened.
@@ -109,28 +117,56 @@ func (s *Scenario) warmConns() int {
 	return max(s.PreAllocatedVUs, min(n, s.MaxVUs))
 }
 
-// Run runs every plan to completion and returns when all requests have
-// finished. Cancelling ctx is a graceful stop: no new arrivals, and
-// requests in flight get their scenario's gracefulStop to finish before
-// they are cancelled (and recorded as canceled).
+// Run warms the plans' connections (Warm), places time zero Lead(plans)
+// from then and runs every plan to completion (RunAt). It suits a caller
+// that has no clock of its own to share; a run whose recorder, timeline
+// and events count from one time zero calls Warm, picks the zero and
+// calls RunAt.
 func (e *Engine) Run(ctx context.Context, plans []Plan) {
-	warm(ctx, plans)
-	start := time.Now().Add(e.lead)
-	e.started.Store(start.UnixNano())
+	e.Warm(ctx, plans)
+	e.RunAt(ctx, plans, time.Now().Add(e.Lead(plans)))
+}
+
+// Lead is how long before time zero RunAt must be called for every
+// worker to be up by zero and every closed-model warm-up to last its
+// Warmup: the engine's lead (WithLead) plus the longest warm-up that
+// begins before zero (warmup − startTime).
+func (e *Engine) Lead(plans []Plan) time.Duration {
+	var early time.Duration
+	for _, p := range plans {
+		if !p.Scenario.openModel() {
+			early = max(early, p.Scenario.Warmup-p.Scenario.StartTime)
+		}
+	}
+	return e.lead + early
+}
+
+// RunAt runs every plan to completion, each scenario from zero plus its
+// startTime (closed-model warm-ups from warmup before that), and returns
+// when all requests have finished. Start reports zero from now on. A
+// warm-up that should have begun before RunAt was called begins at once,
+// shorter; see Lead.
+//
+// Cancelling ctx is a graceful stop: no new arrivals, and requests in
+// flight get their scenario's gracefulStop to finish before they are
+// cancelled (and recorded as canceled).
+func (e *Engine) RunAt(ctx context.Context, plans []Plan, zero time.Time) {
+	e.started.Store(zero.UnixNano())
 	var wg sync.WaitGroup
 	for _, p := range plans {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.runScenario(ctx, start.Add(p.Scenario.StartTime), p)
+			e.runScenario(ctx, zero.Add(p.Scenario.StartTime), p)
 		}()
 	}
 	wg.Wait()
 }
 
-// warm lets the clients of open-model plans that are Warmers open their
-// connections, all plans at once, within warmTimeout.
-func warm(ctx context.Context, plans []Plan) {
+// Warm lets the clients of open-model plans that are Warmers open their
+// connections, all plans at once, and returns when they have, or after
+// warmTimeout, or when ctx ends. Call it before picking time zero.
+func (e *Engine) Warm(ctx context.Context, plans []Plan) {
 	ctx, cancel := context.WithTimeout(ctx, warmTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -161,9 +197,14 @@ func (s *Scenario) openModel() bool {
 	return false
 }
 
-// runScenario runs one scenario from its start time.
+// runScenario runs one scenario from its start time, or from its warm-up
+// before that.
 func (e *Engine) runScenario(ctx context.Context, start time.Time, p Plan) {
-	if !sleepUntil(ctx, nil, start) {
+	begin := start
+	if !p.Scenario.openModel() {
+		begin = start.Add(-p.Scenario.Warmup)
+	}
+	if !sleepUntil(ctx, nil, begin) {
 		return
 	}
 	// Requests get their own context: it ends gracefulStop after the
@@ -183,6 +224,18 @@ func (e *Engine) runScenario(ctx context.Context, start time.Time, p Plan) {
 
 // send performs one request on the calling goroutine and records it.
 func (e *Engine) send(ctx context.Context, c gonogo.Client, j *job) {
+	e.do(ctx, c, j)
+	e.sink.Record(&j.res)
+}
+
+// warmup performs one warm-up request: it counts, but is not recorded.
+func (e *Engine) warmup(ctx context.Context, c gonogo.Client, j *job) {
+	e.do(ctx, c, j)
+	e.warmups.Add(1)
+}
+
+// do performs one request on the calling goroutine into j.res.
+func (e *Engine) do(ctx context.Context, c gonogo.Client, j *job) {
 	res := &j.res
 	gaps, output := res.ChunkGaps[:0], res.Output[:0]
 	queued := res.Queued
@@ -194,7 +247,6 @@ func (e *Engine) send(ctx context.Context, c gonogo.Client, j *job) {
 		res.Done = time.Now()
 	}
 	e.inFlight.Add(-1)
-	e.sink.Record(res)
 }
 
 // newJob takes a job from the pool with a blank request.

@@ -20,7 +20,19 @@ type Source interface {
 	Next(req *gonogo.Request) (time.Duration, bool)
 }
 
-var _ Source = (*Schedule)(nil)
+// Bounded is a Source that knows how long its arrivals last, from the
+// scenario's start. The engine keeps an open-model scenario going until
+// then, even when its last arrival comes earlier (a bursty schedule's
+// last gap may reach past its end), so that the scenario lasts its
+// duration; gracefulStop counts from there. The engine asks once Next has
+// returned false.
+type Bounded interface {
+	Source
+	// Duration is how long the arrivals last.
+	Duration() time.Duration
+}
+
+var _ Bounded = (*Schedule)(nil)
 
 // Schedule yields the intended send times of an open-model scenario as
 // offsets from the scenario's start.
@@ -31,11 +43,22 @@ var _ Source = (*Schedule)(nil)
 // rate is easy: evenly spaced (constant), exponential gaps (poisson) or
 // gamma gaps of mean 1 (gamma). Each s is mapped back to wall time with
 // Λ⁻¹, so any process follows any ramp exactly (time rescaling).
+//
+// Random processes start in their stationary state: the first arrival
+// comes after a forward-recurrence time (the rest of a gap that began
+// before the start), not after a whole gap. So the expected number of
+// arrivals in any window is exactly Λ of it, however bursty the process;
+// a process started at an arrival instead would send (CV² − 1)/2 more in
+// expectation, 84 for a trace whose gaps have a CV of 13. Constant pacing
+// sends its first arrival at once, as k6 does.
 type Schedule struct {
 	segs    []segment
 	total   time.Duration
 	gap     func() float64 // random operational-time increment of mean 1; nil for constant pacing
+	start   func() float64 // the first increment, when the process's differs from gap (gamma)
 	payload func(*gonogo.Request)
+	cv      float64 // coefficient of variation of gap; 0 for constant pacing, < 0 when unknown
+	pass    int     // gaps are drawn without replacement in passes of this many (WithGapStats); 0 independent
 	s       float64 // operational time of the last arrival
 	seg     int     // segment holding s
 	first   bool
@@ -53,9 +76,20 @@ type ScheduleOption func(*Schedule)
 // WithGaps replaces the scenario's arrival process with gaps drawn from
 // gap, which must have mean 1: the schedule scales them to the scenario's
 // rate, ramps included. Recorded inter-arrival times, normalised by their
-// mean, make a schedule follow a trace's burstiness at any rate.
+// mean, make a schedule follow a trace's burstiness at any rate. The first
+// value gap returns is the first arrival's offset: a stationary source
+// returns a forward-recurrence time first (replay.Distribution.Gap does).
+// Give the gaps' statistics with WithGapStats, for CountRSE.
 func WithGaps(gap func() float64) ScheduleOption {
-	return func(s *Schedule) { s.gap = gap }
+	return func(s *Schedule) { s.gap, s.start, s.cv, s.pass = gap, nil, -1, 0 }
+}
+
+// WithGapStats tells the schedule the coefficient of variation of the
+// gaps WithGaps draws and, when they are drawn without replacement in
+// shuffled passes, the length of a pass (0 for independent draws), so that
+// CountRSE can say how uncertain the number of arrivals is.
+func WithGapStats(cv float64, pass int) ScheduleOption {
+	return func(s *Schedule) { s.cv, s.pass = cv, pass }
 }
 
 // WithPayload calls fill for every arrival, to give it a payload (tokens,
@@ -92,10 +126,16 @@ func NewSchedule(sc *Scenario, opts ...ScheduleOption) *Schedule {
 	switch sc.Arrival {
 	case ArrivalPoisson:
 		exp := distuv.Exponential{Rate: 1, Src: src}
-		sch.gap = exp.Rand
+		sch.gap, sch.cv = exp.Rand, 1 // memoryless: its first gap is a forward-recurrence time
 	case ArrivalGamma:
-		g := distuv.Gamma{Alpha: sc.Burstiness, Beta: sc.Burstiness, Src: src}
-		sch.gap = g.Rand
+		// The forward-recurrence time of gamma(α, α) gaps is U·L, L drawn
+		// length-biased: gamma(α+1, α).
+		a := sc.Burstiness
+		g := distuv.Gamma{Alpha: a, Beta: a, Src: src}
+		biased := distuv.Gamma{Alpha: a + 1, Beta: a, Src: src}
+		uniform := rand.New(src)
+		sch.gap, sch.cv = g.Rand, 1/math.Sqrt(a)
+		sch.start = func() float64 { return uniform.Float64() * biased.Rand() }
 	}
 	for _, o := range opts {
 		o(sch)
@@ -112,21 +152,68 @@ func (sch *Schedule) Expected() float64 {
 	return last.lambda0 + (last.r0+last.r1)/2*last.dur
 }
 
+// CountRSE is the expected relative standard error of the number of
+// arrivals (see the function CountRSE): 0 for constant pacing, 1/√Expected
+// for Poisson, CV/√Expected for gamma, and for WithGaps what WithGapStats
+// says (0 when it was not given).
+func (sch *Schedule) CountRSE() float64 {
+	if sch.cv <= 0 {
+		return 0
+	}
+	return CountRSE(sch.cv, sch.Expected(), sch.pass)
+}
+
+// CountRSE is the expected relative standard error of the number of
+// arrivals of a renewal process whose gaps have the coefficient of
+// variation cv, over a window in which expected arrivals are due.
+//
+// Over a window of length T of a renewal process with mean gap μ and gap
+// standard deviation σ, the count N has mean T/μ and, by the renewal
+// central limit theorem, variance T·σ²/μ³ = E[N]·cv². So the relative
+// standard error is cv/√E[N]: with independent gaps of CV 13, a window of
+// 200 arrivals holds 200 ± 92 %, and it takes 17 000 arrivals to get
+// within ±10 %.
+//
+// When the gaps are drawn without replacement in shuffled passes of pass
+// gaps each (replay.Distribution), every whole pass sums to the same time,
+// so only the r = E[N] mod pass arrivals of the last, partial pass vary,
+// with the finite-population variance r·(pass − r)/(pass − 1)·cv². pass 0
+// means independent draws. The formula leaves out the spread of where the
+// replay starts in its first gap, which does not grow with the window
+// (about ±120 arrivals for the Azure code trace) and shows only near whole
+// passes. Checked against 400 seeds of that trace (CV 13.2, 8 818 gaps)
+// at 20/s: 10 s, predicted 0.92, measured 0.84; 1 min, 0.35 and 0.33;
+// 10 min, 0.049 and 0.052.
+func CountRSE(cv, expected float64, pass int) float64 {
+	if cv <= 0 || expected <= 0 {
+		return 0
+	}
+	if pass <= 0 {
+		return cv / math.Sqrt(expected)
+	}
+	m := float64(pass)
+	if m <= 1 {
+		return 0
+	}
+	r := math.Mod(expected, m)
+	return cv * math.Sqrt(r*(m-r)/(m-1)) / expected
+}
+
 // Next returns the offset of the next arrival, or false when the scenario
 // has no more. Constant pacing sends its first arrival at once, as k6 does;
-// random processes draw the first gap too. req may be nil when there is no
-// payload to fill.
+// random processes start stationary (see Schedule). req may be nil when
+// there is no payload to fill.
 func (sch *Schedule) Next(req *gonogo.Request) (time.Duration, bool) {
-	if sch.first && sch.gap == nil {
-		sch.first = false
-	} else {
-		sch.first = false
-		if sch.gap == nil {
-			sch.s++
-		} else {
-			sch.s += sch.gap()
-		}
+	switch {
+	case sch.first && sch.gap == nil:
+	case sch.first && sch.start != nil:
+		sch.s += sch.start()
+	case sch.gap == nil:
+		sch.s++
+	default:
+		sch.s += sch.gap()
 	}
+	sch.first = false
 	for ; sch.seg < len(sch.segs); sch.seg++ {
 		g := sch.segs[sch.seg]
 		if sch.s < g.lambda0+(g.r0+g.r1)/2*g.dur {

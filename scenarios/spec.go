@@ -13,15 +13,19 @@ package scenarios
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/gonogo-dev/gonogo/internal/yamlpos"
 )
@@ -69,6 +73,7 @@ const (
 	DefaultPreAllocatedVUs = 50
 	DefaultMaxQueue        = 10000
 	DefaultGracefulStop    = 30 * time.Second
+	DefaultMaxDuration     = 10 * time.Minute // shared-iterations
 )
 
 // File is a scenario file: several named scenarios that run side by side,
@@ -139,6 +144,13 @@ type Scenario struct {
 	Iterations int `yaml:"iterations"`
 	// MaxDuration bounds a shared-iterations scenario.
 	MaxDuration time.Duration `yaml:"maxDuration"`
+	// Warmup runs a closed-model scenario's VUs this long before its start
+	// and leaves their requests out of the results (Engine.WarmupRequests
+	// counts them), so that the measured part starts with warm
+	// connections, caches and VUs at their pace. ramping-vus warms up with
+	// its startVUs. Open-model executors have none: their connections are
+	// opened before time zero (Engine.Warm).
+	Warmup time.Duration `yaml:"warmup"`
 
 	// Request overrides the file's default request.
 	Request *RequestSpec `yaml:"request"`
@@ -267,6 +279,10 @@ func Parse(name string, data []byte) (*File, error) {
 	if err := yamlpos.Decode(data, f); err != nil {
 		return nil, yamlError(name, data, err)
 	}
+	if path, line, col, text := yamlpos.Parse(data).Fractional(f); path != "" {
+		return nil, &ValidationError{File: name, Line: line, Column: col, Field: strings.TrimPrefix(path, "$."),
+			Msg: fmt.Sprintf("want a whole number (got %s)", text)}
+	}
 	f.Path, f.src = name, data
 	if dir := filepath.Dir(name); !strings.HasPrefix(name, "profile:") && dir != "." {
 		for _, s := range f.Scenarios {
@@ -290,10 +306,80 @@ func Load(path string) (*File, error) {
 	return Parse(path, data)
 }
 
-// yamlError turns a go-yaml error into a ValidationError with its position.
+// yamlError turns a go-yaml error into a ValidationError with its
+// position and field, and a value of the wrong type into what the field
+// wants ("want a number (got "fast")") instead of Go's type names.
 func yamlError(name string, src []byte, err error) error {
 	msg, line, col := yamlpos.OfError(src, err)
-	return &ValidationError{File: name, Line: line, Column: col, Msg: msg}
+	var (
+		te *yaml.TypeError
+		oe *yaml.OverflowError
+		ue *yaml.UnknownFieldError
+	)
+	switch {
+	case errors.As(err, &te):
+		msg = want(te.DstType) + " (got " + got(te.SrcType, te.Token) + ")"
+	case errors.As(err, &oe):
+		msg = fmt.Sprintf("out of range: %s (got %s)", want(oe.DstType), oe.SrcNum)
+	case strings.HasPrefix(msg, "time: "): // time.ParseDuration's error: the duration is quoted last
+		if i := strings.LastIndex(strings.TrimSuffix(msg, `"`), `"`); i >= 0 && strings.HasSuffix(msg, `"`) {
+			bad := msg[i+1 : len(msg)-1]
+			line, col = yamlpos.Locate(src, bad)
+			msg = fmt.Sprintf("%s (got %q)", want(durationType), bad)
+		}
+	}
+	e := &ValidationError{File: name, Line: line, Column: col, Msg: msg}
+	if path := yamlpos.Parse(src).PathAt(line, col); path != "" {
+		if errors.As(err, &ue) { // the key is the problem: name the mapping it is in
+			path = path[:max(strings.LastIndex(path, "."), 0)]
+		}
+		e.Field = strings.TrimPrefix(path, "$.")
+	}
+	return e
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// want says what a field of type t takes, in a user's words.
+func want(t reflect.Type) string {
+	if t == durationType {
+		return "want a duration such as 30s, 1m30s or 2h"
+	}
+	switch t.Kind() {
+	case reflect.Float32, reflect.Float64:
+		return "want a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "want a whole number"
+	case reflect.Bool:
+		return "want true or false"
+	case reflect.String:
+		return "want a string"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		return "want a mapping (key: value)"
+	case reflect.Slice, reflect.Array:
+		return "want a list"
+	}
+	return "want a " + t.String()
+}
+
+// got describes the value a type error found.
+func got(t reflect.Type, tk *token.Token) string {
+	if t != nil {
+		switch t.Kind() {
+		case reflect.Map:
+			return "a mapping"
+		case reflect.Slice:
+			return "a list"
+		}
+	}
+	if tk == nil {
+		return "another type"
+	}
+	if tk.Type == token.StringType || tk.Type == token.DoubleQuoteType || tk.Type == token.SingleQuoteType {
+		return strconv.Quote(tk.Value)
+	}
+	return tk.Value
 }
 
 // Names returns the scenario names in the order they start (by start time,
@@ -324,6 +410,11 @@ func (f *File) Validate() error {
 	if len(f.Scenarios) == 0 {
 		return f.errAt("$.scenarios", "scenarios", "no scenarios defined")
 	}
+	if f.Request != nil {
+		if field, msg := f.Request.checkBounds(); msg != "" {
+			return f.errAt("$.request."+field, "request."+field, msg)
+		}
+	}
 	for _, name := range f.Names() {
 		s := f.Scenarios[name]
 		if s == nil {
@@ -340,9 +431,14 @@ func (f *File) Validate() error {
 	for metric, list := range f.Thresholds {
 		for i := range list {
 			t := &list[i]
-			t.Pos = f.pos(fmt.Sprintf("$.thresholds.%s[%d]", metric, i))
+			at := fmt.Sprintf("$.thresholds.%s[%d]", metric, i)
+			t.Pos = f.pos(at)
 			if strings.TrimSpace(t.Expr) == "" {
-				return f.errAt(fmt.Sprintf("$.thresholds.%s[%d]", metric, i), "thresholds."+metric, "empty threshold expression")
+				return f.errAt(at, "thresholds."+metric, "empty threshold expression")
+			}
+			var c checks
+			if c.duration("delayAbortEval", t.DelayAbortEval, 0, LimitDuration); c.msg != "" {
+				return f.errAt(at+".delayAbortEval", "thresholds."+metric+".delayAbortEval", c.msg)
 			}
 		}
 	}
@@ -352,11 +448,8 @@ func (f *File) Validate() error {
 // validate checks one scenario and applies defaults. It returns the field
 // (YAML name) and a message when something is wrong.
 func (s *Scenario) validate() (field, msg string) {
-	if s.StartTime < 0 {
-		return "startTime", "must not be negative"
-	}
-	if s.GracefulStop < 0 {
-		return "gracefulStop", "must not be negative"
+	if f, m := s.checkBounds(); m != "" {
+		return f, m
 	}
 	if s.GracefulStop == 0 {
 		s.GracefulStop = DefaultGracefulStop
@@ -365,6 +458,9 @@ func (s *Scenario) validate() (field, msg string) {
 		if f, m := s.validateTraffic(); m != "" {
 			return f, m
 		}
+	}
+	if s.Warmup > 0 && s.openModel() {
+		return "warmup", fmt.Sprintf("%s is an open-model executor: its arrivals come at their times whatever the server does, so nothing needs warming but the connections, which are opened before time zero; warm-up is for constant-vus, ramping-vus and shared-iterations", s.Executor)
 	}
 	switch s.Executor {
 	case ConstantArrivalRate, RampingArrivalRate, RecordedArrivals:
@@ -377,11 +473,11 @@ func (s *Scenario) validate() (field, msg string) {
 			return "duration", fmt.Sprintf("must be > 0 (got %s)", s.Duration)
 		}
 	case RampingVUs:
-		if s.StartVUs < 0 {
-			return "startVUs", "must not be negative"
-		}
 		if f, m := validStages(s.Stages, true); m != "" {
 			return f, m
+		}
+		if s.Warmup > 0 && s.StartVUs == 0 {
+			return "warmup", "ramping-vus warms up with its startVUs, which is 0: set startVUs"
 		}
 	case SharedIterations:
 		if s.VUs <= 0 {
@@ -393,11 +489,8 @@ func (s *Scenario) validate() (field, msg string) {
 		if s.VUs > s.Iterations {
 			s.VUs = s.Iterations
 		}
-		if s.MaxDuration < 0 {
-			return "maxDuration", "must not be negative"
-		}
 		if s.MaxDuration == 0 {
-			s.MaxDuration = 10 * time.Minute
+			s.MaxDuration = DefaultMaxDuration
 		}
 	case "":
 		return "executor", "missing; one of " + strings.Join(Executors, ", ")
@@ -410,20 +503,12 @@ func (s *Scenario) validate() (field, msg string) {
 // validateTraffic checks a traffic block, applies its defaults and picks
 // the executor a timestamps replay implies.
 func (s *Scenario) validateTraffic() (field, msg string) {
-	t := s.Traffic
+	t := s.Traffic // its numbers are bounded by checkBounds
 	switch {
 	case strings.TrimSpace(t.Trace) == "":
 		return "traffic.trace", "missing: the trace file to replay"
-	case t.Speed < 0 || math.IsNaN(t.Speed) || math.IsInf(t.Speed, 0):
-		return "traffic.speed", fmt.Sprintf("must be > 0 (got %g)", t.Speed)
-	case t.Scale < 0 || math.IsNaN(t.Scale) || math.IsInf(t.Scale, 0):
-		return "traffic.scale", fmt.Sprintf("must be > 0 (got %g)", t.Scale)
-	case t.From < 0:
-		return "traffic.from", "must not be negative"
 	case t.To != 0 && t.To <= t.From:
 		return "traffic.to", fmt.Sprintf("must be after from (%s)", t.From)
-	case t.Loop < 0:
-		return "traffic.loop", "must not be negative"
 	}
 	if t.Speed == 0 {
 		t.Speed = 1
@@ -457,9 +542,6 @@ func (s *Scenario) validateTraffic() (field, msg string) {
 }
 
 func (s *Scenario) validateArrivalRate() (field, msg string) {
-	if s.TimeUnit < 0 {
-		return "timeUnit", "must be > 0"
-	}
 	if s.TimeUnit == 0 {
 		s.TimeUnit = DefaultTimeUnit
 	}
@@ -472,16 +554,13 @@ func (s *Scenario) validateArrivalRate() (field, msg string) {
 		// A distribution replay without a rate runs at the trace's mean
 		// rate, which is known once the trace is read (SetRate).
 		rateFromTrace := s.Traffic != nil && s.Traffic.Replay == ReplayDistribution && s.Rate == 0
-		if !rateFromTrace && (!(s.Rate > 0) || math.IsInf(s.Rate, 0)) {
+		if !rateFromTrace && !(s.Rate > 0) {
 			return "rate", fmt.Sprintf("must be > 0 (got %g)", s.Rate)
 		}
 		if s.Duration <= 0 {
 			return "duration", fmt.Sprintf("must be > 0 (got %s)", s.Duration)
 		}
 	default:
-		if s.StartRate < 0 || math.IsNaN(s.StartRate) || math.IsInf(s.StartRate, 0) {
-			return "startRate", "must not be negative"
-		}
 		if f, m := validStages(s.Stages, false); m != "" {
 			return f, m
 		}
@@ -494,20 +573,14 @@ func (s *Scenario) validateArrivalRate() (field, msg string) {
 		if s.Burstiness == 0 {
 			s.Burstiness = 1
 		}
-		if !(s.Burstiness > 0) || math.IsInf(s.Burstiness, 0) {
-			return "burstiness", fmt.Sprintf("must be > 0 (got %g)", s.Burstiness)
-		}
 	default:
 		return "arrival", fmt.Sprintf("unknown arrival process %q; one of constant, poisson, gamma", s.Arrival)
 	}
+	if s.Burstiness != 0 && s.Arrival != ArrivalGamma {
+		return "burstiness", fmt.Sprintf("is the shape of arrival: gamma (arrival is %s)", s.Arrival)
+	}
 	if s.Seed == 0 {
 		s.Seed = 1
-	}
-	if s.MaxVUs < 0 {
-		return "maxVUs", "must not be negative"
-	}
-	if s.PreAllocatedVUs < 0 {
-		return "preAllocatedVUs", "must not be negative"
 	}
 	if s.MaxVUs == 0 {
 		s.MaxVUs = max(DefaultMaxVUs, s.PreAllocatedVUs)
@@ -523,9 +596,6 @@ func (s *Scenario) validateArrivalRate() (field, msg string) {
 		s.Saturation = SaturationDrop
 	case SaturationDrop:
 	case SaturationQueue:
-		if s.MaxQueue < 0 {
-			return "maxQueue", "must not be negative"
-		}
 		if s.MaxQueue == 0 {
 			s.MaxQueue = DefaultMaxQueue
 		}
@@ -535,6 +605,8 @@ func (s *Scenario) validateArrivalRate() (field, msg string) {
 	return "", ""
 }
 
+// validStages checks what checkBounds leaves to the executor: that there
+// are stages, that they last, and that VU targets are whole.
 func validStages(stages []Stage, integer bool) (field, msg string) {
 	if len(stages) == 0 {
 		return "stages", "at least one stage is required"
@@ -542,12 +614,6 @@ func validStages(stages []Stage, integer bool) (field, msg string) {
 	var total time.Duration
 	for i, st := range stages {
 		f := fmt.Sprintf("stages[%d]", i)
-		if st.Duration < 0 {
-			return f + ".duration", "must not be negative"
-		}
-		if st.Target < 0 || math.IsNaN(st.Target) || math.IsInf(st.Target, 0) {
-			return f + ".target", fmt.Sprintf("must be >= 0 (got %g)", st.Target)
-		}
 		if integer && st.Target != math.Trunc(st.Target) {
 			return f + ".target", fmt.Sprintf("must be a whole number of VUs (got %g)", st.Target)
 		}
@@ -600,7 +666,7 @@ func flagFor(field string) string {
 		return "--rate"
 	case "duration", "maxDuration":
 		return "--duration"
-	case "vus", "startVUs":
+	case "vus", "startVUs", "preAllocatedVUs":
 		return "--vus"
 	case "maxVUs":
 		return "--max-vus"
@@ -612,8 +678,8 @@ func flagFor(field string) string {
 		return "--executor"
 	case "arrival":
 		return "--arrival"
-	case "burstiness":
-		return "--burstiness"
+	case "burstiness", "saturation", "warmup":
+		return "--" + name
 	case "trace", "replay", "speed", "scale", "from", "to", "loop":
 		return "--" + name
 	}

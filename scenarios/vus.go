@@ -12,6 +12,12 @@ import (
 // request is the moment its VU is ready, so scheduling lag is near zero by
 // construction; closed models cannot show queueing delay outside the server.
 //
+// A scenario with a warmup runs its VUs from warmup before start: their
+// requests intended before start are sent but not recorded (they count in
+// WarmupRequests), so the measured part begins with every VU busy and its
+// connection open. Warm-up iterations of shared-iterations do not count
+// against its iterations; ramping-vus warms up with its startVUs.
+//
 // It returns when the scenario's time is up, when ctx is cancelled, or when
 // every VU has stopped (shared-iterations ran out); VUs still in an
 // iteration then finish it within the scenario's gracefulStop.
@@ -24,7 +30,7 @@ func (e *Engine) runVUs(ctx, reqCtx context.Context, start time.Time, p Plan, wo
 	case ConstantVUs:
 		n = s.VUs
 		end = start.Add(s.Duration)
-		active = func(int, time.Time) (bool, bool) { return true, !time.Now().Before(end) }
+		active = func(_ int, now time.Time) (bool, bool) { return true, !now.Before(end) }
 	case RampingVUs:
 		n = s.StartVUs
 		var total time.Duration
@@ -41,9 +47,12 @@ func (e *Engine) runVUs(ctx, reqCtx context.Context, start time.Time, p Plan, wo
 		end = start.Add(s.MaxDuration)
 		var left atomic.Int64
 		left.Store(int64(s.Iterations))
-		active = func(int, time.Time) (bool, bool) {
-			if !time.Now().Before(end) {
+		active = func(_ int, now time.Time) (bool, bool) {
+			switch {
+			case !now.Before(end):
 				return false, true
+			case now.Before(start): // warming up: not one of the iterations
+				return true, false
 			}
 			return true, left.Add(-1) < 0
 		}
@@ -70,8 +79,12 @@ func (e *Engine) runVUs(ctx, reqCtx context.Context, start time.Time, p Plan, wo
 					continue
 				}
 				j := e.newJob()
-				e.stamp(j, s, time.Now())
-				e.send(reqCtx, p.Client, j)
+				e.stamp(j, s, now)
+				if now.Before(start) {
+					e.warmup(reqCtx, p.Client, j)
+				} else {
+					e.send(reqCtx, p.Client, j)
+				}
 				e.pool.Put(j)
 			}
 		}()
@@ -90,8 +103,12 @@ func (e *Engine) runVUs(ctx, reqCtx context.Context, start time.Time, p Plan, wo
 // rampPoll is how often an inactive ramping VU checks whether it is needed.
 const rampPoll = 20 * time.Millisecond
 
-// vusAt is the ramping-vus target at offset t: linear within each stage.
+// vusAt is the ramping-vus target at offset t: linear within each stage,
+// startVUs before the first (the warm-up).
 func (s *Scenario) vusAt(t time.Duration) int {
+	if t < 0 {
+		return s.StartVUs
+	}
 	prev := float64(s.StartVUs)
 	for _, st := range s.Stages {
 		if t < st.Duration {

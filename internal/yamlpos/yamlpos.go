@@ -30,13 +30,20 @@ func OfError(src []byte, err error) (msg string, line, col int) {
 	msg = err.Error()
 	if _, quoted, ok := strings.Cut(msg, `"`); ok {
 		bad, _, _ := strings.Cut(quoted, `"`)
-		for _, tk := range lexer.Tokenize(string(src)) {
-			if tk.Value == bad && tk.Position != nil {
-				return msg, tk.Position.Line, tk.Position.Column
-			}
+		line, col = Locate(src, bad)
+	}
+	return msg, line, col
+}
+
+// Locate returns the position of the first token of src whose value is
+// value; 0, 0 when there is none.
+func Locate(src []byte, value string) (line, col int) {
+	for _, tk := range lexer.Tokenize(string(src)) {
+		if tk.Value == value && tk.Position != nil {
+			return tk.Position.Line, tk.Position.Column
 		}
 	}
-	return msg, 0, 0
+	return 0, 0
 }
 
 // Source is a parsed YAML document whose node positions can be looked up.
