@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,39 @@ func Header(h map[string]string) http.Header {
 		out.Set(k, v)
 	}
 	return out
+}
+
+// AppendRequestHead appends to dst the head of an HTTP/1.1 request as the
+// plain-HTTP fast paths write it: the request line for method and uri, a
+// Host line, and h's header lines in name order, up to but not including
+// the blank line that ends the head, so that the caller can add a
+// Content-Length. h's connection headers (Host, framing, hop-by-hop: see
+// RecordedHeader) are left out: they are the connection's own. Names and values go as they are: check
+// them first (CheckHeader).
+func AppendRequestHead(dst []byte, method, uri, host string, h http.Header) []byte {
+	dst = append(dst, method...)
+	dst = append(dst, ' ')
+	dst = append(dst, uri...)
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
+	dst = append(dst, host...)
+	dst = append(dst, "\r\n"...)
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		if slices.Contains(connectionHeaders, http.CanonicalHeaderKey(k)) {
+			continue
+		}
+		for _, v := range h[k] {
+			dst = append(dst, k...)
+			dst = append(dst, ": "...)
+			dst = append(dst, v...)
+			dst = append(dst, "\r\n"...)
+		}
+	}
+	return dst
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

@@ -4,7 +4,9 @@
 // base URL, and remove it afterwards.
 //
 // Images are never pulled: this package is meant for images built on the
-// same machine. The Ryuk reaper is turned off (TESTCONTAINERS_RYUK_DISABLED)
+// same machine. Start inspects the image first (Docker's image inspect) and
+// returns a *NoImageError, which matches ErrNoImage, when it is not there,
+// instead of letting Docker try a registry. The Ryuk reaper is turned off (TESTCONTAINERS_RYUK_DISABLED)
 // unless the environment says otherwise, because it needs an image from a
 // registry; containers are removed by Stop instead.
 //
@@ -16,13 +18,16 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	dcontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
@@ -32,6 +37,32 @@ import (
 
 // DefaultStartupTimeout bounds how long Start waits for the port to listen.
 const DefaultStartupTimeout = 60 * time.Second
+
+// ErrNoImage is matched by the error of Start when the image is not built
+// on this machine: bad input, since Start never pulls.
+var ErrNoImage = errors.New("container: image not built here")
+
+// FixtureImage is the repository name of the simulated server's image,
+// which `make fixture-image` builds (as gonogo-fixture:dev).
+const FixtureImage = "gonogo-fixture"
+
+// NoImageError says that Image is not among the local Docker images.
+type NoImageError struct {
+	Image string
+}
+
+// Error reads "image gonogo-fixture:dev is not built here: run make
+// fixture-image", or for another image, how to build it.
+func (e *NoImageError) Error() string {
+	repo, _, _ := strings.Cut(e.Image, ":")
+	if repo == FixtureImage {
+		return "image " + e.Image + " is not built here: run make fixture-image"
+	}
+	return "image " + e.Image + " is not built here: build it first (docker build -t " + e.Image + " …); gonogo never pulls images"
+}
+
+// Unwrap returns ErrNoImage.
+func (e *NoImageError) Unwrap() error { return ErrNoImage }
 
 // SUT is a running system under test.
 type SUT struct {
@@ -52,6 +83,9 @@ func Start(ctx context.Context, image string, port int, args ...string) (*SUT, e
 	// Its chatty progress lines would break gonogo's output; errors are
 	// returned instead.
 	tclog.SetDefault(tclog.NewNoopLogger())
+	if err := checkImage(ctx, image); err != nil {
+		return nil, err
+	}
 	p := strconv.Itoa(port) + "/tcp"
 	np, err := network.ParsePort(p)
 	if err != nil {
@@ -85,6 +119,23 @@ func Start(ctx context.Context, image string, port int, args ...string) (*SUT, e
 	}
 	_ = testcontainers.TerminateContainer(c)
 	return nil, fmt.Errorf("container: %s: find mapped port: %w", image, err)
+}
+
+// checkImage returns a *NoImageError when image is not a local image.
+func checkImage(ctx context.Context, image string) error {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return fmt.Errorf("container: cannot reach the Docker engine: %w", err)
+	}
+	defer cli.Close()
+	_, err = cli.ImageInspect(ctx, image)
+	switch {
+	case err == nil:
+		return nil
+	case cerrdefs.IsNotFound(err):
+		return &NoImageError{Image: image}
+	}
+	return fmt.Errorf("container: inspect image %s: %w", image, err)
 }
 
 // Stop removes the container.

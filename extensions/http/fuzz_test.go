@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/gonogo-dev/gonogo/extensions"
 )
 
 // FuzzParseRequestFile checks that the parser never panics, that what it
@@ -32,11 +34,11 @@ func FuzzParseRequestFile(f *testing.F) {
 			}
 			return
 		}
-		if checkMethod(rf.Method) != nil || !strings.HasPrefix(rf.Path, "/") {
+		if extensions.CheckMethod(rf.Method) != nil || !strings.HasPrefix(rf.Path, "/") {
 			t.Fatalf("accepted invalid request %+v", rf)
 		}
 		for k, v := range rf.Headers {
-			if checkHeader(k, v) != nil {
+			if extensions.CheckHeader(k, v) != nil {
 				t.Fatalf("accepted invalid header %q: %q", k, v)
 			}
 		}

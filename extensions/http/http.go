@@ -9,6 +9,12 @@
 // status. Redirects are not followed: a 3xx is a success with
 // its status recorded. 4xx and 5xx answers are classified by status.
 //
+// A recorded request (Request.Recorded, from a request log or a HAR) is sent
+// as recorded instead: its method, path and query, headers (under the
+// configured Options.Headers, which win) and body, built by
+// extensions.RecordedHeader and extensions.RecordedRequest as every
+// protocol client builds them.
+//
 // The hot path builds no request from scratch. For http:// targets the
 // request is serialized once and written as is over pooled keep-alive
 // connections, and the response is parsed only as far as a load generator
@@ -45,7 +51,8 @@ type Client struct {
 	request []byte // the configured request, serialized for wire
 	head    bool   // the configured method is HEAD
 	host    string
-	header  http.Header
+	header  http.Header // configured headers and the user agent
+	conf    http.Header // configured headers (Options.Headers)
 	rt      *http.Transport
 	tmpl    *http.Request
 	body    []byte
@@ -63,7 +70,7 @@ func New(o extensions.Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	if err := checkMethod(o.Method); err != nil {
+	if err := extensions.CheckMethod(o.Method); err != nil {
 		return nil, fmt.Errorf("http: %w: %v", extensions.ErrBadOptions, err)
 	}
 	if !strings.HasPrefix(o.Path, "/") {
@@ -73,11 +80,12 @@ func New(o extensions.Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http: %w: %v", extensions.ErrBadOptions, err)
 	}
-	h := extensions.Header(o.Headers)
+	conf := extensions.Header(o.Headers)
+	h := conf.Clone()
 	if h.Get("User-Agent") == "" {
 		h.Set("User-Agent", "gonogo")
 	}
-	c := &Client{body: o.Body, timeout: o.Timeout, header: h, host: u.Host, keep: o.KeepOutput}
+	c := &Client{body: o.Body, timeout: o.Timeout, header: h, conf: conf, host: u.Host, keep: o.KeepOutput}
 	if u.Scheme == "http" {
 		addr, _ := extensions.HostPort(base) // BaseURL checked it
 		c.request = serialize(o.Method, u.RequestURI(), u.Host, h, o.Body)
@@ -109,17 +117,16 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 	if c.keep {
 		res.Output = res.Output[:0]
 	}
-	if req.Recorded != nil {
-		if err := checkRecorded(req.Recorded); err != nil {
-			res.Done = time.Now()
-			extensions.Fail(ctx, res, err)
-			return
-		}
-	}
 	if c.wire != nil {
 		request, head := c.request, c.head
 		if rec := req.Recorded; rec != nil {
-			request, head = serialize(rec.Method, rec.Path, c.host, c.merged(rec), rec.Body), rec.Method == http.MethodHead
+			if err := extensions.CheckRecorded(rec); err != nil {
+				res.Done = time.Now()
+				extensions.Fail(ctx, res, err)
+				return
+			}
+			h := extensions.RecordedHeader(c.header, rec, c.conf)
+			request, head = serialize(rec.Method, rec.Path, c.host, h, rec.Body), rec.Method == http.MethodHead
 		}
 		var out *[]byte
 		if c.keep {
@@ -133,7 +140,13 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 	}
 	tmpl, body := c.tmpl, c.body
 	if rec := req.Recorded; rec != nil {
-		tmpl, body = c.recordedRequest(rec), rec.Body
+		r, err := extensions.RecordedRequest(c.tmpl, rec, c.conf)
+		if err != nil {
+			res.Done = time.Now()
+			extensions.Fail(ctx, res, err)
+			return
+		}
+		tmpl, body = r, rec.Body
 	}
 	resp, rctx, done := extensions.Send(ctx, c.rt, tmpl, body, c.timeout, res)
 	defer done()
@@ -163,64 +176,4 @@ func (c *Client) Warm(ctx context.Context, conns int) error {
 		return nil
 	}
 	return c.wire.warm(ctx, conns)
-}
-
-// merged is a recorded request's headers over the configured ones (which
-// carry credentials and the user agent).
-func (c *Client) merged(rec *gonogo.Recorded) http.Header {
-	h := c.header.Clone()
-	for k, vs := range rec.Header {
-		h[http.CanonicalHeaderKey(k)] = vs
-	}
-	return h
-}
-
-// recordedRequest builds the net/http request of a recorded one.
-func (c *Client) recordedRequest(rec *gonogo.Recorded) *http.Request {
-	u := *c.tmpl.URL
-	u.Path, u.RawQuery, _ = strings.Cut(rec.Path, "?")
-	u.RawPath = ""
-	r := c.tmpl.Clone(context.Background())
-	r.Method, r.URL, r.Header = rec.Method, &u, c.merged(rec)
-	r.Body, r.ContentLength, r.GetBody = http.NoBody, 0, nil
-	return r
-}
-
-// checkRecorded rejects a recorded request that cannot be sent as is.
-func checkRecorded(rec *gonogo.Recorded) error {
-	if err := checkMethod(rec.Method); err != nil {
-		return fmt.Errorf("recorded request: %v", err)
-	}
-	if !strings.HasPrefix(rec.Path, "/") || strings.ContainsAny(rec.Path, " \r\n") {
-		return fmt.Errorf("recorded request: path %q must start with / and hold no spaces or line breaks", rec.Path)
-	}
-	for k, vs := range rec.Header {
-		for _, v := range vs {
-			if k == "" || strings.ContainsAny(k, ": \r\n") || strings.ContainsAny(v, "\r\n") {
-				return fmt.Errorf("recorded request: bad header %q", k)
-			}
-		}
-	}
-	return nil
-}
-
-func checkMethod(m string) error {
-	if m == "" {
-		return fmt.Errorf("empty method")
-	}
-	for i := 0; i < len(m); i++ {
-		if !isTokenChar(m[i]) {
-			return fmt.Errorf("invalid method %q", m)
-		}
-	}
-	return nil
-}
-
-// isTokenChar reports whether b may appear in an HTTP token (RFC 9110).
-func isTokenChar(b byte) bool {
-	switch {
-	case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
 }

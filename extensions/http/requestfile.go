@@ -79,7 +79,7 @@ func ParseRequestFile(name string, data []byte) (rf *RequestFile, err error) {
 	if rf.Path == "" {
 		rf.Path = "/"
 	}
-	if err := checkMethod(rf.Method); err != nil {
+	if err := extensions.CheckMethod(rf.Method); err != nil {
 		return nil, fmt.Errorf("%s: method: %v", name, err)
 	}
 	if !strings.HasPrefix(rf.Path, "/") {
@@ -89,7 +89,7 @@ func ParseRequestFile(name string, data []byte) (rf *RequestFile, err error) {
 		return nil, fmt.Errorf("%s: path: %q contains a space or control character", name, rf.Path)
 	}
 	for k, v := range spec.Headers {
-		if err := checkHeader(k, v); err != nil {
+		if err := extensions.CheckHeader(k, v); err != nil {
 			return nil, fmt.Errorf("%s: headers: %v", name, err)
 		}
 		rf.Headers[k] = v
@@ -121,21 +121,6 @@ func yamlError(name string, err error) error {
 		return fmt.Errorf("%s: %s", name, ye.GetMessage())
 	}
 	return fmt.Errorf("%s: %v", name, err)
-}
-
-func checkHeader(k, v string) error {
-	if k == "" {
-		return fmt.Errorf("empty header name")
-	}
-	for i := 0; i < len(k); i++ {
-		if !isTokenChar(k[i]) {
-			return fmt.Errorf("invalid header name %q", k)
-		}
-	}
-	if strings.ContainsAny(v, "\r\n\x00") {
-		return fmt.Errorf("header %s: value contains CR, LF or NUL", k)
-	}
-	return nil
 }
 
 func canonical(h map[string]string) map[string][]string {

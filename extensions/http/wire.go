@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/gonogo-dev/gonogo/extensions"
@@ -64,26 +64,16 @@ func newWire(addr string, timeout time.Duration, maxConns int) *wire {
 	return w
 }
 
-// serialize builds the bytes of a request. Host, framing and hop-by-hop
-// headers are the wire's own, whatever header says.
-func serialize(method, path, host string, header map[string][]string, body []byte) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, host)
-	for k, vs := range header {
-		switch strings.ToLower(k) {
-		case "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection":
-			continue
-		}
-		for _, v := range vs {
-			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
-		}
-	}
+// serialize builds the bytes of a request (extensions.AppendRequestHead).
+// Host, framing and hop-by-hop headers are the wire's own, whatever header
+// says.
+func serialize(method, path, host string, header http.Header, body []byte) []byte {
+	b := extensions.AppendRequestHead(make([]byte, 0, 256+len(body)), method, path, host, header)
 	if len(body) > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
-		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(body))
+		b = fmt.Appendf(b, "Content-Length: %d\r\n", len(body))
 	}
-	b.WriteString("\r\n")
-	b.Write(body)
-	return b.Bytes()
+	b = append(b, "\r\n"...)
+	return append(b, body...)
 }
 
 // do sends the request and reads the response to its end. It returns the

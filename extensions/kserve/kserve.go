@@ -15,6 +15,13 @@
 // (cut at extensions.MaxOutputBytes, which leaves it unparsable). It is
 // kept for valid responses only.
 //
+// A recorded request (Request.Recorded, from a request log or a HAR) is sent
+// as recorded instead: its method, path, headers (under the configured
+// Options.Headers, which win) and body, built by extensions.RecordedRequest.
+// Its answer is validated as above when its path is an inference endpoint
+// (/v2/models/…/infer); otherwise any 2xx answer is a success, and
+// Options.KeepOutput keeps its body.
+//
 // The preflight Check asks GET /v2/health/ready and then
 // GET /v2/models/{model}/ready.
 package kserve
@@ -29,6 +36,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
@@ -130,7 +138,19 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 	if c.keep {
 		res.Output = res.Output[:0]
 	}
-	resp, rctx, done := extensions.Send(ctx, c.rt, c.tmpl, c.Body(req), c.timeout, res)
+	tmpl, body, infer := c.tmpl, []byte(nil), true
+	if rec := req.Recorded; rec != nil {
+		r, err := extensions.RecordedRequest(c.tmpl, rec, c.header)
+		if err != nil {
+			res.Done = time.Now()
+			extensions.Fail(ctx, res, err)
+			return
+		}
+		tmpl, body, infer = r, rec.Body, isInferPath(r.URL.Path)
+	} else {
+		body = c.Body(req)
+	}
+	resp, rctx, done := extensions.Send(ctx, c.rt, tmpl, body, c.timeout, res)
 	defer done()
 	if resp == nil {
 		return
@@ -151,15 +171,27 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 	rest, _ := extensions.Drain(resp.Body)
 	res.Done = time.Now()
 	res.BytesIn = int64(len(b)) + rest
-	if err == nil {
+	switch {
+	case err == nil && !infer:
+		if c.keep {
+			extensions.AppendOutput(res, b)
+		}
+	case err == nil:
 		err = CheckResponse(b)
 		if err == nil && c.keep {
 			res.Output = appendOutputs(res.Output[:0], b)
 		}
-	} else {
+	default:
 		err = &extensions.ProtocolError{Msg: "reading response", Err: err}
 	}
 	extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
+}
+
+// isInferPath reports whether path is a v2 inference endpoint,
+// /v2/models/{model}[/versions/{version}]/infer, whose answer CheckResponse
+// validates.
+func isInferPath(path string) bool {
+	return strings.HasPrefix(path, "/v2/models/") && strings.HasSuffix(path, "/infer")
 }
 
 // Check asks GET /v2/health/ready, then GET /v2/models/{model}/ready; both
@@ -173,11 +205,12 @@ func (c *Client) Check(ctx context.Context) error {
 			return fmt.Errorf("GET %s: %w", p, err)
 		}
 		if status != http.StatusOK {
-			msg := errorText(string(body))
-			if status == http.StatusNotFound && msg == "" {
-				msg = "not found (not a KServe v2 server, or no such model)"
+			e := &extensions.StatusError{Method: http.MethodGet, Path: p, Status: status,
+				Excerpt: extensions.Excerpt([]byte(errorText(string(body)))), Sent: extensions.HeaderNames(c.header)}
+			if status == http.StatusNotFound {
+				e.Note = "not a KServe v2 server, or no such model"
 			}
-			return fmt.Errorf("GET %s answered %d: %s", p, status, msg)
+			return e
 		}
 	}
 	return nil

@@ -137,9 +137,10 @@ func TestCheck(t *testing.T) {
 		wantErr     string
 	}{
 		{"ready", 200, 200, ""},
-		{"server not ready", 503, 200, "GET /v2/health/ready answered 503"},
-		{"model not ready", 200, 400, "GET /v2/models/m/ready answered 400"},
-		{"no such model", 200, 404, "not found"},
+		{"server not ready", 503, 200, "GET /v2/health/ready answered 503 Service Unavailable with an empty body"},
+		{"model not ready", 200, 400, "GET /v2/models/m/ready answered 400 Bad Request with an empty body"},
+		{"no such model", 200, 404, "GET /v2/models/m/ready answered 404 Not Found (not a KServe v2 server, or no such model) with an empty body"},
+		{"unauthorized", 401, 200, `GET /v2/health/ready answered 401 Unauthorized with an empty body; the server wants credentials: pass them with --header "Authorization: Bearer …"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,7 +157,7 @@ func TestCheck(t *testing.T) {
 			defer srv.Close()
 			c, _ := New(extensions.Options{Target: srv.URL, Model: "m"})
 			err := c.Check(context.Background())
-			if (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+			if (tt.wantErr == "") != (err == nil) || (err != nil && err.Error() != tt.wantErr) {
 				t.Errorf("Check = %v, want %q", err, tt.wantErr)
 			}
 		})

@@ -8,6 +8,8 @@ import (
 	"bufio"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"sync"
@@ -15,9 +17,6 @@ import (
 
 	"github.com/gonogo-dev/gonogo"
 )
-
-// File is the conventional name of the samples file in a results directory.
-const File = "samples.ndjson.gz"
 
 // Sample is one line of the file. Times are milliseconds; at_ms is the
 // intended send time from the start of the run.
@@ -96,6 +95,21 @@ func (w *Writer) write() {
 	}
 }
 
+// Flush writes what is buffered to the underlying writer as a complete
+// gzip block, so that a reader of a run killed later gets every sample
+// recorded until now.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = w.bw.Flush()
+	}
+	if w.err == nil {
+		w.err = w.zw.Flush()
+	}
+	return w.err
+}
+
 // Close flushes everything and ends the gzip stream; it does not close the
 // underlying writer. It returns the first error met.
 func (w *Writer) Close() error {
@@ -111,10 +125,19 @@ func (w *Writer) Close() error {
 }
 
 // Read decodes a samples file, calling fn for each sample until fn returns
-// false or the file ends.
+// false or the file ends. A file cut short (the run was killed) gives every
+// sample up to its last flush, then an error wrapping
+// io.ErrUnexpectedEOF.
 func Read(r io.Reader, fn func(*Sample) bool) error {
 	zr, err := gzip.NewReader(r)
-	if err != nil {
+	if err == io.EOF {
+		// Close always writes a gzip header: an empty file is a run
+		// killed before its first flush.
+		err = io.ErrUnexpectedEOF
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("samples cut short: %w", err)
+	} else if err != nil {
 		return err
 	}
 	defer zr.Close()
@@ -124,6 +147,9 @@ func Read(r io.Reader, fn func(*Sample) bool) error {
 		if err := dec.Decode(&s); err == io.EOF {
 			return nil
 		} else if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("samples cut short: %w", err)
+			}
 			return err
 		}
 		if !fn(&s) {

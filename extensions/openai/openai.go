@@ -3,7 +3,9 @@
 // "openai".
 //
 // Each request POSTs /v1/completions (a "prompt") or, with Options.API
-// "chat", /v1/chat/completions (one user message). It asks for exactly the
+// "chat", /v1/chat/completions (one user message) of Options.Target, which
+// may end in the /v1 of the OpenAI SDKs' base URLs (http://host/v1 and
+// http://host are the same target). It asks for exactly the
 // wanted output length — Request.OutputTokens, else Options.MaxTokens — by
 // sending it as max_tokens and min_tokens with ignore_eos true, and for a
 // prompt of Request.InputTokens (else Options.PromptTokens) tokens.
@@ -27,6 +29,24 @@
 //   - A stream that ends without [DONE], a chunk that is not JSON, or an
 //     error object is a gonogo.ErrProtocol failure.
 //
+// A chunk's time is when its last byte reached the client: on the
+// plain-HTTP fast path below, when the kernel received the TCP segment
+// that carried it (its SO_TIMESTAMPNS receive time stamp), so that neither
+// the client's scheduling nor its reading in ticks shifts TTFT or the
+// gaps; elsewhere, when the read that brought it returned. Chunks that
+// came in one read share the time of its last segment. The end of the
+// response (Result.Done) is timed the same way.
+//
+// Transport: http:// targets on Linux (amd64, arm64) go through the
+// client's own HTTP/1.1 client (wire.go): keep-alive connections, requests
+// written as prepared bytes, and responses read by a few reactors, each of
+// which takes, every millisecond while many requests are in flight, what
+// all its connections with data hold — one wake-up for many streamed
+// tokens instead of one per token, which is what bounds the streams a
+// client can hold on a small machine. Client.Warm (a scenarios.Warmer)
+// opens these connections before time zero. https:// targets, and other
+// systems, use net/http.
+//
 // With Options.NoStream (or when a server answers a streaming request with a
 // plain JSON body) the usage is read from the response and TTFT stays 0.
 //
@@ -39,7 +59,6 @@
 package openai
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -47,10 +66,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
@@ -76,6 +95,8 @@ func init() {
 
 // Client sends generation requests. It is safe for concurrent use.
 type Client struct {
+	wire      *wire  // http:// targets; nil for https://
+	wireHead  []byte // the head of a generated request on the wire, without Content-Length
 	rt        *http.Transport
 	tmpl      *http.Request
 	header    http.Header
@@ -105,6 +126,8 @@ func New(o extensions.Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openai: %w", err)
 	}
+	// The OpenAI SDKs take a base URL ending in /v1; the paths carry it.
+	base = strings.TrimSuffix(base, "/v1")
 	c := &Client{
 		rt:        extensions.NewTransport(o),
 		modelsURL: base + ModelsPath,
@@ -121,7 +144,7 @@ func New(o extensions.Options) (*Client, error) {
 	case extensions.APIChat:
 		c.chat, path = true, ChatPath
 	default:
-		return nil, fmt.Errorf("openai: %w: API %q (want %q or %q)", extensions.ErrBadOptions, o.API, extensions.APICompletions, extensions.APIChat)
+		return nil, fmt.Errorf("openai: %w: --api %q: want %s or %s", extensions.ErrBadOptions, o.API, extensions.APICompletions, extensions.APIChat)
 	}
 	u, err := url.Parse(base + path)
 	if err != nil {
@@ -141,6 +164,19 @@ func New(o extensions.Options) (*Client, error) {
 	c.tmpl = &http.Request{
 		Method: http.MethodPost, URL: u, Host: u.Host, Header: h,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	}
+	for k, vs := range h {
+		for _, v := range vs {
+			if err := extensions.CheckHeader(k, v); err != nil {
+				return nil, fmt.Errorf("openai: %w: %v", extensions.ErrBadOptions, err)
+			}
+		}
+	}
+	if u.Scheme == "http" && haveWire {
+		addr, _ := extensions.HostPort(base) // BaseURL checked it
+		c.wire = newWire(addr, o.Timeout, o.MaxConns)
+		runtime.AddCleanup(c, (*wire).close, c.wire) // its idle connections go with it
+		c.wireHead = extensions.AppendRequestHead(nil, http.MethodPost, u.RequestURI(), u.Host, h)
 	}
 
 	head := "{"
@@ -166,6 +202,11 @@ func New(o extensions.Options) (*Client, error) {
 // Body returns the JSON request body Do sends for req. It is exported for
 // tests and for tools that want to show what is sent.
 func (c *Client) Body(req *gonogo.Request) []byte {
+	return c.appendBody(nil, req)
+}
+
+// appendBody appends the body Body returns to b.
+func (c *Client) appendBody(b []byte, req *gonogo.Request) []byte {
 	in, out := c.prompt, c.maxTokens
 	if req.InputTokens > 0 {
 		in = req.InputTokens
@@ -173,7 +214,7 @@ func (c *Client) Body(req *gonogo.Request) []byte {
 	if req.OutputTokens > 0 {
 		out = req.OutputTokens
 	}
-	b := make([]byte, 0, len(c.head)+len(c.mid)+len(c.tail)+in*6+48)
+	b = slices.Grow(b, len(c.head)+len(c.mid)+len(c.tail)+in*6+48)
 	b = append(b, c.head...)
 	b = appendPrompt(b, req.ID, in)
 	b = append(b, c.mid...)
@@ -194,9 +235,24 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 	if rec := req.Recorded; rec != nil {
 		// A request log's request goes as recorded; whether it streams is
 		// the server's answer to say.
-		tmpl, body, stream = c.recorded(rec), rec.Body, true
-	} else {
+		r, err := extensions.RecordedRequest(c.tmpl, rec, c.header)
+		if err != nil {
+			res.Done = time.Now()
+			extensions.Fail(ctx, res, err)
+			return
+		}
+		tmpl, body, stream = r, rec.Body, true
+	} else if c.wire == nil {
 		body = c.Body(req)
+	}
+	if c.wire != nil {
+		wr := request{gen: req, method: http.MethodPost, stream: stream}
+		if req.Recorded != nil {
+			head := extensions.AppendRequestHead(nil, tmpl.Method, tmpl.URL.RequestURI(), tmpl.Host, tmpl.Header)
+			wr = request{head: head, body: body, method: tmpl.Method, stream: true}
+		}
+		c.wire.do(ctx, c, wr, res)
+		return
 	}
 	resp, rctx, done := extensions.Send(ctx, c.rt, tmpl, body, c.timeout, res)
 	defer done()
@@ -229,20 +285,6 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 	extensions.Fail(ctx, res, extensions.Deadline(rctx, c.timeout, err))
 }
 
-// recorded is the template of a recorded request: its method, path and
-// headers over the client's.
-func (c *Client) recorded(rec *gonogo.Recorded) *http.Request {
-	u := *c.tmpl.URL
-	u.Path, u.RawQuery, _ = strings.Cut(rec.Path, "?")
-	u.RawPath = ""
-	r := c.tmpl.Clone(context.Background())
-	r.Method, r.URL = rec.Method, &u
-	for k, vs := range rec.Header {
-		r.Header[http.CanonicalHeaderKey(k)] = vs
-	}
-	return r
-}
-
 // Check asks GET /v1/models: 200 means ready, 404 means the target is not an
 // OpenAI-compatible server. When Options.Model is set and the server lists
 // models, the model must be among them.
@@ -253,11 +295,13 @@ func (c *Client) Check(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", ModelsPath, err)
 	}
-	switch {
-	case status == http.StatusNotFound:
-		return fmt.Errorf("not an OpenAI-compatible server: GET %s answered 404", ModelsPath)
-	case status != http.StatusOK:
-		return fmt.Errorf("GET %s answered %d: %s", ModelsPath, status, errorMessage(body))
+	if status != http.StatusOK {
+		e := &extensions.StatusError{Method: http.MethodGet, Path: ModelsPath, Status: status,
+			Excerpt: extensions.Excerpt([]byte(errorMessage(body))), Sent: extensions.HeaderNames(c.header)}
+		if status == http.StatusNotFound {
+			e.Note = "not an OpenAI-compatible server"
+		}
+		return e
 	}
 	if c.model == "" {
 		return nil
@@ -349,121 +393,6 @@ func (ch *chunk) reset() {
 	*ch = chunk{Choices: cs[:0]}
 }
 
-var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
-
-// readStream reads a server-sent event stream and fills res. It sets
-// res.Done when [DONE] arrives or the stream ends, and returns the number of
-// non-empty content chunks seen before [DONE] (or before the failure). With
-// keep, the chunks' text is appended to res.Output. Failures are
-// *extensions.ProtocolError values.
-func readStream(body io.Reader, res *gonogo.Result, keep bool) (chunks int, err error) {
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(body)
-	defer func() { br.Reset(nil); readerPool.Put(br) }()
-
-	var (
-		data    []byte // the pending event's data lines, joined by \n
-		hasData bool
-		ch      chunk
-		last    time.Time
-		usageN  = -1
-		done    bool
-	)
-	dispatch := func() error {
-		payload := bytes.TrimSpace(data)
-		data, hasData = data[:0], false
-		if done {
-			return nil // nothing counts after [DONE]
-		}
-		if string(payload) == "[DONE]" {
-			done = true
-			res.Done = time.Now()
-			return nil
-		}
-		ch.reset()
-		if err := json.Unmarshal(payload, &ch); err != nil {
-			return extensions.Protocolf("invalid JSON in stream chunk %d (%s): %w", chunks+1, clip(payload, 80), err)
-		}
-		if err := ch.failure(); err != nil {
-			return err
-		}
-		if ch.hasContent() {
-			now := time.Now()
-			if chunks == 0 {
-				res.TTFT = now.Sub(res.Sent)
-			} else {
-				res.ChunkGaps = append(res.ChunkGaps, now.Sub(last))
-			}
-			last = now
-			chunks++
-			if keep {
-				ch.keepText(res)
-			}
-		}
-		if ch.Usage != nil && ch.Usage.CompletionTokens > 0 {
-			usageN = ch.Usage.CompletionTokens
-		}
-		return nil
-	}
-	var long []byte // a line longer than the reader's buffer
-	for {
-		line, rerr := br.ReadSlice('\n')
-		if rerr == bufio.ErrBufferFull {
-			long = append(long, line...)
-			continue
-		}
-		if len(long) > 0 {
-			line = append(long, line...)
-			long = long[:0]
-		}
-		line = bytes.TrimRight(line, "\r\n")
-		switch {
-		case len(line) == 0:
-			if hasData {
-				if err := dispatch(); err != nil {
-					return chunks, err
-				}
-			}
-		case line[0] == ':': // comment / keep-alive
-		default:
-			field, value, _ := bytes.Cut(line, []byte(":"))
-			value = bytes.TrimPrefix(value, []byte(" "))
-			if string(field) == "data" {
-				if hasData {
-					data = append(data, '\n')
-				}
-				data = append(data, value...)
-				hasData = true
-			}
-		}
-		if rerr == nil {
-			continue
-		}
-		if rerr != io.EOF {
-			if done {
-				break // the answer was complete; the tail does not matter
-			}
-			res.Done = time.Now()
-			return chunks, &extensions.ProtocolError{Msg: fmt.Sprintf("stream cut after %d content chunks", chunks), Err: rerr}
-		}
-		if hasData {
-			if err := dispatch(); err != nil {
-				return chunks, err
-			}
-		}
-		break
-	}
-	if !done {
-		res.Done = time.Now()
-		return chunks, extensions.Protocolf("stream ended without [DONE] after %d content chunks", chunks)
-	}
-	res.OutputTokens = chunks
-	if usageN > 0 {
-		res.OutputTokens = usageN
-	}
-	return chunks, nil
-}
-
 // readJSON reads a non-streaming completion and fills res.OutputTokens;
 // with keep, also res.Output.
 func readJSON(body io.Reader, res *gonogo.Result, keep bool) error {
@@ -472,6 +401,11 @@ func readJSON(body io.Reader, res *gonogo.Result, keep bool) error {
 		return &extensions.ProtocolError{Msg: "reading response", Err: err}
 	}
 	extensions.Drain(body)
+	return parseJSON(b, res, keep)
+}
+
+// parseJSON reads b, a non-streaming completion, as readJSON does.
+func parseJSON(b []byte, res *gonogo.Result, keep bool) error {
 	var ch chunk
 	if err := json.Unmarshal(b, &ch); err != nil {
 		return extensions.Protocolf("invalid JSON response (%s): %w", clip(b, 80), err)

@@ -339,7 +339,7 @@ func TestCheck(t *testing.T) {
 		{"unlisted body", 200, `not json`, "m9", ""},
 		{"model missing", 200, `{"data":[{"id":"m1"}]}`, "m9", `model "m9" is not served`},
 		{"not openai", 404, `404 page not found`, "m1", "not an OpenAI-compatible server"},
-		{"unauthorized", 401, `{"error":{"message":"bad key"}}`, "m1", "answered 401: bad key"},
+		{"unauthorized", 401, `{"error":{"message":"bad key"}}`, "m1", `GET /v1/models answered 401 Unauthorized: "bad key"; the credentials sent (header Authorization) were refused: check them`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,7 +23,9 @@ package promout
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -187,3 +189,48 @@ func (o *Output) Drop(req *gonogo.Request) {
 // Handler serves the metrics (promhttp.HandlerFor on the Output's registry:
 // the Prometheus text format unless the scraper negotiates another).
 func (o *Output) Handler() http.Handler { return o.handler }
+
+// WindowQuantile is one windowed percentile of one group's metric, as
+// AddWindows serves it.
+type WindowQuantile struct {
+	// Group is the group key: "" for the whole run, "scenario:NAME",
+	// "tag:KEY=VALUE".
+	Group string
+	// Metric is the metric name (latency, ttft, …).
+	Metric string
+	// QuantilePct is the percentile, 0..100.
+	QuantilePct float64
+	// Value is the percentile's value in the metric's unit: seconds for
+	// time metrics, tokens for output_tokens.
+	Value float64
+}
+
+// windowCollector serves windowed percentiles read at every scrape.
+type windowCollector struct {
+	desc   *prometheus.Desc
+	window string
+	read   func() []WindowQuantile
+}
+
+func (c *windowCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *windowCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, q := range c.read() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, q.Value,
+			q.Group, q.Metric, strconv.FormatFloat(q.QuantilePct/100, 'g', -1, 64), c.window)
+	}
+}
+
+// AddWindows serves gonogo_window_quantile{group,metric,quantile,window}:
+// percentiles over the last window of the run, of every group (overall,
+// scenario, tag) and metric that read returns; read is called at every
+// scrape and must be safe for concurrent use.
+func (o *Output) AddWindows(window time.Duration, read func() []WindowQuantile) {
+	o.reg.MustRegister(&windowCollector{
+		desc: prometheus.NewDesc("gonogo_window_quantile",
+			"Percentile over the last window of the run: seconds for time metrics, tokens for output_tokens.",
+			[]string{"group", "metric", "quantile", "window"}, nil),
+		window: window.String(),
+		read:   read,
+	})
+}
