@@ -162,16 +162,29 @@ type Exchange struct {
 	Status int        `json:"status,omitempty"`
 	Class  ErrorClass `json:"class,omitempty"`
 	Err    string     `json:"err,omitempty"`
-	// LatencyMicros is the time from the request's send to this target
-	// until its answer was complete.
+	// LatencyMicros is the time from the request's intended send time
+	// (Request.Intended, the same base for every target of the pair)
+	// until this target's answer was complete, when FromIntended; pair
+	// stores written before FromIntended existed timed it from this
+	// target's own send (see docs/divergence.md, "Pair store").
 	LatencyMicros int64 `json:"latency_us"`
-	TTFTMicros    int64 `json:"ttft_us,omitempty"`
-	OutputTokens  int   `json:"output_tokens,omitempty"`
-	Bytes         int64 `json:"bytes,omitempty"`
+	// ServiceMicros is the time from this target's own actual send until
+	// its answer was complete: the closed-loop view.
+	ServiceMicros int64 `json:"service_us,omitempty"`
+	// FromIntended says LatencyMicros is timed from the intended send
+	// time. It is false for an answer that never came (dropped, or still
+	// missing when the mirror closed) and in older pair stores.
+	FromIntended bool `json:"from_intended,omitempty"`
+	// TTFTMicros is the time from this target's own send to its first
+	// content chunk (Result.TTFT), as in a load run.
+	TTFTMicros   int64 `json:"ttft_us,omitempty"`
+	OutputTokens int   `json:"output_tokens,omitempty"`
+	Bytes        int64 `json:"bytes,omitempty"`
 	// Output is the answer's content (Result.Output) as text.
 	Output string `json:"output,omitempty"`
 	// Dropped is set when the request was never sent to this target: its
-	// mirror queue was full, or the method is not mirrored.
+	// mirror was at its in-flight cap or closing, or the method is not
+	// mirrored (Err says which).
 	Dropped bool `json:"dropped,omitempty"`
 }
 

@@ -11,13 +11,11 @@ import (
 	"sync"
 
 	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/mirror"
 )
 
 // The pair store: every gonogo.Pair of a shadow run, one JSON object per
 // line, gzip-compressed.
-
-// PairsFile is the conventional name of the pair store in a run directory.
-const PairsFile = "pairs.ndjson.gz"
 
 // MaxPairLineBytes bounds one line of a pair store when reading it: a pair
 // holds at most a few targets' outputs of extensions.MaxOutputBytes each.
@@ -32,7 +30,7 @@ var ErrPairWriterClosed = errors.New("replay: pair writer closed")
 
 // PairWriter writes pairs as gzip-compressed NDJSON. It is safe for
 // concurrent use; Close completes the gzip stream (it does not close the
-// underlying writer). It implements PairSink.
+// underlying writer). It implements mirror.PairSink.
 type PairWriter struct {
 	mu     sync.Mutex
 	bw     *bufio.Writer
@@ -42,7 +40,7 @@ type PairWriter struct {
 	closed bool
 }
 
-var _ PairSink = (*PairWriter)(nil)
+var _ mirror.PairSink = (*PairWriter)(nil)
 
 // NewPairWriter returns a PairWriter writing to w.
 func NewPairWriter(w io.Writer) *PairWriter {

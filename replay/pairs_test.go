@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/mirror"
 	"github.com/gonogo-dev/gonogo/replay"
+	"github.com/gonogo-dev/gonogo/rundir"
 )
 
 func samplePair(id uint64) *gonogo.Pair {
@@ -24,9 +26,9 @@ func samplePair(id uint64) *gonogo.Pair {
 		ID: id, Row: int64(id), Tags: map[string]string{"region": "eu", "label": "3"}, InputTokens: 12,
 		Request: `{"prompt":"a <b> & c"}`,
 		Exchanges: []gonogo.Exchange{
-			{Target: "primary", Status: 200, LatencyMicros: 1500, TTFTMicros: 300, OutputTokens: 4, Bytes: 90, Output: "kalo mimi nure sato"},
-			{Target: "candidate", Status: 500, Class: gonogo.ErrHTTP5xx, Err: "HTTP 500: boom", LatencyMicros: 900},
-			{Target: "candidate-2", Dropped: true, Err: replay.NotMirroredQueueFull},
+			{Target: "primary", Status: 200, LatencyMicros: 1500, ServiceMicros: 1400, FromIntended: true, TTFTMicros: 300, OutputTokens: 4, Bytes: 90, Output: "kalo mimi nure sato"},
+			{Target: "candidate", Status: 500, Class: gonogo.ErrHTTP5xx, Err: "HTTP 500: boom", LatencyMicros: 900, ServiceMicros: 850, FromIntended: true},
+			{Target: "candidate-2", Dropped: true, Err: mirror.NotMirroredBusy},
 		},
 	}
 }
@@ -161,7 +163,7 @@ func TestPairStoreConstantMemory(t *testing.T) {
 	if raceEnabled {
 		n = 50_000
 	}
-	path := filepath.Join(t.TempDir(), replay.PairsFile)
+	path := filepath.Join(t.TempDir(), rundir.Pairs)
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
