@@ -1,4 +1,4 @@
-package analyze
+package divergence
 
 import (
 	"encoding/json"

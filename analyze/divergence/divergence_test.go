@@ -1,8 +1,9 @@
-package analyze
+package divergence
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,9 +11,10 @@ import (
 	"github.com/gonogo-dev/gonogo"
 )
 
-// ex builds an exchange of role with output out.
+// ex builds an exchange of role with output out, timed from the intended
+// send time as mirror writes them.
 func ex(role, out string) gonogo.Exchange {
-	return gonogo.Exchange{Target: role, Output: out, LatencyMicros: 1000}
+	return gonogo.Exchange{Target: role, Output: out, LatencyMicros: 1000, ServiceMicros: 900, FromIntended: true}
 }
 
 func mkPair(id uint64, tags map[string]string, exs ...gonogo.Exchange) *gonogo.Pair {
@@ -51,9 +53,9 @@ func segment(t *testing.T, c CandidateReport, key, value string) SegmentReport {
 }
 
 // reportOf adds the pairs and checks that the report encodes and prints.
-func reportOf(t *testing.T, o DivergenceOptions, pairs []*gonogo.Pair) *DivergenceReport {
+func reportOf(t *testing.T, o Options, pairs []*gonogo.Pair) *Report {
 	t.Helper()
-	d := NewDivergence(o)
+	d := New(o)
 	for _, p := range pairs {
 		d.Add(p)
 	}
@@ -68,7 +70,7 @@ func reportOf(t *testing.T, o DivergenceOptions, pairs []*gonogo.Pair) *Divergen
 	return r
 }
 
-func TestDivergenceTextExactMatch(t *testing.T) {
+func TestTextExactMatch(t *testing.T) {
 	base := "the cat sat on the mat"
 	var pairs []*gonogo.Pair
 	for i := range 10 {
@@ -81,7 +83,7 @@ func TestDivergenceTextExactMatch(t *testing.T) {
 		}
 		pairs = append(pairs, mkPair(uint64(i+1), nil, ex("primary", base), ex("secondary", sec), ex("candidate", cand)))
 	}
-	r := reportOf(t, DivergenceOptions{}, pairs)
+	r := reportOf(t, Options{}, pairs)
 	if r.Kinds[OutputText] != 10 || !r.NoiseMeasured || len(r.Candidates) != 1 {
 		t.Fatalf("kinds %v noise %v candidates %d", r.Kinds, r.NoiseMeasured, len(r.Candidates))
 	}
@@ -96,9 +98,10 @@ func TestDivergenceTextExactMatch(t *testing.T) {
 	if tx.LengthMeanShift != 0 || tx.LengthKSD != 0 || tx.LengthPrimary.Mean != 6 {
 		t.Errorf("length = %+v / %+v shift %v", tx.LengthPrimary, tx.LengthOther, tx.LengthMeanShift)
 	}
+	// corrected = (raw − noise)/(1 − noise) = 0.2/0.9
 	h := headline(t, c, "text_mismatch_rate")
-	if !divNear(h.Raw, 0.3, 1e-9) || !divNear(h.Noise, 0.1, 1e-9) || !divNear(h.Corrected, 0.2, 1e-9) || !h.ExceedsNoise {
-		t.Errorf("headline = %+v, want raw 0.3 noise 0.1 corrected 0.2", h)
+	if !divNear(h.Raw, 0.3, 1e-9) || !divNear(h.Noise, 0.1, 1e-9) || !divNear(h.Corrected, 2.0/9, 1e-6) || !h.ExceedsNoise {
+		t.Errorf("headline = %+v, want raw 0.3 noise 0.1 corrected 2/9", h)
 	}
 	if n := r.Noise.Text; n == nil || n.ExactMatchRate != 0.9 || !divNear(n.LengthMeanShift, 0.1, 1e-9) {
 		t.Errorf("noise text = %+v", n)
@@ -108,7 +111,7 @@ func TestDivergenceTextExactMatch(t *testing.T) {
 	}
 }
 
-func TestDivergenceJSONOutputValidity(t *testing.T) {
+func TestJSONOutputValidity(t *testing.T) {
 	var pairs []*gonogo.Pair
 	for i := range 4 {
 		cand := `{"answer": 1}`
@@ -117,7 +120,7 @@ func TestDivergenceJSONOutputValidity(t *testing.T) {
 		}
 		pairs = append(pairs, mkPair(uint64(i+1), nil, ex("primary", `{"answer": 1}`), ex("candidate", cand)))
 	}
-	r := reportOf(t, DivergenceOptions{JSONOutput: true}, pairs)
+	r := reportOf(t, Options{JSONOutput: true}, pairs)
 	tx := r.Candidates[0].Raw.Text
 	if tx == nil || *tx.JSONValidPrimary != 1 || *tx.JSONValidOther != 0.75 {
 		t.Fatalf("text = %+v", tx)
@@ -133,7 +136,7 @@ func kserve(probs ...float64) string {
 	return fmt.Sprintf(`{"model_name":"m","outputs":[{"name":"probs","shape":[1,%d],"datatype":"FP32","data":%s}]}`, len(probs), b)
 }
 
-func TestDivergenceClassificationFlips(t *testing.T) {
+func TestClassificationFlips(t *testing.T) {
 	// 20 pairs, 3 classes. The candidate flips pairs 0-4 (5 of 20), the
 	// secondary flips pair 0 only. Truth: the primary is right on every
 	// pair except 10-11, where the candidate is right too — no flip — and
@@ -157,7 +160,7 @@ func TestDivergenceClassificationFlips(t *testing.T) {
 		}
 		pairs = append(pairs, mkPair(uint64(i+1), map[string]string{"label": truth}, ex("primary", prim), ex("secondary", sec), ex("candidate", cand)))
 	}
-	r := reportOf(t, DivergenceOptions{}, pairs)
+	r := reportOf(t, Options{}, pairs)
 	if r.Kinds[OutputClassification] != 20 {
 		t.Fatalf("kinds = %v", r.Kinds)
 	}
@@ -173,8 +176,8 @@ func TestDivergenceClassificationFlips(t *testing.T) {
 	if strings.Join(fm.Labels, ",") != "0,1" || fm.Counts[1][0] != 5 || fm.Counts[1][1] != 15 || fm.Counts[0][0] != 0 {
 		t.Errorf("flip matrix = %+v", fm)
 	}
-	h := headline(t, c, "flip_rate")
-	if h.Raw != 0.25 || h.Noise != 0.05 || h.Corrected != 0.2 || !h.ExceedsNoise {
+	h := headline(t, c, "flip_rate") // corrected = (raw − noise)/(1 − 2·noise)
+	if h.Raw != 0.25 || h.Noise != 0.05 || !divNear(h.Corrected, 0.2/0.9, 1e-6) || !h.ExceedsNoise {
 		t.Errorf("flip headline = %+v", h)
 	}
 	if r.Noise.Classification.Flips != 1 {
@@ -192,13 +195,13 @@ func TestDivergenceClassificationFlips(t *testing.T) {
 	}
 }
 
-func TestDivergenceClassificationForms(t *testing.T) {
+func TestClassificationForms(t *testing.T) {
 	// Plain number arrays, {"predictions": ...} and label strings.
 	pairs := []*gonogo.Pair{
 		mkPair(1, nil, ex("primary", `[0.2, 0.8]`), ex("candidate", `[0.9, 0.1]`)),
 		mkPair(2, nil, ex("primary", `[0.2, 0.8]`), ex("candidate", `[0.3, 0.7]`)),
 	}
-	r := reportOf(t, DivergenceOptions{}, pairs)
+	r := reportOf(t, Options{}, pairs)
 	if cl := r.Candidates[0].Raw.Classification; cl == nil || cl.Flips != 1 || cl.Pairs != 2 {
 		t.Errorf("number arrays: %+v", cl)
 	}
@@ -207,27 +210,27 @@ func TestDivergenceClassificationForms(t *testing.T) {
 		mkPair(2, nil, ex("primary", `"cat"`), ex("candidate", `"cat"`)),
 		mkPair(3, nil, ex("primary", `"cat"`), ex("candidate", `"cat"`)),
 	}
-	r = reportOf(t, DivergenceOptions{Kind: OutputClassification}, pairs)
+	r = reportOf(t, Options{Kind: OutputClassification}, pairs)
 	if cl := r.Candidates[0].Raw.Classification; cl == nil || cl.Flips != 1 || cl.Pairs != 3 || r.Candidates[0].Raw.Scores != nil {
 		t.Errorf("labels: %+v", cl)
 	}
 	pairs = []*gonogo.Pair{
 		mkPair(1, nil, ex("primary", `{"predictions": [[0.1, 0.9]]}`), ex("candidate", `{"predictions": [[0.6, 0.4]]}`)),
 	}
-	r = reportOf(t, DivergenceOptions{}, pairs)
+	r = reportOf(t, Options{}, pairs)
 	if cl := r.Candidates[0].Raw.Classification; cl == nil || cl.Flips != 1 {
 		t.Errorf("predictions: %+v", cl)
 	}
 }
 
-func TestDivergenceScoresDrift(t *testing.T) {
+func TestScoresDrift(t *testing.T) {
 	// Regression scores: the candidate adds 1 to every score. The drift
 	// figures must match the "shift" reference case.
 	var pairs []*gonogo.Pair
 	for i := 1; i <= 10; i++ {
 		pairs = append(pairs, mkPair(uint64(i), nil, ex("primary", fmt.Sprint(i)), ex("candidate", fmt.Sprint(i+1))))
 	}
-	r := reportOf(t, DivergenceOptions{}, pairs)
+	r := reportOf(t, Options{}, pairs)
 	if r.Kinds[OutputScores] != 10 {
 		t.Fatalf("kinds = %v", r.Kinds)
 	}
@@ -247,13 +250,13 @@ func TestDivergenceScoresDrift(t *testing.T) {
 	}
 }
 
-func TestDivergenceRankingIDs(t *testing.T) {
+func TestRankingIDs(t *testing.T) {
 	pairs := []*gonogo.Pair{
 		mkPair(1, nil, ex("primary", `["a","b","c","d"]`), ex("candidate", `["b","a","d","c"]`)),
 		mkPair(2, nil, ex("primary", `["a","b","c"]`), ex("candidate", `["d","e","f"]`)),
 		mkPair(3, nil, ex("primary", `["a","b"]`), ex("candidate", `["a","b"]`)),
 	}
-	r := reportOf(t, DivergenceOptions{}, pairs)
+	r := reportOf(t, Options{}, pairs)
 	rk := r.Candidates[0].Raw.Ranking
 	if r.Kinds[OutputRanking] != 3 || rk == nil || rk.FromScores {
 		t.Fatalf("kinds %v ranking %+v", r.Kinds, rk)
@@ -262,7 +265,7 @@ func TestDivergenceRankingIDs(t *testing.T) {
 		t.Errorf("ranking = %+v", rk)
 	}
 	// TopK 2 truncates: pair 1 becomes [a b] vs [b a].
-	r = reportOf(t, DivergenceOptions{TopK: 2}, pairs[:1])
+	r = reportOf(t, Options{TopK: 2}, pairs[:1])
 	if rk := r.Candidates[0].Raw.Ranking; !divNear(rk.RBOMean, 0.9, 1e-9) || rk.JaccardMean != 1 {
 		t.Errorf("top 2 ranking = %+v", rk)
 	}
@@ -292,7 +295,7 @@ func doc(ts, reqID, score, extra bool) string {
 	return string(b)
 }
 
-func TestDivergenceJSONNoiseCancellation(t *testing.T) {
+func TestJSONNoiseCancellation(t *testing.T) {
 	// 100 pairs. "ts" differs on every pair for both secondary and
 	// candidate; "id" on the same 40% for both: noise, not reported.
 	// $.items[*].score changes on 30% for the candidate only, "debug" is
@@ -305,7 +308,7 @@ func TestDivergenceJSONNoiseCancellation(t *testing.T) {
 		pairs = append(pairs, mkPair(uint64(i+1), map[string]string{"endpoint": "/v1/predict"},
 			ex("primary", prim), ex("secondary", sec), ex("candidate", cand)))
 	}
-	r := reportOf(t, DivergenceOptions{}, pairs)
+	r := reportOf(t, Options{}, pairs)
 	if r.Kinds[OutputJSON] != 100 {
 		t.Fatalf("kinds = %v", r.Kinds)
 	}
@@ -336,7 +339,7 @@ func TestDivergenceJSONNoiseCancellation(t *testing.T) {
 	}
 }
 
-func TestDivergenceJSONDiffKinds(t *testing.T) {
+func TestJSONDiffKinds(t *testing.T) {
 	d := differ{seen: map[string]uint8{}, tol: 1e-6}
 	a, _ := decodeJSON(`{"a": 1, "b": [1, 2, 3], "c": {"x": "s"}, "d": 1.0, "e": [{"k": 1}, {"k": 2}], "weird key": 1, "m": 1}`)
 	b, _ := decodeJSON(`{"a": "1", "b": [3, 2, 1], "c": {"y": "s"}, "d": 1.0000000001, "e": [{"k": 1}], "weird key": 2, "n": 1}`)
@@ -355,12 +358,12 @@ func TestDivergenceJSONDiffKinds(t *testing.T) {
 	}
 }
 
-func TestDivergenceSegmentRegression(t *testing.T) {
+func TestSegmentRegression(t *testing.T) {
 	// The candidate is perfect for region us and wrong on every eu pair;
 	// the secondary is always right. Long inputs (≥ 1024 tokens) are slower
 	// on the candidate.
 	var pairs []*gonogo.Pair
-	for i := range 40 {
+	for i := range 160 {
 		region := "us"
 		if i%4 == 0 {
 			region = "eu"
@@ -377,19 +380,19 @@ func TestDivergenceSegmentRegression(t *testing.T) {
 		}
 		pairs = append(pairs, p)
 	}
-	r := reportOf(t, DivergenceOptions{Segments: []string{"region", "absent"}}, pairs)
+	r := reportOf(t, Options{Segments: []string{"region", "absent"}}, pairs)
 	c := r.Candidates[0]
 	if h := headline(t, c, "flip_rate"); h.Raw != 0.25 {
 		t.Errorf("overall flip rate = %v, want 0.25", h.Raw)
 	}
 	eu, us := segment(t, c, "region", "eu"), segment(t, c, "region", "us")
-	if eu.Compared != 10 || eu.DivergedRate != 1 || eu.Corrected != 1 || !eu.ExceedsNoise {
+	if eu.Compared != 40 || eu.DivergedRate != 1 || eu.Corrected != 1 || !eu.ExceedsNoise || eu.PValue == nil || *eu.PValue > 1e-9 {
 		t.Errorf("eu = %+v", eu)
 	}
-	if us.Compared != 30 || us.DivergedRate != 0 || us.ExceedsNoise {
+	if us.Compared != 120 || us.DivergedRate != 0 || us.ExceedsNoise || us.PValue == nil || *us.PValue != 1 {
 		t.Errorf("us = %+v", us)
 	}
-	if s := segment(t, c, "absent", SegmentNone); s.Pairs != 40 {
+	if s := segment(t, c, "absent", SegmentNone); s.Pairs != 160 {
 		t.Errorf("absent tag segment = %+v", s)
 	}
 	long, short := segment(t, c, SegmentInputTokens, "1024-2047"), segment(t, c, SegmentInputTokens, "64-127")
@@ -403,8 +406,8 @@ func TestDivergenceSegmentRegression(t *testing.T) {
 	}
 }
 
-func TestDivergenceSegmentCap(t *testing.T) {
-	d := NewDivergence(DivergenceOptions{Segments: []string{"user"}, MaxSegmentValues: 3})
+func TestSegmentCap(t *testing.T) {
+	d := New(Options{Segments: []string{"user"}, MaxSegmentValues: 3})
 	for i := range 10 {
 		d.Add(mkPair(uint64(i), map[string]string{"user": fmt.Sprint(i)}, ex("primary", "a"), ex("candidate", "a")))
 	}
@@ -423,7 +426,7 @@ func TestDivergenceSegmentCap(t *testing.T) {
 	}
 }
 
-func TestDivergenceMalformed(t *testing.T) {
+func TestMalformed(t *testing.T) {
 	prim := kserve(0.1, 0.9)
 	timeout := ex("candidate", "")
 	timeout.Class, timeout.Err = gonogo.ErrTimeout, "deadline"
@@ -449,7 +452,7 @@ func TestDivergenceMalformed(t *testing.T) {
 		mkPair(13, nil, ex("candidate", prim)),
 		nil,
 	}
-	r := reportOf(t, DivergenceOptions{}, pairs)
+	r := reportOf(t, Options{}, pairs)
 	c := r.Candidates[0].Raw
 	want := map[string]int64{
 		"truncated": 1, "invalid_json": 1, "shape_mismatch": 1, "schema_mismatch": 1, "empty_output": 1,
@@ -484,7 +487,7 @@ func TestDivergenceMalformed(t *testing.T) {
 	}
 }
 
-func TestDivergenceLatency(t *testing.T) {
+func TestLatency(t *testing.T) {
 	var pairs []*gonogo.Pair
 	for i := 1; i <= 100; i++ {
 		p := ex("primary", "x")
@@ -494,7 +497,7 @@ func TestDivergenceLatency(t *testing.T) {
 		c2 := ex("candidate", "x")
 		pairs = append(pairs, mkPair(uint64(i), nil, p, c, c2))
 	}
-	r := reportOf(t, DivergenceOptions{}, pairs)
+	r := reportOf(t, Options{}, pairs)
 	if len(r.Latency) != 3 || r.Latency[0].Target != "primary" || r.Latency[1].Target != "candidate" || r.Latency[2].Target != "candidate-2" {
 		t.Fatalf("latency order = %+v", r.Latency)
 	}
@@ -510,8 +513,60 @@ func TestDivergenceLatency(t *testing.T) {
 	}
 }
 
-func TestDivergenceWorstBounded(t *testing.T) {
-	d := NewDivergence(DivergenceOptions{Worst: 2})
+// The latency side by side is flagged invalid when a mirror did not get
+// every request or its answers are not timed from the intended send.
+func TestLatencyInvalid(t *testing.T) {
+	dropped := ex("candidate", "")
+	dropped.Dropped, dropped.Err = true, "not mirrored: in-flight cap reached"
+	unanswered := ex("candidate", "")
+	unanswered.Class, unanswered.FromIntended = gonogo.ErrCanceled, false
+	old := func(role string) gonogo.Exchange {
+		e := ex(role, "x")
+		e.FromIntended, e.ServiceMicros = false, 0
+		return e
+	}
+	for _, tc := range []struct {
+		name  string
+		pairs []*gonogo.Pair
+		want  []string // substrings, one per reason; none: valid
+	}{
+		{"every answer timed", []*gonogo.Pair{
+			mkPair(1, nil, ex("primary", "x"), ex("secondary", "x"), ex("candidate", "x")),
+			mkPair(2, nil, ex("primary", "x"), ex("secondary", "x"), ex("candidate", "y")),
+		}, nil},
+		{"candidate dropped", []*gonogo.Pair{
+			mkPair(1, nil, ex("primary", "x"), ex("candidate", "x")),
+			mkPair(2, nil, ex("primary", "x"), dropped),
+		}, []string{"candidate: 1 of 2 requests not sent to it"}},
+		{"candidate never answered", []*gonogo.Pair{
+			mkPair(1, nil, ex("primary", "x"), ex("candidate", "x")),
+			mkPair(2, nil, ex("primary", "x"), unanswered),
+		}, []string{"candidate: 1 of 2 answers not timed from the intended send time"}},
+		{"older pair store", []*gonogo.Pair{
+			mkPair(1, nil, old("primary"), old("secondary")),
+		}, []string{"primary: 1 of 1 answers not timed", "secondary: 1 of 1 answers not timed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := reportOf(t, Options{}, tc.pairs)
+			if len(r.LatencyInvalid) != len(tc.want) {
+				t.Fatalf("latency_invalid = %q, want %d reasons %q", r.LatencyInvalid, len(tc.want), tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(r.LatencyInvalid[i], w) {
+					t.Errorf("reason %d = %q, want it to say %q", i, r.LatencyInvalid[i], w)
+				}
+			}
+			var buf bytes.Buffer
+			_ = r.WriteText(&buf)
+			if flagged := strings.Contains(buf.String(), "latency comparison invalid"); flagged != (len(tc.want) > 0) {
+				t.Errorf("text flags the latency comparison invalid: %v, want %v:\n%s", flagged, len(tc.want) > 0, buf.String())
+			}
+		})
+	}
+}
+
+func TestWorstBounded(t *testing.T) {
+	d := New(Options{Worst: 2})
 	for i := range 50 {
 		cand := strings.Repeat("b ", i%7) + "a"
 		d.Add(mkPair(uint64(i+1), nil, ex("primary", "a"), ex("candidate", cand)))
@@ -522,17 +577,19 @@ func TestDivergenceWorstBounded(t *testing.T) {
 	}
 }
 
-func TestDivergenceOptionsValidate(t *testing.T) {
-	for _, o := range []DivergenceOptions{{Kind: "tensor"}, {TopK: -1}, {InputBuckets: []int{10, 5}}} {
-		if err := o.Validate(); err == nil {
-			t.Errorf("%+v: no error", o)
+func TestOptionsValidate(t *testing.T) {
+	for _, o := range []Options{{Kind: "tensor"}, {TopK: -1}, {InputBuckets: []int{10, 5}},
+		{SegmentAlpha: 1}, {SegmentAlpha: -0.01}, {SegmentMinPairs: -1}} {
+		if err := o.Validate(); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("%+v: error %v, want ErrInvalidOptions", o, err)
 		}
 	}
-	if err := (DivergenceOptions{Kind: OutputJSON, InputBuckets: []int{128, 512}}).Validate(); err != nil {
+	if err := (Options{Kind: OutputJSON, InputBuckets: []int{128, 512}}).Validate(); err != nil {
 		t.Error(err)
 	}
-	o := NewDivergence(DivergenceOptions{NoiseRel: -1}).o
-	if o.NoiseRel != 0 || o.NoiseAbs != DefaultNoiseAbs || o.TopK != DefaultDivergenceTopK || o.Kind != OutputAuto {
+	o := New(Options{NoiseRel: -1, SegmentAlpha: 2}).o
+	if o.NoiseRel != 0 || o.NoiseAbs != DefaultNoiseAbs || o.TopK != DefaultTopK || o.Kind != OutputAuto ||
+		o.SegmentAlpha != DefaultSegmentAlpha || o.SegmentMinPairs != DefaultSegmentMinPairs {
 		t.Errorf("defaults = %+v", o)
 	}
 }

@@ -1,4 +1,4 @@
-package analyze
+package divergence
 
 import (
 	"bytes"
@@ -8,9 +8,9 @@ import (
 	"github.com/gonogo-dev/gonogo"
 )
 
-// FuzzDivergenceAdd feeds arbitrary outputs of every kind: Add and Report
+// FuzzAdd feeds arbitrary outputs of every kind: Add and Report
 // must never panic, and the report must always encode as JSON.
-func FuzzDivergenceAdd(f *testing.F) {
+func FuzzAdd(f *testing.F) {
 	for _, s := range [][3]string{
 		{kserve(0.1, 0.9), kserve(0.9, 0.1), `{"outputs":[{"data":[0.1,`},
 		{`[1e308, -1e308]`, `[-1e308, 1e308]`, `[[1,2],[3]]`},
@@ -24,7 +24,7 @@ func FuzzDivergenceAdd(f *testing.F) {
 	f.Fuzz(func(t *testing.T, prim, sec, cand string, k uint8) {
 		kind := OutputKinds[int(k)%len(OutputKinds)]
 		for _, jsonOut := range []bool{false, true} {
-			d := NewDivergence(DivergenceOptions{Kind: kind, JSONOutput: jsonOut, Segments: []string{"t"}, TopK: 3})
+			d := New(Options{Kind: kind, JSONOutput: jsonOut, Segments: []string{"t"}, TopK: 3})
 			for i := range 3 {
 				exs := []gonogo.Exchange{
 					{Target: "primary", Output: prim, LatencyMicros: int64(i) - 1},

@@ -1,4 +1,4 @@
-package analyze
+package divergence
 
 import (
 	"encoding/json"
@@ -56,7 +56,7 @@ func loadDivergenceReference(t *testing.T) divergenceReference {
 
 func divNear(got, want, tol float64) bool { return math.Abs(got-want) <= tol }
 
-func TestDivergenceDriftReference(t *testing.T) {
+func TestDriftReference(t *testing.T) {
 	ref := loadDivergenceReference(t)
 	if len(ref.Drift) == 0 {
 		t.Fatal("no drift cases in reference")
@@ -82,7 +82,7 @@ func TestDivergenceDriftReference(t *testing.T) {
 	}
 }
 
-func TestDivergenceDriftLevels(t *testing.T) {
+func TestDriftLevels(t *testing.T) {
 	same := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	if d := computeDrift(same, same); d.Verdict != DriftNone || d.PSI != 0 || d.KSD != 0 || d.Wasserstein != 0 || d.KSPValue != 1 {
 		t.Errorf("identical samples: %+v", d)
@@ -100,7 +100,7 @@ func TestDivergenceDriftLevels(t *testing.T) {
 	}
 }
 
-func TestDivergenceRankingReference(t *testing.T) {
+func TestRankingReference(t *testing.T) {
 	for _, c := range loadDivergenceReference(t).RBO {
 		if got := rbo(c.A, c.B, c.P); !divNear(got, c.RBO, 1e-9) {
 			t.Errorf("rbo(%v, %v) = %.9f, want %.9f", c.A, c.B, got, c.RBO)
@@ -117,7 +117,7 @@ func TestDivergenceRankingReference(t *testing.T) {
 	}
 }
 
-func TestDivergenceLevenshteinReference(t *testing.T) {
+func TestLevenshteinReference(t *testing.T) {
 	split := func(s, unit string) []string {
 		if unit == "rune" {
 			return strings.Split(s, "")
@@ -143,7 +143,7 @@ func TestDivergenceLevenshteinReference(t *testing.T) {
 	}
 }
 
-func TestDivergenceQuantile(t *testing.T) {
+func TestQuantile(t *testing.T) {
 	s := []float64{1, 2, 3, 4}
 	for _, c := range []struct{ q, want float64 }{{0, 1}, {0.5, 2.5}, {0.9, 3.7}, {1, 4}} {
 		if got := quantileSorted(s, c.q); !divNear(got, c.want, 1e-12) {
@@ -152,7 +152,7 @@ func TestDivergenceQuantile(t *testing.T) {
 	}
 }
 
-func TestDivergenceInputBucket(t *testing.T) {
+func TestInputBucket(t *testing.T) {
 	for _, c := range []struct {
 		n      int
 		bounds []int

@@ -1,4 +1,10 @@
-package analyze
+// Package divergence compares the outputs of a shadow run: how each
+// candidate's answers differ from the primary's, how a secondary copy of
+// production differs from the primary (the noise), the noise-corrected
+// difference, and where it lies (segments), as docs/divergence.md
+// documents. It reads gonogo.Pair records and knows nothing of how they
+// were collected; package analyze judges its Report in divergence gates.
+package divergence
 
 import (
 	"errors"
@@ -15,8 +21,8 @@ import (
 	"github.com/gonogo-dev/gonogo"
 )
 
-// ErrDivergence is wrapped by every divergence option error.
-var ErrDivergence = errors.New("analyze: divergence")
+// ErrInvalidOptions is wrapped by every error of Options.Validate.
+var ErrInvalidOptions = errors.New("divergence: invalid option")
 
 // OutputKind says how the outputs of a shadow run are compared.
 type OutputKind string
@@ -32,19 +38,24 @@ const (
 	OutputJSON           OutputKind = "json"
 )
 
-// OutputKinds lists every kind DivergenceOptions.Kind accepts.
+// OutputKinds lists every kind Options.Kind accepts.
 var OutputKinds = []OutputKind{OutputAuto, OutputText, OutputClassification, OutputScores, OutputRanking, OutputJSON}
 
-// Defaults of DivergenceOptions.
+// Defaults of Options.
 const (
-	DefaultDivergenceTopK          = 10
-	DefaultDivergenceWorst         = 5
-	DefaultNoiseRel                = 0.1
-	DefaultNoiseAbs                = 0.005
-	DefaultDivergenceTolerance     = 1e-6
-	DefaultDivergenceMaxTokens     = 2000
-	DefaultDivergenceSegmentValues = 50
-	DefaultDivergenceSampleSize    = 10000
+	DefaultTopK             = 10
+	DefaultWorst            = 5
+	DefaultNoiseRel         = 0.1
+	DefaultNoiseAbs         = 0.005
+	DefaultTolerance        = 1e-6
+	DefaultMaxTokens        = 2000
+	DefaultMaxSegmentValues = 50
+	DefaultSampleSize       = 10000
+	// DefaultSegmentAlpha is the family-wise significance level of the
+	// segment tests (see Options.SegmentAlpha).
+	DefaultSegmentAlpha = 0.05
+	// DefaultSegmentMinPairs is the fewest pairs a segment test takes.
+	DefaultSegmentMinPairs = 30
 	// RBOPersistence is p of rank-biased overlap.
 	RBOPersistence = 0.9
 )
@@ -65,7 +76,7 @@ const (
 	roleCandidate = "candidate"
 )
 
-// Bounds on what a Divergence keeps.
+// Bounds on what an Accumulator keeps.
 const (
 	maxCandidates  = 16
 	maxEndpoints   = 50
@@ -77,8 +88,8 @@ const (
 	segmentSample  = 512
 )
 
-// DivergenceOptions configure a Divergence. Zero values take the defaults.
-type DivergenceOptions struct {
+// Options configure an Accumulator. Zero values take the defaults.
+type Options struct {
 	// Kind is how outputs are compared; "" or "auto" detects it.
 	Kind OutputKind `json:"kind"`
 	// Segments are tag keys to break every figure down by. The input-length
@@ -91,11 +102,21 @@ type DivergenceOptions struct {
 	TopK int `json:"top_k"`
 	// Worst is how many examples are kept per category.
 	Worst int `json:"worst"`
-	// NoiseRel and NoiseAbs decide when a raw figure exceeds the noise:
-	// raw > noise·(1+NoiseRel) and raw − noise > NoiseAbs. Zero takes the
-	// default; a negative value means 0.
+	// NoiseRel and NoiseAbs decide when a headline figure or a JSON field
+	// exceeds the noise: raw > noise·(1+NoiseRel) and raw − noise >
+	// NoiseAbs. Zero takes the default; a negative value means 0.
 	NoiseRel float64 `json:"noise_rel"`
 	NoiseAbs float64 `json:"noise_abs"`
+	// SegmentAlpha is the family-wise significance level at which a
+	// segment's divergence exceeds its noise: each of a candidate's m
+	// tested segments is flagged when the one-sided exact McNemar test of
+	// its pairs gives p < SegmentAlpha/m (Bonferroni). Zero takes the
+	// default; it must be below 1.
+	SegmentAlpha float64 `json:"segment_alpha"`
+	// SegmentMinPairs is the fewest pairs compared for both the candidate
+	// and the secondary that a segment needs to be tested; smaller
+	// segments are never flagged.
+	SegmentMinPairs int `json:"segment_min_pairs"`
 	// Tolerance is the relative tolerance (absolute below 1) under which
 	// two numbers are equal. Zero takes the default; negative means exact.
 	Tolerance float64 `json:"tolerance"`
@@ -113,41 +134,44 @@ type DivergenceOptions struct {
 }
 
 // Validate checks the options; the error names the field.
-func (o DivergenceOptions) Validate() error {
+func (o Options) Validate() error {
 	if o.Kind != "" {
 		ok := false
 		for _, k := range OutputKinds {
 			ok = ok || k == o.Kind
 		}
 		if !ok {
-			return fmt.Errorf("%w: kind %q (want auto, text, classification, scores, ranking or json)", ErrDivergence, o.Kind)
+			return fmt.Errorf("%w: kind %q (want auto, text, classification, scores, ranking or json)", ErrInvalidOptions, o.Kind)
 		}
 	}
 	for i := 1; i < len(o.InputBuckets); i++ {
 		if o.InputBuckets[i] <= o.InputBuckets[i-1] {
-			return fmt.Errorf("%w: input_buckets must ascend, got %v", ErrDivergence, o.InputBuckets)
+			return fmt.Errorf("%w: input_buckets must ascend, got %v", ErrInvalidOptions, o.InputBuckets)
 		}
 	}
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"noise_rel", o.NoiseRel}, {"noise_abs", o.NoiseAbs}, {"tolerance", o.Tolerance}} {
+	}{{"noise_rel", o.NoiseRel}, {"noise_abs", o.NoiseAbs}, {"tolerance", o.Tolerance}, {"segment_alpha", o.SegmentAlpha}} {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
-			return fmt.Errorf("%w: %s is not a number", ErrDivergence, f.name)
+			return fmt.Errorf("%w: %s is not a number", ErrInvalidOptions, f.name)
 		}
+	}
+	if !(o.SegmentAlpha >= 0 && o.SegmentAlpha < 1) {
+		return fmt.Errorf("%w: segment_alpha must be in [0, 1), got %v", ErrInvalidOptions, o.SegmentAlpha)
 	}
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"top_k", o.TopK}, {"worst", o.Worst}, {"max_tokens", o.MaxTokens}, {"max_segment_values", o.MaxSegmentValues}, {"sample_size", o.SampleSize}} {
+	}{{"top_k", o.TopK}, {"worst", o.Worst}, {"max_tokens", o.MaxTokens}, {"max_segment_values", o.MaxSegmentValues}, {"sample_size", o.SampleSize}, {"segment_min_pairs", o.SegmentMinPairs}} {
 		if f.v < 0 {
-			return fmt.Errorf("%w: %s must not be negative, got %d", ErrDivergence, f.name, f.v)
+			return fmt.Errorf("%w: %s must not be negative, got %d", ErrInvalidOptions, f.name, f.v)
 		}
 	}
 	return nil
 }
 
-func (o DivergenceOptions) withDefaults() DivergenceOptions {
+func (o Options) withDefaults() Options {
 	if o.Kind == "" || o.Validate() != nil {
 		o.Kind = OutputAuto
 	}
@@ -164,11 +188,15 @@ func (o DivergenceOptions) withDefaults() DivergenceOptions {
 			*v = def
 		}
 	}
-	pos(&o.TopK, DefaultDivergenceTopK)
-	pos(&o.Worst, DefaultDivergenceWorst)
-	pos(&o.MaxTokens, DefaultDivergenceMaxTokens)
-	pos(&o.MaxSegmentValues, DefaultDivergenceSegmentValues)
-	pos(&o.SampleSize, DefaultDivergenceSampleSize)
+	pos(&o.TopK, DefaultTopK)
+	pos(&o.Worst, DefaultWorst)
+	pos(&o.MaxTokens, DefaultMaxTokens)
+	pos(&o.MaxSegmentValues, DefaultMaxSegmentValues)
+	pos(&o.SampleSize, DefaultSampleSize)
+	pos(&o.SegmentMinPairs, DefaultSegmentMinPairs)
+	if !(o.SegmentAlpha > 0 && o.SegmentAlpha < 1) {
+		o.SegmentAlpha = DefaultSegmentAlpha
+	}
 	f := func(v *float64, def float64) {
 		switch {
 		case math.IsNaN(*v) || math.IsInf(*v, 0) || *v == 0:
@@ -179,18 +207,18 @@ func (o DivergenceOptions) withDefaults() DivergenceOptions {
 	}
 	f(&o.NoiseRel, DefaultNoiseRel)
 	f(&o.NoiseAbs, DefaultNoiseAbs)
-	f(&o.Tolerance, DefaultDivergenceTolerance)
+	f(&o.Tolerance, DefaultTolerance)
 	return o
 }
 
-// Divergence accumulates, pair by pair, how each candidate's outputs differ
+// Accumulator accumulates, pair by pair, how each candidate's outputs differ
 // from the primary's ("raw") and how a secondary copy of production differs
 // from the primary ("noise"), and reports both with the noise-corrected
 // difference. Memory is bounded whatever the number of pairs: every sample,
 // map and example list has a cap. Its methods are safe for concurrent use.
-type Divergence struct {
+type Accumulator struct {
 	mu  sync.Mutex
-	o   DivergenceOptions
+	o   Options
 	rng *rand.Rand
 
 	pairs        int64 // pairs added
@@ -207,10 +235,10 @@ type Divergence struct {
 	differ       differ
 }
 
-// NewDivergence returns an empty accumulator. Invalid options (see
+// New returns an empty accumulator. Invalid options (see
 // Validate) fall back to their defaults.
-func NewDivergence(o DivergenceOptions) *Divergence {
-	return &Divergence{
+func New(o Options) *Accumulator {
+	return &Accumulator{
 		o:            o.withDefaults(),
 		rng:          rand.New(rand.NewPCG(0x676f6e6f, 0x676f)),
 		kinds:        map[OutputKind]int64{},
@@ -226,15 +254,21 @@ func NewDivergence(o DivergenceOptions) *Divergence {
 // segKey is one segment: a key and one of its values.
 type segKey struct{ key, value string }
 
-// segAcc counts one segment of one comparison.
+// segAcc counts one segment of one comparison. For a candidate, paired
+// counts the pairs compared for both it and the secondary, candOnly those
+// of them where only the candidate diverged and noiseOnly those where only
+// the secondary did: the discordant pairs of the segment's McNemar test.
 type segAcc struct {
 	pairs, compared, diverged, errors int64
 	distSum                           float64
+	paired, candOnly, noiseOnly       int64
 }
 
-// targetAcc is one target's latency and errors.
+// targetAcc is one target's latency and errors. untimed counts answers
+// whose latency is not timed from the intended send time.
 type targetAcc struct {
 	requests, errors, dropped int64
+	untimed                   int64
 	classes                   map[string]int64
 	lat, ttft                 *hdr.Histogram
 	segs                      map[segKey]*targetSeg
@@ -251,7 +285,7 @@ const (
 	latMaxMicros = 3_600_000_000
 )
 
-func (d *Divergence) target(name string) *targetAcc {
+func (d *Accumulator) target(name string) *targetAcc {
 	t := d.targets[name]
 	if t == nil {
 		t = &targetAcc{
@@ -267,12 +301,15 @@ func (d *Divergence) target(name string) *targetAcc {
 
 func clampLat(v int64) int64 { return min(max(v, latMinMicros), latMaxMicros) }
 
-func (t *targetAcc) record(d *Divergence, e *gonogo.Exchange, segs []segKey) {
+func (t *targetAcc) record(d *Accumulator, e *gonogo.Exchange, segs []segKey) {
 	if e.Dropped {
 		t.dropped++
 		return
 	}
 	t.requests++
+	if !e.FromIntended {
+		t.untimed++
+	}
 	ss := make([]*targetSeg, len(segs))
 	for i, k := range segs {
 		s := t.segs[k]
@@ -329,7 +366,7 @@ func inputBucket(n int, bounds []int) string {
 }
 
 // segValue caps the distinct values of a segment key.
-func (d *Divergence) segValue(key, v string) string {
+func (d *Accumulator) segValue(key, v string) string {
 	vals := d.segVals[key]
 	if vals == nil {
 		vals = map[string]bool{}
@@ -345,7 +382,7 @@ func (d *Divergence) segValue(key, v string) string {
 	return v
 }
 
-func (d *Divergence) segments(p *gonogo.Pair) []segKey {
+func (d *Accumulator) segments(p *gonogo.Pair) []segKey {
 	out := make([]segKey, 0, len(d.o.Segments)+1)
 	for _, k := range d.o.Segments {
 		if k == SegmentInputTokens {
@@ -362,7 +399,7 @@ func (d *Divergence) segments(p *gonogo.Pair) []segKey {
 
 // endpoint names the pair's endpoint: its "endpoint" tag, else its "path"
 // tag, else "all"; at most maxEndpoints names, then SegmentOther.
-func (d *Divergence) endpoint(p *gonogo.Pair) string {
+func (d *Accumulator) endpoint(p *gonogo.Pair) string {
 	ep := p.Tags["endpoint"]
 	if ep == "" {
 		ep = p.Tags["path"]
@@ -398,7 +435,7 @@ func detectKind(out string) OutputKind {
 
 // kindFor returns the kind of the pair's outputs; "" while auto detection
 // has seen no successful primary output for the endpoint.
-func (d *Divergence) kindFor(ep string, prim *gonogo.Exchange) OutputKind {
+func (d *Accumulator) kindFor(ep string, prim *gonogo.Exchange) OutputKind {
 	switch {
 	case d.o.Kind != OutputAuto:
 		return d.o.Kind
@@ -428,7 +465,7 @@ type prepared struct {
 	modelOK   bool
 }
 
-func (d *Divergence) prepare(kind OutputKind, out string) *prepared {
+func (d *Accumulator) prepare(kind OutputKind, out string) *prepared {
 	pp := &prepared{kind: kind}
 	switch kind {
 	case OutputText:
@@ -450,7 +487,7 @@ func (d *Divergence) prepare(kind OutputKind, out string) *prepared {
 
 // Add takes one pair. Malformed or missing exchanges and outputs are
 // counted as divergence categories; Add never fails.
-func (d *Divergence) Add(p *gonogo.Pair) {
+func (d *Accumulator) Add(p *gonogo.Pair) {
 	if p == nil {
 		return
 	}
@@ -496,11 +533,12 @@ func (d *Divergence) Add(p *gonogo.Pair) {
 	} else {
 		d.undecided++
 	}
+	var noise outcome
 	if sec != nil {
 		if d.noise == nil {
 			d.noise = d.newCmp(false)
 		}
-		d.noise.add(d, p, prim, pp, sec, segs, ep)
+		noise = d.noise.add(d, p, prim, pp, sec, segs, ep)
 	}
 	for _, e := range cands {
 		c := d.cands[e.Target]
@@ -508,7 +546,27 @@ func (d *Divergence) Add(p *gonogo.Pair) {
 			c = d.newCmp(true)
 			d.cands[e.Target] = c
 		}
-		c.add(d, p, prim, pp, e, segs, ep)
+		if cand := c.add(d, p, prim, pp, e, segs, ep); cand.compared && noise.compared {
+			c.pair(segs, cand.diverged, noise.diverged)
+		}
+	}
+}
+
+// outcome is how one comparison of a pair ended.
+type outcome struct{ compared, diverged bool }
+
+// pair counts a pair compared for both the candidate and the secondary in
+// the candidate's segments.
+func (c *cmpAcc) pair(segs []segKey, cand, noise bool) {
+	for _, k := range segs {
+		s := c.segs[k]
+		s.paired++
+		switch {
+		case cand && !noise:
+			s.candOnly++
+		case noise && !cand:
+			s.noiseOnly++
+		}
 	}
 }
 
@@ -594,7 +652,7 @@ type fieldAcc struct {
 	kinds [numDiffKinds]int64
 }
 
-func (d *Divergence) newCmp(examples bool) *cmpAcc {
+func (d *Accumulator) newCmp(examples bool) *cmpAcc {
 	c := &cmpAcc{classes: map[string]int64{}, segs: map[segKey]*segAcc{}}
 	if examples {
 		c.worst = map[string]*worstList{}
@@ -602,9 +660,9 @@ func (d *Divergence) newCmp(examples bool) *cmpAcc {
 	return c
 }
 
-func (d *Divergence) res() *reservoir { return newReservoir(d.o.SampleSize, d.rng) }
+func (d *Accumulator) res() *reservoir { return newReservoir(d.o.SampleSize, d.rng) }
 
-func (c *cmpAcc) add(d *Divergence, p *gonogo.Pair, prim *gonogo.Exchange, pp *prepared, o *gonogo.Exchange, segs []segKey, ep string) {
+func (c *cmpAcc) add(d *Accumulator, p *gonogo.Pair, prim *gonogo.Exchange, pp *prepared, o *gonogo.Exchange, segs []segKey, ep string) outcome {
 	c.pairs++
 	ss := make([]*segAcc, len(segs))
 	for i, k := range segs {
@@ -619,21 +677,21 @@ func (c *cmpAcc) add(d *Divergence, p *gonogo.Pair, prim *gonogo.Exchange, pp *p
 	switch {
 	case prim.Dropped:
 		c.cats[catPrimaryDropped]++
-		return
+		return outcome{}
 	case o.Dropped:
 		c.cats[catOtherDropped]++
-		return
+		return outcome{}
 	case prim.Class != gonogo.ErrNone && o.Class != gonogo.ErrNone:
 		c.cats[catBothError]++
-		return
+		return outcome{}
 	case prim.Class != gonogo.ErrNone:
 		c.cats[catPrimaryError]++
-		return
+		return outcome{}
 	case pp == nil:
-		return
+		return outcome{}
 	case pp.kind != OutputText && (pp.status != parsedOK || (pp.kind != OutputJSON && !pp.modelOK)):
 		c.cats[catPrimaryInvalid]++
-		return
+		return outcome{}
 	}
 	c.compared++
 	for _, s := range ss {
@@ -676,10 +734,11 @@ func (c *cmpAcc) add(d *Divergence, p *gonogo.Pair, prim *gonogo.Exchange, pp *p
 			s.diverged++
 		}
 	}
+	return outcome{compared: true, diverged: diverged}
 }
 
 // unparsed counts an output that did not decode and keeps it as an example.
-func (c *cmpAcc) unparsed(d *Divergence, st parseStatus, p *gonogo.Pair, prim, o *gonogo.Exchange) (bool, float64) {
+func (c *cmpAcc) unparsed(d *Accumulator, st parseStatus, p *gonogo.Pair, prim, o *gonogo.Exchange) (bool, float64) {
 	cat := catInvalidJSON
 	switch st {
 	case parsedTruncated:
@@ -692,7 +751,7 @@ func (c *cmpAcc) unparsed(d *Divergence, st parseStatus, p *gonogo.Pair, prim, o
 	return true, 1
 }
 
-func (c *cmpAcc) compareText(d *Divergence, p *gonogo.Pair, prim *gonogo.Exchange, pp *prepared, o *gonogo.Exchange) (bool, float64) {
+func (c *cmpAcc) compareText(d *Accumulator, p *gonogo.Pair, prim *gonogo.Exchange, pp *prepared, o *gonogo.Exchange) (bool, float64) {
 	t := c.text
 	if t == nil {
 		t = &textAcc{edit: d.res(), lenP: d.res(), lenO: d.res()}
@@ -730,7 +789,7 @@ func (c *cmpAcc) compareText(d *Divergence, p *gonogo.Pair, prim *gonogo.Exchang
 	return !exact, ed
 }
 
-func (c *cmpAcc) compareJSON(d *Divergence, p *gonogo.Pair, prim *gonogo.Exchange, pp *prepared, o *gonogo.Exchange, ep string) (bool, float64) {
+func (c *cmpAcc) compareJSON(d *Accumulator, p *gonogo.Pair, prim *gonogo.Exchange, pp *prepared, o *gonogo.Exchange, ep string) (bool, float64) {
 	v, st := decodeJSON(o.Output)
 	if st != parsedOK {
 		return c.unparsed(d, st, p, prim, o)
@@ -797,7 +856,7 @@ func topValue(v []float64) float64 {
 	return m
 }
 
-func (c *cmpAcc) compareModel(d *Divergence, p *gonogo.Pair, prim *gonogo.Exchange, pp *prepared, o *gonogo.Exchange) (bool, float64) {
+func (c *cmpAcc) compareModel(d *Accumulator, p *gonogo.Pair, prim *gonogo.Exchange, pp *prepared, o *gonogo.Exchange) (bool, float64) {
 	v, st := decodeJSON(o.Output)
 	if st != parsedOK {
 		return c.unparsed(d, st, p, prim, o)
@@ -954,7 +1013,7 @@ func (w *worstList) weakest() int {
 }
 
 // example keeps one example of a category if it is among the worst.
-func (c *cmpAcc) example(d *Divergence, cat, metric string, v float64, p *gonogo.Pair, prim, o *gonogo.Exchange, detail func() string) {
+func (c *cmpAcc) example(d *Accumulator, cat, metric string, v float64, p *gonogo.Pair, prim, o *gonogo.Exchange, detail func() string) {
 	if c.worst == nil || math.IsNaN(v) {
 		return
 	}

@@ -1,4 +1,4 @@
-package analyze
+package divergence
 
 import (
 	"math"
@@ -6,11 +6,13 @@ import (
 	"sort"
 
 	"gonum.org/v1/gonum/stat"
+
+	"github.com/gonogo-dev/gonogo/internal/numfmt"
 )
 
 // Dist summarises a distribution of values: count, mean, min and max over
 // every value seen, percentiles over the bounded sample (exact while no more
-// than DivergenceOptions.SampleSize values were seen). Percentiles use linear
+// than Options.SampleSize values were seen). Percentiles use linear
 // interpolation between closest ranks (numpy's default, Hyndman–Fan type 7).
 type Dist struct {
 	Count int64   `json:"count"`
@@ -99,7 +101,7 @@ func divRound(v float64, decimals int) float64 {
 	case math.IsInf(v, -1):
 		return -math.MaxFloat64
 	}
-	r := roundTo(v, decimals)
+	r := numfmt.Round(v, decimals)
 	if math.IsNaN(r) || math.IsInf(r, 0) {
 		return v
 	}

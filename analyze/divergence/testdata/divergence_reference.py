@@ -86,7 +86,7 @@ cases = {
     "normal": ([round(rng.gauss(0, 1), 6) for _ in range(200)], [round(rng.gauss(0.3, 1.2), 6) for _ in range(150)]),
 }
 out = {
-    "note": "Computed by analyze/testdata/divergence_reference.py in plain Python from the "
+    "note": "Computed by analyze/divergence/testdata/divergence_reference.py in plain Python from the "
             "textbook definitions (scipy/numpy unavailable): PSI and JS over 10 bins at the "
             "primary's type-7 deciles (repeated edges merged; bins (-inf,e1],...,(e9,+inf)); "
             "PSI shares floored at 1e-4, natural log; JS in bits; KS D = sup|F_p-F_q| over "

@@ -1,25 +1,26 @@
-package analyze
+package divergence
 
 import (
 	"bufio"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"strings"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"gonum.org/v1/gonum/stat"
+
+	"github.com/gonogo-dev/gonogo/internal/numfmt"
 )
 
-// DivergenceSchema is the version of the DivergenceReport JSON document.
-const DivergenceSchema = 1
+// Schema is the version of the Report JSON document.
+const Schema = 1
 
-// DivergenceReport is the outcome of a Divergence, documented field by field
+// Report is the outcome of an Accumulator, documented field by field
 // in docs/divergence.md. Rates are shares in 0..1; times are milliseconds.
-type DivergenceReport struct {
-	Schema  int               `json:"schema"`
-	Options DivergenceOptions `json:"options"`
+type Report struct {
+	Schema  int     `json:"schema"`
+	Options Options `json:"options"`
 	// Pairs counts every pair added; PairsWithPrimary those with a primary
 	// exchange, the base of every comparison.
 	Pairs            int64 `json:"pairs"`
@@ -40,6 +41,10 @@ type DivergenceReport struct {
 	CandidateOverflow int64 `json:"candidate_overflow,omitempty"`
 	// Latency is side by side: primary, secondary, then each candidate.
 	Latency []TargetLatency `json:"latency"`
+	// LatencyInvalid says why Latency (and the segments' latency) does not
+	// compare like with like; empty when it does. See
+	// TargetLatency.invalid.
+	LatencyInvalid []string `json:"latency_invalid,omitempty"`
 }
 
 // CandidateReport is one candidate against the primary.
@@ -56,13 +61,19 @@ type CandidateReport struct {
 	NoisyFields      []FieldDiff     `json:"noisy_fields,omitempty"`
 	FieldsSuppressed int             `json:"fields_suppressed,omitempty"`
 	Segments         []SegmentReport `json:"segments"`
-	Worst            []Example       `json:"worst,omitempty"`
+	// SegmentsTested counts the segments tested against their noise
+	// (a secondary ran and they had SegmentMinPairs paired pairs);
+	// SegmentPThreshold is the p-value below which one is flagged,
+	// SegmentAlpha / SegmentsTested.
+	SegmentsTested    int       `json:"segments_tested"`
+	SegmentPThreshold float64   `json:"segment_p_threshold,omitempty"`
+	Worst             []Example `json:"worst,omitempty"`
 }
 
 // Headline is one figure where higher is worse: raw (candidate vs primary),
-// noise (secondary vs primary; 0 when not measured), corrected =
-// max(0, raw − noise), and whether raw exceeds noise by both NoiseRel and
-// NoiseAbs.
+// noise (secondary vs primary; 0 when not measured), corrected (the
+// candidate's own share, see correct and docs/divergence.md), and whether
+// raw exceeds noise by both NoiseRel and NoiseAbs.
 type Headline struct {
 	Metric       string  `json:"metric"`
 	Raw          float64 `json:"raw"`
@@ -86,11 +97,11 @@ type ComparisonReport struct {
 	// Categories are the non-zero divergence categories, rate over Pairs.
 	Categories     []CategoryCount  `json:"categories,omitempty"`
 	ErrorsByClass  map[string]int64 `json:"errors_by_class,omitempty"`
-	Text           *TextDivergence  `json:"text,omitempty"`
-	Classification *ClassDivergence `json:"classification,omitempty"`
-	Scores         *ScoreDivergence `json:"scores,omitempty"`
-	Ranking        *RankDivergence  `json:"ranking,omitempty"`
-	JSON           *JSONDivergence  `json:"json,omitempty"`
+	Text           *Text            `json:"text,omitempty"`
+	Classification *Classification  `json:"classification,omitempty"`
+	Scores         *Scores          `json:"scores,omitempty"`
+	Ranking        *Ranking         `json:"ranking,omitempty"`
+	JSON           *JSON            `json:"json,omitempty"`
 	Drift          *Drift           `json:"drift,omitempty"`
 }
 
@@ -102,10 +113,10 @@ type CategoryCount struct {
 	Rate  float64 `json:"rate"`
 }
 
-// TextDivergence compares generated text. Edit distances are Levenshtein
+// Text compares generated text. Edit distances are Levenshtein
 // distances over whitespace-separated words (the first MaxTokens of each
 // output), divided by the longer output's word count; lengths are in words.
-type TextDivergence struct {
+type Text struct {
 	Pairs          int64   `json:"pairs"`
 	ExactMatchRate float64 `json:"exact_match_rate"`
 	EditUnit       string  `json:"edit_unit"`
@@ -121,8 +132,8 @@ type TextDivergence struct {
 	JSONValidOther   *float64 `json:"json_valid_other,omitempty"`
 }
 
-// ClassDivergence compares predicted labels.
-type ClassDivergence struct {
+// Classification compares predicted labels.
+type Classification struct {
 	Pairs    int64   `json:"pairs"` // pairs with a label on both sides
 	Flips    int64   `json:"flips"`
 	FlipRate float64 `json:"flip_rate"`
@@ -146,9 +157,9 @@ type FlipMatrix struct {
 	Counts [][]int64 `json:"counts"`
 }
 
-// ScoreDivergence compares probabilities or scores element by element.
+// Scores compares probabilities or scores element by element.
 // Relative differences are |a−b|/max(|a|,|b|) (0 when both are 0).
-type ScoreDivergence struct {
+type Scores struct {
 	Pairs      int64 `json:"pairs"`
 	Elements   int64 `json:"elements"`
 	AbsDiff    Dist  `json:"abs_diff"`
@@ -160,9 +171,9 @@ type ScoreDivergence struct {
 	TopOther   Dist `json:"top_other"`
 }
 
-// RankDivergence compares top-K rankings: id lists, or class indices by
+// Ranking compares top-K rankings: id lists, or class indices by
 // decreasing probability.
-type RankDivergence struct {
+type Ranking struct {
 	Pairs         int64   `json:"pairs"`
 	K             int     `json:"k"`
 	FromScores    bool    `json:"from_scores"`
@@ -172,8 +183,8 @@ type RankDivergence struct {
 	IdenticalRate float64 `json:"identical_rate"`
 }
 
-// JSONDivergence compares JSON documents structurally.
-type JSONDivergence struct {
+// JSON compares JSON documents structurally.
+type JSON struct {
 	Pairs    int64            `json:"pairs"`
 	DiffRate float64          `json:"diff_rate"`
 	Fields   int              `json:"fields"`
@@ -199,17 +210,24 @@ type FieldDiff struct {
 }
 
 // SegmentReport is one segment (a tag value or input-length bucket) of one
-// candidate, with the noise in the same segment.
+// candidate, with the noise in the same segment. Paired counts the pairs
+// compared for both the candidate and the secondary, the n of the test;
+// PValue is the one-sided exact McNemar p-value that the candidate
+// diverges more often than the secondary on them, absent when the segment
+// was not tested (no secondary, or fewer than SegmentMinPairs paired
+// pairs); ExceedsNoise is PValue < CandidateReport.SegmentPThreshold.
 type SegmentReport struct {
-	Key          string  `json:"key"`
-	Value        string  `json:"value"`
-	Pairs        int64   `json:"pairs"`
-	Compared     int64   `json:"compared"`
-	DivergedRate float64 `json:"diverged_rate"`
-	NoiseRate    float64 `json:"noise_rate"`
-	Corrected    float64 `json:"corrected"`
-	ExceedsNoise bool    `json:"exceeds_noise"`
-	MeanDistance float64 `json:"mean_distance"`
+	Key          string   `json:"key"`
+	Value        string   `json:"value"`
+	Pairs        int64    `json:"pairs"`
+	Compared     int64    `json:"compared"`
+	DivergedRate float64  `json:"diverged_rate"`
+	NoiseRate    float64  `json:"noise_rate"`
+	Corrected    float64  `json:"corrected"`
+	Paired       int64    `json:"paired"`
+	PValue       *float64 `json:"p_value,omitempty"`
+	ExceedsNoise bool     `json:"exceeds_noise"`
+	MeanDistance float64  `json:"mean_distance"`
 	// ErrorRate is the candidate's failures over Compared.
 	ErrorRate          float64 `json:"error_rate"`
 	PrimaryLatencyMs   *Dist   `json:"primary_latency_ms,omitempty"`
@@ -243,6 +261,27 @@ type TargetLatency struct {
 	ErrorsByClass map[string]int64 `json:"errors_by_class,omitempty"`
 	LatencyMs     Dist             `json:"latency_ms"`
 	TTFTMs        *Dist            `json:"ttft_ms,omitempty"`
+	// Untimed counts answers (Requests) whose latency is not timed from
+	// the intended send time: never answered, or from an older pair store.
+	Untimed int64 `json:"untimed,omitempty"`
+}
+
+// invalid says why t's latency cannot stand beside the primary's: a
+// secondary or candidate that was not sent every request (dropped at its
+// in-flight cap or on close, or not mirrored) carried another load than
+// the primary; answers not timed from the intended send time are not on
+// the primary's base.
+func (t TargetLatency) invalid() []string {
+	var out []string
+	if t.Dropped > 0 && t.Target != rolePrimary {
+		out = append(out, fmt.Sprintf("%s: %d of %d requests not sent to it (dropped or not mirrored), so it carried less load than the primary",
+			t.Target, t.Dropped, t.Dropped+t.Requests))
+	}
+	if t.Untimed > 0 {
+		out = append(out, fmt.Sprintf("%s: %d of %d answers not timed from the intended send time (never answered, or an older pair store)",
+			t.Target, t.Untimed, t.Requests))
+	}
+	return out
 }
 
 func rate(n, d int64) float64 {
@@ -266,11 +305,11 @@ func targetLess(a, b string) bool {
 }
 
 // Report computes the report of everything added so far.
-func (d *Divergence) Report() *DivergenceReport {
+func (d *Accumulator) Report() *Report {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	r := &DivergenceReport{
-		Schema: DivergenceSchema, Options: d.o, Pairs: d.pairs, PairsWithPrimary: d.withPrimary,
+	r := &Report{
+		Schema: Schema, Options: d.o, Pairs: d.pairs, PairsWithPrimary: d.withPrimary,
 		Kinds: map[OutputKind]int64{}, Undecided: d.undecided, CandidateOverflow: d.candOverflow,
 		Candidates: []CandidateReport{}, Latency: []TargetLatency{},
 	}
@@ -299,7 +338,7 @@ func (d *Divergence) Report() *DivergenceReport {
 		c := d.cands[name]
 		cr := CandidateReport{Target: name, Raw: d.comparison(name, c), Segments: []SegmentReport{}}
 		raw := c.metrics(d)
-		for _, m := range metricOrder {
+		for _, m := range Metrics {
 			v, ok := raw[m]
 			if !ok {
 				continue
@@ -307,11 +346,11 @@ func (d *Divergence) Report() *DivergenceReport {
 			nv := noiseMetrics[m]
 			cr.Headline = append(cr.Headline, Headline{
 				Metric: m, Raw: divRound(v, 6), Noise: divRound(nv, 6),
-				Corrected: divRound(math.Max(0, v-nv), 6), ExceedsNoise: exceeds(v, nv, d.o.NoiseRel, d.o.NoiseAbs),
+				Corrected: divRound(correct(m, v, nv), 6), ExceedsNoise: exceeds(v, nv, d.o.NoiseRel, d.o.NoiseAbs),
 			})
 		}
 		d.fields(&cr, c)
-		cr.Segments = d.segmentReports(name, c)
+		cr.Segments = d.segmentReports(&cr, c)
 		cr.Worst = c.examples()
 		r.Candidates = append(r.Candidates, cr)
 	}
@@ -319,21 +358,24 @@ func (d *Divergence) Report() *DivergenceReport {
 	roles = append(roles, names...)
 	for _, role := range roles {
 		if t := d.targets[role]; t != nil {
-			r.Latency = append(r.Latency, t.report(role))
+			tl := t.report(role)
+			r.Latency = append(r.Latency, tl)
+			r.LatencyInvalid = append(r.LatencyInvalid, tl.invalid()...)
 		}
 	}
 	return r
 }
 
-// metricOrder is the order of headline figures.
-var metricOrder = []string{
+// Metrics names the headline figures (CandidateReport.Headline), in
+// their order; higher is worse for all.
+var Metrics = []string{
 	"divergence_rate", "error_rate", "text_mismatch_rate", "edit_distance_mean",
 	"json_invalid_rate", "flip_rate", "negative_flip_rate", "abs_diff_mean",
 	"top_k_jaccard_gap", "rbo_gap", "json_field_diff_rate", "protocol_rate",
 }
 
 // metrics returns the headline figures that c has data for.
-func (c *cmpAcc) metrics(d *Divergence) map[string]float64 {
+func (c *cmpAcc) metrics(d *Accumulator) map[string]float64 {
 	m := map[string]float64{}
 	if c.compared > 0 {
 		m["divergence_rate"] = float64(c.diverged) / float64(c.compared)
@@ -368,7 +410,7 @@ func (c *cmpAcc) metrics(d *Divergence) map[string]float64 {
 	return m
 }
 
-func (d *Divergence) comparison(target string, c *cmpAcc) ComparisonReport {
+func (d *Accumulator) comparison(target string, c *cmpAcc) ComparisonReport {
 	r := ComparisonReport{
 		Target: target, Pairs: d.withPrimary, Compared: c.compared, Diverged: c.diverged,
 		DivergenceRate: rate(c.diverged, c.compared),
@@ -390,7 +432,7 @@ func (d *Divergence) comparison(target string, c *cmpAcc) ComparisonReport {
 		}
 	}
 	if t := c.text; t != nil {
-		tr := &TextDivergence{
+		tr := &Text{
 			Pairs: t.pairs, ExactMatchRate: rate(t.exact, t.pairs), EditUnit: "word",
 			EditDistance: t.edit.dist(6), Capped: t.capped,
 			LengthPrimary: t.lenP.dist(3), LengthOther: t.lenO.dist(3),
@@ -407,7 +449,7 @@ func (d *Divergence) comparison(target string, c *cmpAcc) ComparisonReport {
 	}
 	if m := c.model; m != nil {
 		if m.labelled > 0 {
-			cr := &ClassDivergence{
+			cr := &Classification{
 				Pairs: m.labelled, Flips: m.flips, FlipRate: rate(m.flips, m.labelled),
 				FlipMatrix: m.matrix(), Labelled: m.truth, NegativeFlips: m.negFlips, PositiveFlips: m.posFlips,
 				NegativeFlipRate: rate(m.negFlips, m.truth), PositiveFlipRate: rate(m.posFlips, m.truth),
@@ -419,14 +461,14 @@ func (d *Divergence) comparison(target string, c *cmpAcc) ComparisonReport {
 			r.Classification = cr
 		}
 		if m.valued > 0 {
-			r.Scores = &ScoreDivergence{
+			r.Scores = &Scores{
 				Pairs: m.valued, Elements: m.elements, AbsDiff: m.abs.dist(6), RelDiff: m.rel.dist(6),
 				PairMaxAbs: m.pairMax.dist(6), TopPrimary: m.topP.dist(6), TopOther: m.topO.dist(6),
 			}
 			r.Drift = computeDrift(m.topP.sorted(), m.topO.sorted())
 		}
 		if m.ranked > 0 {
-			r.Ranking = &RankDivergence{
+			r.Ranking = &Ranking{
 				Pairs: m.ranked, K: d.o.TopK, FromScores: !m.rankIDs, RBOP: RBOPersistence,
 				JaccardMean:   divRound(m.jaccardSum/float64(m.ranked), 6),
 				RBOMean:       divRound(m.rboSum/float64(m.ranked), 6),
@@ -435,7 +477,7 @@ func (d *Divergence) comparison(target string, c *cmpAcc) ComparisonReport {
 		}
 	}
 	if j := c.json; j != nil {
-		jr := &JSONDivergence{Pairs: j.pairs, DiffRate: rate(j.anyDiff, j.pairs), Fields: len(j.fields), Overflow: j.overflow, Compared: map[string]int64{}}
+		jr := &JSON{Pairs: j.pairs, DiffRate: rate(j.anyDiff, j.pairs), Fields: len(j.fields), Overflow: j.overflow, Compared: map[string]int64{}}
 		for k, v := range j.endpoints {
 			jr.Compared[k] = v
 		}
@@ -490,7 +532,7 @@ func (m *modelAcc) matrix() FlipMatrix {
 }
 
 // fields applies the noise cancellation to the candidate's JSON fields.
-func (d *Divergence) fields(cr *CandidateReport, c *cmpAcc) {
+func (d *Accumulator) fields(cr *CandidateReport, c *cmpAcc) {
 	j := c.json
 	if j == nil {
 		return
@@ -511,7 +553,7 @@ func (d *Divergence) fields(cr *CandidateReport, c *cmpAcc) {
 				fd.NoiseRate = rate(nf.pairs, nj.endpoints[key[0]])
 			}
 		}
-		fd.Corrected = divRound(math.Max(0, fd.Rate-fd.NoiseRate), 6)
+		fd.Corrected = divRound(correctShare(fd.Rate, fd.NoiseRate), 6)
 		switch {
 		case exceeds(fd.Rate, fd.NoiseRate, d.o.NoiseRel, d.o.NoiseAbs):
 			cr.Fields = append(cr.Fields, fd)
@@ -542,9 +584,21 @@ func (d *Divergence) fields(cr *CandidateReport, c *cmpAcc) {
 	cr.NoisyFields = noisy
 }
 
-func (d *Divergence) segmentReports(name string, c *cmpAcc) []SegmentReport {
+// segmentReports reports c's segments and flags those that the McNemar
+// test finds above the noise (see Options.SegmentAlpha); it sets the
+// candidate's SegmentsTested and SegmentPThreshold.
+func (d *Accumulator) segmentReports(cr *CandidateReport, c *cmpAcc) []SegmentReport {
 	out := []SegmentReport{}
-	prim, cand := d.targets[rolePrimary], d.targets[name]
+	prim, cand := d.targets[rolePrimary], d.targets[cr.Target]
+	tested := func(s *segAcc) bool { return d.noise != nil && s.paired >= int64(d.o.SegmentMinPairs) }
+	for _, s := range c.segs {
+		if tested(s) {
+			cr.SegmentsTested++
+		}
+	}
+	if cr.SegmentsTested > 0 {
+		cr.SegmentPThreshold = d.o.SegmentAlpha / float64(cr.SegmentsTested)
+	}
 	for _, k := range sortedSegKeys(c.segs) {
 		s := c.segs[k]
 		sr := SegmentReport{
@@ -559,8 +613,14 @@ func (d *Divergence) segmentReports(name string, c *cmpAcc) []SegmentReport {
 				sr.NoiseRate = rate(ns.diverged, ns.compared)
 			}
 		}
-		sr.Corrected = divRound(math.Max(0, sr.DivergedRate-sr.NoiseRate), 6)
-		sr.ExceedsNoise = exceeds(sr.DivergedRate, sr.NoiseRate, d.o.NoiseRel, d.o.NoiseAbs)
+		sr.Corrected = divRound(correctShare(sr.DivergedRate, sr.NoiseRate), 6)
+		sr.Paired = s.paired
+		if tested(s) {
+			pv := mcNemarGreater(s.candOnly, s.noiseOnly)
+			sr.ExceedsNoise = pv < cr.SegmentPThreshold
+			pv = divRound(pv, 6)
+			sr.PValue = &pv
+		}
 		sr.PrimaryLatencyMs, sr.PrimaryTTFTMs = prim.segDists(k)
 		sr.CandidateLatencyMs, sr.CandidateTTFTMs = cand.segDists(k)
 		out = append(out, sr)
@@ -597,9 +657,9 @@ func hdrDist(h *hdr.Histogram) Dist {
 	if h.TotalCount() == 0 {
 		return Dist{}
 	}
-	ms := func(v int64) float64 { return roundTo(float64(v)/1000, 3) }
+	ms := func(v int64) float64 { return numfmt.Round(float64(v)/1000, 3) }
 	return Dist{
-		Count: h.TotalCount(), Mean: roundTo(h.Mean()/1000, 3),
+		Count: h.TotalCount(), Mean: numfmt.Round(h.Mean()/1000, 3),
 		P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)), P99: ms(h.ValueAtQuantile(99)),
 		Min: ms(h.Min()), Max: ms(h.Max()),
 	}
@@ -608,7 +668,7 @@ func hdrDist(h *hdr.Histogram) Dist {
 func (t *targetAcc) report(name string) TargetLatency {
 	r := TargetLatency{
 		Target: name, Requests: t.requests, Errors: t.errors, ErrorRate: rate(t.errors, t.requests),
-		Dropped: t.dropped, LatencyMs: hdrDist(t.lat),
+		Dropped: t.dropped, Untimed: t.untimed, LatencyMs: hdrDist(t.lat),
 	}
 	if len(t.classes) > 0 {
 		r.ErrorsByClass = map[string]int64{}
@@ -665,11 +725,15 @@ func oneLine(s string, n int) string {
 
 // WriteText writes a compact human summary: per candidate the
 // noise-corrected headline figures, categories and drift, the segments with
-// the largest divergence, the reported JSON fields, the worst examples, and
-// the latency side by side.
-func (r *DivergenceReport) WriteText(w io.Writer) error {
+// the largest divergence (with the test's n and p-value), the reported JSON
+// fields, the worst examples, and the latency side by side, headed by why
+// it is invalid when it is. Numbers are written as package numfmt writes
+// them everywhere: rates as percentages, other figures with three
+// significant digits.
+func (r *Report) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
+	sig, pct := numfmt.Sig, numfmt.Percent
 	kinds := make([]string, 0, len(r.Kinds))
 	for k, v := range r.Kinds {
 		kinds = append(kinds, fmt.Sprintf("%s %d", k, v))
@@ -688,35 +752,35 @@ func (r *DivergenceReport) WriteText(w io.Writer) error {
 			if h.ExceedsNoise {
 				mark = "  * exceeds noise"
 			}
-			p("  %-22s %10.4f %10.4f %10.4f%s\n", h.Metric, h.Raw, h.Noise, h.Corrected, mark)
+			p("  %-22s %10s %10s %10s%s\n", h.Metric, sig(h.Raw), sig(h.Noise), sig(h.Corrected), mark)
 		}
 		if len(c.Raw.Categories) > 0 {
 			var parts []string
 			for _, k := range c.Raw.Categories {
-				parts = append(parts, fmt.Sprintf("%s %d (%.1f%%)", k.Name, k.Count, 100*k.Rate))
+				parts = append(parts, fmt.Sprintf("%s %d (%s)", k.Name, k.Count, pct(k.Rate)))
 			}
 			p("  categories: %s\n", strings.Join(parts, ", "))
 		}
 		if t := c.Raw.Text; t != nil {
-			p("  text: exact %.4f, edit distance (words) p50 %.3f p90 %.3f p99 %.3f, length mean %+.1f words, length KS D %.3f\n",
-				t.ExactMatchRate, t.EditDistance.P50, t.EditDistance.P90, t.EditDistance.P99, t.LengthMeanShift, t.LengthKSD)
+			p("  text: exact %s, edit distance (words) p50 %s p90 %s p99 %s, length mean %s words, length KS D %s\n",
+				pct(t.ExactMatchRate), sig(t.EditDistance.P50), sig(t.EditDistance.P90), sig(t.EditDistance.P99), signed(t.LengthMeanShift), sig(t.LengthKSD))
 		}
 		if cl := c.Raw.Classification; cl != nil {
-			p("  labels: flip rate %.4f (%d of %d)", cl.FlipRate, cl.Flips, cl.Pairs)
+			p("  labels: flip rate %s (%d of %d)", pct(cl.FlipRate), cl.Flips, cl.Pairs)
 			if cl.Labelled > 0 {
 				p(", negative flips %d, positive flips %d of %d labelled", cl.NegativeFlips, cl.PositiveFlips, cl.Labelled)
 			}
 			p("\n")
 		}
 		if s := c.Raw.Scores; s != nil {
-			p("  scores: abs diff p50 %.4g p90 %.4g p99 %.4g max %.4g\n", s.AbsDiff.P50, s.AbsDiff.P90, s.AbsDiff.P99, s.AbsDiff.Max)
+			p("  scores: abs diff p50 %s p90 %s p99 %s max %s\n", sig(s.AbsDiff.P50), sig(s.AbsDiff.P90), sig(s.AbsDiff.P99), sig(s.AbsDiff.Max))
 		}
 		if rk := c.Raw.Ranking; rk != nil {
-			p("  ranking@%d: jaccard %.4f, rbo %.4f, identical %.4f\n", rk.K, rk.JaccardMean, rk.RBOMean, rk.IdenticalRate)
+			p("  ranking@%d: jaccard %s, rbo %s, identical %s\n", rk.K, sig(rk.JaccardMean), sig(rk.RBOMean), pct(rk.IdenticalRate))
 		}
 		if dr := c.Raw.Drift; dr != nil {
-			p("  drift: %s (psi %.4f %s, ks D %.4f p %.3g %s, js %.4f %s, w1/sd %.4f %s)\n", dr.Verdict,
-				dr.PSI, dr.PSILevel, dr.KSD, dr.KSPValue, dr.KSLevel, dr.JS, dr.JSLevel, dr.WassersteinNorm, dr.WassersteinLvl)
+			p("  drift: %s (psi %s %s, ks D %s %s %s, js %s %s, w1/sd %s %s)\n", dr.Verdict,
+				sig(dr.PSI), dr.PSILevel, sig(dr.KSD), numfmt.P(dr.KSPValue), dr.KSLevel, sig(dr.JS), dr.JSLevel, sig(dr.WassersteinNorm), dr.WassersteinLvl)
 		}
 		segs := append([]SegmentReport(nil), c.Segments...)
 		sort.SliceStable(segs, func(i, j int) bool {
@@ -726,26 +790,39 @@ func (r *DivergenceReport) WriteText(w io.Writer) error {
 			return segs[i].Compared > segs[j].Compared
 		})
 		if len(segs) > 0 {
-			p("  segments with the largest divergence:\n")
+			p("  segments with the largest divergence")
+			switch {
+			case !r.NoiseMeasured:
+				p(" (no secondary: not tested against noise)")
+			case c.SegmentsTested > 0:
+				p(" (* exceeds noise: McNemar p < %s, %d tested)", numfmt.Sig(c.SegmentPThreshold), c.SegmentsTested)
+			}
+			p(":\n")
 			for _, s := range segs[:min(5, len(segs))] {
-				mark := ""
-				if s.ExceedsNoise {
-					mark = " *"
+				test := ""
+				switch {
+				case s.PValue != nil:
+					test = "  " + numfmt.P(*s.PValue)
+				case r.NoiseMeasured:
+					test = fmt.Sprintf("  untested: %d paired < %d", s.Paired, r.Options.SegmentMinPairs)
 				}
-				p("    %s=%s  n=%d  diverged %.4f  noise %.4f  corrected %.4f  errors %.4f%s\n",
-					s.Key, oneLine(s.Value, 40), s.Compared, s.DivergedRate, s.NoiseRate, s.Corrected, s.ErrorRate, mark)
+				if s.ExceedsNoise {
+					test += " *"
+				}
+				p("    %s=%s  n=%d  diverged %s  noise %s  corrected %s  errors %s%s\n",
+					s.Key, oneLine(s.Value, 40), s.Compared, pct(s.DivergedRate), pct(s.NoiseRate), pct(s.Corrected), pct(s.ErrorRate), test)
 			}
 		}
 		if len(c.Fields) > 0 || c.FieldsSuppressed > 0 {
-			p("  JSON fields beyond noise: %d (%d suppressed as noise or below %.3g)\n", len(c.Fields), c.FieldsSuppressed, r.Options.NoiseAbs)
+			p("  JSON fields beyond noise: %d (%d suppressed as noise or below %s)\n", len(c.Fields), c.FieldsSuppressed, sig(r.Options.NoiseAbs))
 			for _, f := range c.Fields[:min(10, len(c.Fields))] {
-				p("    %s %s  rate %.4f  noise %.4f\n", f.Endpoint, f.Path, f.Rate, f.NoiseRate)
+				p("    %s %s  rate %s  noise %s\n", f.Endpoint, f.Path, pct(f.Rate), pct(f.NoiseRate))
 			}
 		}
 		if len(c.Worst) > 0 {
 			p("  worst examples:\n")
 			for _, e := range c.Worst[:min(10, len(c.Worst))] {
-				p("    [%s %s %.4g] pair %d", e.Category, e.Metric, e.Value, e.PairID)
+				p("    [%s %s %s] pair %d", e.Category, e.Metric, sig(e.Value), e.PairID)
 				if e.Detail != "" {
 					p(" (%s)", oneLine(e.Detail, 80))
 				}
@@ -755,13 +832,27 @@ func (r *DivergenceReport) WriteText(w io.Writer) error {
 	}
 	if len(r.Latency) > 0 {
 		p("\nlatency ms (p50/p90/p99) and errors:\n")
-		for _, t := range r.Latency {
-			p("  %-14s %9.3f %9.3f %9.3f", t.Target, t.LatencyMs.P50, t.LatencyMs.P90, t.LatencyMs.P99)
-			if t.TTFTMs != nil {
-				p("  ttft %.3f/%.3f/%.3f", t.TTFTMs.P50, t.TTFTMs.P90, t.TTFTMs.P99)
+		if len(r.LatencyInvalid) > 0 {
+			p("  ! latency comparison invalid:\n")
+			for _, why := range r.LatencyInvalid {
+				p("    %s\n", why)
 			}
-			p("  errors %.4f (%d/%d)\n", t.ErrorRate, t.Errors, t.Requests)
+		}
+		for _, t := range r.Latency {
+			p("  %-14s %9s %9s %9s", t.Target, sig(t.LatencyMs.P50), sig(t.LatencyMs.P90), sig(t.LatencyMs.P99))
+			if t.TTFTMs != nil {
+				p("  ttft %s/%s/%s", sig(t.TTFTMs.P50), sig(t.TTFTMs.P90), sig(t.TTFTMs.P99))
+			}
+			p("  errors %s (%d/%d)\n", pct(t.ErrorRate), t.Errors, t.Requests)
 		}
 	}
 	return bw.Flush()
+}
+
+// signed is numfmt.Sig with a + on positive values.
+func signed(v float64) string {
+	if v > 0 {
+		return "+" + numfmt.Sig(v)
+	}
+	return numfmt.Sig(v)
 }
