@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gonogo-dev/gonogo/analyze/divergence"
 	"github.com/gonogo-dev/gonogo/internal/yamlpos"
 )
 
@@ -67,11 +68,23 @@ type Gate struct {
 	Scenario string   `yaml:"scenario"`
 	Critical bool     `yaml:"critical"`
 	Weight   *float64 `yaml:"weight"`
+	// Window makes the gate hold over every window of this length of the
+	// run (a Go duration, 30s): during a run judged live, at every
+	// interval over the last window; after it, over every window, the
+	// worst one reported. Absolute, goodput and relative gates take one.
+	Window string `yaml:"window"`
+	// AbortOnFail stops a run judged live (gonogo load --gates) as soon as
+	// the gate fails: over a full window for a windowed gate, over the run
+	// so far otherwise.
+	AbortOnFail bool `yaml:"abortOnFail"`
 
 	// Goodput maps metric names to SLO limits (ttft: 300ms).
 	Goodput map[string]string `yaml:"goodput"`
 
-	// Compare: baseline makes a relative gate.
+	// Compare makes a relative gate: "baseline" compares the run with a
+	// baseline run; a group of the same run in selector syntax
+	// ("version:v1", "scenario:warm") compares the metric's group with
+	// that one, on the same traffic at the same time.
 	Compare string `yaml:"compare"`
 	// Stat is the statistic whose change is reported and limited: p(N),
 	// avg or med for latency metrics (default p(99)).
@@ -100,10 +113,12 @@ type Gate struct {
 	// compiled
 	kind      GateKind
 	sel       Selector
+	cmp       *Selector // the same run's group a relative gate compares with
+	window    time.Duration
 	th        Threshold
-	slo       map[string]float64 // metric → ms
-	stat      Threshold          // Agg and QuantilePct only
-	allowed   float64            // fraction (relative) or proportion (pp)
+	slo       SLO
+	stat      Threshold // Agg and QuantilePct only
+	allowed   float64   // fraction (relative) or proportion (pp)
 	allowedPP bool
 	line      int
 	index     int
@@ -112,8 +127,37 @@ type Gate struct {
 // Kind returns the gate's kind once the file is parsed.
 func (g *Gate) Kind() GateKind { return g.kind }
 
-// GateError is invalid input in a gates file, naming the file, line and
-// gate.
+// WindowDuration returns the gate's window, 0 when it holds over the whole
+// run.
+func (g *Gate) WindowDuration() time.Duration { return g.window }
+
+// SLO returns a goodput gate's SLO (the zero SLO for other kinds).
+func (g *Gate) SLO() SLO { return g.slo }
+
+// SLOs returns the distinct SLOs of the file's goodput gates, for a run to
+// count live.
+func (g *Gates) SLOs() []SLO {
+	var out []SLO
+	for _, gt := range g.Gates {
+		if gt.kind == Goodput && !slices.ContainsFunc(out, func(s SLO) bool { return s.Key == gt.slo.Key }) {
+			out = append(out, gt.slo)
+		}
+	}
+	return out
+}
+
+// LongestWindow returns the longest window of the file's gates, 0 when
+// none has one.
+func (g *Gates) LongestWindow() time.Duration {
+	var w time.Duration
+	for _, gt := range g.Gates {
+		w = max(w, gt.window)
+	}
+	return w
+}
+
+// GateError is invalid input in a gates file, or a gate that does not
+// apply to the run it judges, naming the file, line and gate.
 type GateError struct {
 	File  string
 	Line  int
@@ -232,9 +276,11 @@ func (g *Gates) compile() error {
 	return nil
 }
 
-// GoodputMetrics are the metrics a goodput SLO may name: those every
-// per-request sample carries.
-var GoodputMetrics = []string{MetricLatency, MetricLatencyService, MetricE2E, MetricTTFT, MetricTPOT}
+// Bounds of a gate's window.
+const (
+	MinWindow = time.Second
+	MaxWindow = 24 * time.Hour
+)
 
 // ErrNoSLOData is wrapped by a RunData.Goodput error when no request of
 // the run has a metric an SLO names (ttft of a non-streaming protocol): the
@@ -247,7 +293,7 @@ var divergenceMetrics = map[string]bool{
 }
 
 func init() {
-	for _, m := range metricOrder {
+	for _, m := range divergence.Metrics {
 		divergenceMetrics[m] = true
 	}
 }
@@ -291,10 +337,25 @@ func (g *Gate) compile() (field, msg string) {
 	} else if g.Metric != "" {
 		return "metric", "a divergence gate names its figure under divergence, not metric"
 	}
+	if g.Window != "" {
+		d, err := time.ParseDuration(g.Window)
+		switch {
+		case err != nil:
+			return "window", fmt.Sprintf("%q is not a duration such as 30s", g.Window)
+		case d < MinWindow || d > MaxWindow:
+			return "window", fmt.Sprintf("%s: want %s to %s", g.Window, MinWindow, MaxWindow)
+		case g.Divergence != "":
+			return "window", "divergence gates hold over the whole shadow run, not over windows"
+		}
+		g.window = d
+	}
 	switch {
 	case g.Goodput != nil:
 		return g.compileGoodput()
 	case g.Divergence != "":
+		if g.AbortOnFail {
+			return "abortOnFail", "divergence gates are judged after the shadow run, not during it"
+		}
 		return g.compileDivergence()
 	case g.Compare != "":
 		return g.compileRelative()
@@ -360,17 +421,22 @@ func (g *Gate) compileGoodput() (field, msg string) {
 	if len(g.Goodput) == 0 {
 		return "goodput", "no SLOs (e.g. ttft: 300ms, tpot: 50ms)"
 	}
-	g.slo = map[string]float64{}
+	limits := map[string]float64{}
 	for m, lim := range g.Goodput {
 		if !slices.Contains(GoodputMetrics, m) {
 			return "goodput." + m, "unknown SLO metric (want " + strings.Join(GoodputMetrics, ", ") + ")"
 		}
 		d, err := time.ParseDuration(lim)
-		if err != nil || d <= 0 {
-			return "goodput." + m, fmt.Sprintf("%q is not a positive duration (300ms, 1.5s)", lim)
+		if err != nil || d <= 0 || d > time.Hour {
+			return "goodput." + m, fmt.Sprintf("%q is not a duration from 1µs to 1h (300ms, 1.5s)", lim)
 		}
-		g.slo[m] = float64(d) / float64(time.Millisecond)
+		limits[m] = float64(d) / float64(time.Millisecond)
 	}
+	slo, err := NewSLO(limits)
+	if err != nil {
+		return "goodput", trimErr(err)
+	}
+	g.slo = slo
 	g.sel = Selector{Metric: "goodput", Scenario: g.Scenario}
 	return g.compileExpr([]Aggregation{AggRate})
 }
@@ -394,17 +460,28 @@ func (g *Gate) compileDivergence() (field, msg string) {
 
 func (g *Gate) compileRelative() (field, msg string) {
 	g.kind = Relative
-	if g.Compare != "baseline" {
-		return "compare", fmt.Sprintf("%q: the only comparison is baseline", g.Compare)
-	}
 	if g.Expr != "" {
 		return "expr", "a relative gate has no expr: say direction and allowed"
 	}
 	if field, msg := g.compileSelector(); msg != "" {
 		return field, msg
 	}
-	if g.sel.TagKey != "" {
-		return "metric", "relative gates compare the whole run or a scenario; tag groups keep no histograms to compare"
+	if g.Compare != "baseline" {
+		k, v, ok := strings.Cut(g.Compare, ":")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return "compare", fmt.Sprintf("%q: want baseline, or a group of the run as key:value (version:v1, scenario:warm)", g.Compare)
+		}
+		cmp := Selector{Raw: g.Compare, Metric: g.sel.Metric}
+		if k == "scenario" {
+			cmp.Scenario = v
+		} else {
+			cmp.TagKey, cmp.TagValue = k, v
+		}
+		if cmp.group() == g.sel.group() {
+			return "compare", fmt.Sprintf("%q is the gate's own group (%s): compare it with another one", g.Compare, g.Metric)
+		}
+		g.cmp = &cmp
 	}
 	switch g.sel.Metric {
 	case MetricRequests, MetricTokensPerSec, MetricErrors:

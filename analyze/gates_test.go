@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/analyze/divergence"
 )
 
 const goodGates = `scenario: main
@@ -77,7 +78,7 @@ func TestParseGatesErrors(t *testing.T) {
 		{"bad allowed", "gates:\n  - name: r\n    metric: latency\n    compare: baseline\n    allowed: ten\n", "want a percentage", 5},
 		{"pp for latency", "gates:\n  - name: r\n    metric: latency\n    compare: baseline\n    allowed: 1pp\n", "errors only", 5},
 		{"bad direction", "gates:\n  - name: r\n    metric: ttft\n    compare: baseline\n    direction: up\n    allowed: 5%\n", "want increase, decrease or either", 5},
-		{"bad goodput", "gates:\n  - name: g\n    goodput: {ttft: fast}\n    expr: rate>0.9\n", "not a positive duration", 3},
+		{"bad goodput", "gates:\n  - name: g\n    goodput: {ttft: fast}\n    expr: rate>0.9\n", "not a duration from 1µs to 1h", 3},
 		{"two kinds", "gates:\n  - name: g\n    goodput: {ttft: 1s}\n    compare: baseline\n", "not several", 3},
 		{"unknown divergence", "gates:\n  - name: d\n    divergence: flips\n    expr: rate<0.1\n", `unknown figure "flips"`, 3},
 		{"bad score", "score: {pass: 50, marginal: 80}\ngates:\n  - {metric: latency, expr: p(99)<5}\n", "marginal (80) ≤ pass (50)", 1},
@@ -85,7 +86,11 @@ func TestParseGatesErrors(t *testing.T) {
 		{"relative field on absolute", "gates:\n  - name: a\n    metric: latency\n    expr: p(99)<5\n    allowed: 5%\n", "allowed: only relative gates", 5},
 		{"segment on absolute", "gates:\n  - name: a\n    metric: latency\n    expr: p(99)<5\n    segment: a=b\n", "segment: only divergence gates", 5},
 		{"nan alpha", "gates:\n  - {name: r, metric: latency, compare: baseline, allowed: 5%, alpha: .nan}\n", "want 0 < alpha < 1", 2},
-		{"relative on tag", "gates:\n  - {name: r, metric: 'latency{model:x}', compare: baseline, allowed: 5%}\n", "tag groups keep no histograms", 2},
+		{"compare with itself", "gates:\n  - {name: r, metric: 'latency{model:x}', compare: 'model:x', allowed: 5%}\n", "the gate's own group", 2},
+		{"compare no group", "gates:\n  - {name: r, metric: latency, compare: v1, allowed: 5%}\n", "want baseline, or a group of the run", 2},
+		{"bad window", "gates:\n  - {name: w, metric: errors, expr: rate<0.01, window: soon}\n", "not a duration such as 30s", 2},
+		{"window too short", "gates:\n  - {name: w, metric: errors, expr: rate<0.01, window: 10ms}\n", "want 1s to 24h0m0s", 2},
+		{"divergence window", "gates:\n  - {name: w, divergence: flip_rate, expr: rate<0.01, window: 30s}\n", "whole shadow run", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseGates("g.yaml", []byte(tc.src))
@@ -241,7 +246,7 @@ func TestJudgeRelativeReason(t *testing.T) {
 	if p99.ChangePct == nil || *p99.ChangePct < 80 || *p99.ChangePct > 120 {
 		t.Errorf("change %v %%, want about +100 %%", p99.ChangePct)
 	}
-	for _, want := range []string{"p(99) latency rose", "allowed 10%", "of requests above the baseline's p(99) (baseline 1.0", "two-proportion p < 0.001"} {
+	for _, want := range []string{"p(99) latency rose", "allowed 10%", "of requests above the baseline's p(99) (baseline 1 %)", "two-proportion p < 0.001"} {
 		if !strings.Contains(p99.Reason, want) {
 			t.Errorf("p99 reason %q lacks %q", p99.Reason, want)
 		}
@@ -299,7 +304,7 @@ func TestJudgeInputErrors(t *testing.T) {
 		{"no baseline", "gates:\n  - {name: r, metric: latency, compare: baseline, allowed: 5%}\n", "needs a baseline"},
 		{"unknown scenario", "gates:\n  - {name: s, metric: 'latency{scenario:other}', expr: p(99)<5}\n", `no scenario "other" (it has main)`},
 		{"no divergence", "gates:\n  - {name: d, divergence: flip_rate, expr: rate<0.1}\n", "needs a shadow run"},
-		{"no samples", "gates:\n  - {name: g, goodput: {ttft: 1s}, expr: rate>0.9}\n", "--samples"},
+		{"no samples", "gates:\n  - {name: g, goodput: {latency: 1s, latency_service: 2s}, expr: rate>0.9}\n", "--samples"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Judge(mustGates(t, tc.gates), run, nil)
@@ -313,21 +318,21 @@ func TestJudgeInputErrors(t *testing.T) {
 
 func TestJudgeGoodputAndDivergence(t *testing.T) {
 	run := synthRun(t, "r", 1000, 10*time.Millisecond, 0, 12)
-	run.Goodput = func(group string, slo map[string]float64) (int64, int64, error) {
-		if group != ScenarioGroup("main") || slo[MetricTTFT] != 300 {
-			t.Errorf("goodput asked for %q %v", group, slo)
+	run.Goodput = func(group string, slo SLO) (int64, int64, error) {
+		if group != ScenarioGroup("main") || slo.Key != "latency<=300ms" {
+			t.Errorf("goodput asked for %q %v", group, slo.Key)
 		}
 		return 930, 1000, nil
 	}
-	run.Divergence = &DivergenceReport{Candidates: []CandidateReport{{
+	run.Divergence = &divergence.Report{Candidates: []divergence.CandidateReport{{
 		Target:   "v2",
-		Raw:      ComparisonReport{Compared: 1000},
-		Headline: []Headline{{Metric: "flip_rate", Raw: 0.06, Noise: 0.01, Corrected: 0.05}, {Metric: "text_mismatch_rate", Raw: 0.05, Corrected: 0.05}},
-		Segments: []SegmentReport{{Key: "input_tokens", Value: "1-128", Compared: 400, DivergedRate: 0.2, Corrected: 0.15}},
+		Raw:      divergence.ComparisonReport{Compared: 1000},
+		Headline: []divergence.Headline{{Metric: "flip_rate", Raw: 0.06, Noise: 0.01, Corrected: 0.05}, {Metric: "text_mismatch_rate", Raw: 0.05, Corrected: 0.05}},
+		Segments: []divergence.SegmentReport{{Key: "input_tokens", Value: "1-128", Compared: 400, DivergedRate: 0.2, Corrected: 0.15}},
 	}}}
 	g := mustGates(t, `scenario: main
 gates:
-  - {name: goodput, goodput: {ttft: 300ms}, expr: rate>=0.95, critical: true}
+  - {name: goodput, goodput: {latency: 300ms}, expr: rate>=0.95, critical: true}
   - {name: flips, divergence: flip_rate, expr: rate<0.055}
   - {name: flips raw, divergence: flip_rate, raw: true, expr: rate<0.055}
   - {name: exact, divergence: exact_match_rate, expr: rate>0.9}

@@ -5,17 +5,20 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/gonogo-dev/gonogo/analyze/divergence"
+	"github.com/gonogo-dev/gonogo/internal/numfmt"
 )
 
 // Judge evaluates every gate of g against the candidate run, and the
-// relative gates against the baseline (nil when none), and decides. The
-// score is the weighted share of gates that passed; inconclusive gates
-// count as not passed (too little data is never a silent pass).
+// relative gates against the baseline (nil when none) or against another
+// group of the run, and decides. The score is the weighted share of gates
+// that passed; inconclusive gates count as not passed (too little data is
+// never a silent pass).
 //
 //   - a failing critical gate is a no-go whatever the score;
 //   - so is a score below marginal that stays below it even if every
@@ -23,12 +26,18 @@ import (
 //   - otherwise an inconclusive critical gate makes the verdict
 //     inconclusive;
 //   - otherwise a score at or above pass is a go; anything lower is
-//     inconclusive (marginal, or short of data).
+//     inconclusive (marginal, or short of data);
+//   - a go on a run that ended early (RunData.Partial) is inconclusive:
+//     only a failure decides a partial run.
 //
-// Errors are about the input, not the outcome: a relative gate without a
-// baseline, a baseline without the gate's scenario, a divergence gate on a
-// run without divergence.json, a goodput gate on a run without samples, a
-// scenario the run does not have. They wrap ErrGates and name the gate.
+// A windowed gate holds over every window of its length (RunData.Slices):
+// it fails when any window fails and reports the worst window.
+//
+// Input errors — a relative gate without a baseline, a baseline without
+// the gate's scenario, a divergence gate on a run without divergence.json,
+// a goodput gate the run cannot answer, a scenario the run does not have —
+// are *GateError (wrapping ErrGates) naming the gate. Other errors (a run's
+// files that cannot be read) wrap the cause.
 func Judge(g *Gates, cand, base *RunData) (*Verdict, error) {
 	v := &Verdict{
 		Schema: VerdictSchema, Run: cand.ID, Gatefile: g.Path, Created: time.Now().UTC(),
@@ -39,14 +48,46 @@ func Judge(g *Gates, cand, base *RunData) (*Verdict, error) {
 		v.Baseline = base.ID
 	}
 	for _, gt := range g.Gates {
-		r, err := g.evaluate(gt, cand, base)
+		r, err := g.Evaluate(gt, cand, base)
 		if err != nil {
-			return nil, &GateError{File: g.Path, Line: gt.line, Gate: gt.Name, Msg: err.Error()}
+			return nil, err
 		}
 		v.Gates = append(v.Gates, r)
 	}
 	decide(v)
+	if cand.Partial != "" && v.Verdict == Go {
+		v.Verdict = Inconclusive
+		v.Reasons = append([]string{"the run ended early (" + cand.Partial + "): a go needs a complete run"}, v.Reasons...)
+	}
 	return v, nil
+}
+
+// inputError is a gate that does not apply to the run it judges; Evaluate
+// turns it into a *GateError.
+type inputError struct{ msg string }
+
+func (e *inputError) Error() string { return e.msg }
+
+func inputErr(format string, a ...any) error { return &inputError{fmt.Sprintf(format, a...)} }
+
+// Evaluate judges one gate of g: over the whole of cand, or over each of
+// its windows for a windowed gate. See Judge for the errors.
+func (g *Gates) Evaluate(gt *Gate, cand, base *RunData) (GateResult, error) {
+	var r GateResult
+	var err error
+	if gt.window > 0 {
+		r, err = g.windowed(gt, cand, base)
+	} else {
+		r, err = g.evaluate(gt, cand, base)
+	}
+	var ie *inputError
+	switch {
+	case errors.As(err, &ie):
+		return r, &GateError{File: g.Path, Line: gt.line, Gate: gt.Name, Msg: ie.msg}
+	case err != nil:
+		return r, fmt.Errorf("analyze: gate %q: %w", gt.Name, err)
+	}
+	return r, nil
 }
 
 func (g *Gates) evaluate(gt *Gate, cand, base *RunData) (GateResult, error) {
@@ -106,7 +147,11 @@ func relativeExpr(gt *Gate) string {
 	if gt.stat.Expr != "" {
 		what = gt.stat.Expr + " " + what
 	}
-	return fmt.Sprintf("%s vs baseline: %s at most %s", what, gt.Direction, gt.Allowed)
+	against := "baseline"
+	if gt.cmp != nil {
+		against = gt.cmp.Raw
+	}
+	return fmt.Sprintf("%s vs %s: %s at most %s", what, against, gt.Direction, gt.Allowed)
 }
 
 func inconclusive(r *GateResult, format string, a ...any) {
@@ -121,9 +166,9 @@ func statsOf(d *RunData, sel Selector, which string) (*Stats, error) {
 	if v.st == nil {
 		switch {
 		case sel.Scenario != "":
-			return nil, fmt.Errorf("the %s run %s has no scenario %q (it has %s)", which, d.ID, sel.Scenario, scenarioNames(d.Summary))
+			return nil, inputErr("the %s run %s has no scenario %q (it has %s)", which, d.ID, sel.Scenario, scenarioNames(d.Summary))
 		default:
-			return nil, fmt.Errorf("the %s run %s has no tag group %s=%s", which, d.ID, sel.TagKey, sel.TagValue)
+			return nil, inputErr("the %s run %s has no tag group %s=%s", which, d.ID, sel.TagKey, sel.TagValue)
 		}
 	}
 	return v.st, nil
@@ -175,22 +220,41 @@ func (g *Gates) absolute(gt *Gate, cand *RunData, r *GateResult) error {
 	return nil
 }
 
+// goodput judges a goodput gate from the counts the run kept live, else
+// from its samples, else — for an SLO on one metric — from that metric's
+// histogram (to its 3 significant digits).
 func (g *Gates) goodput(gt *Gate, cand *RunData, r *GateResult) error {
-	if cand.Goodput == nil {
-		return errors.New("a goodput gate needs per-request samples: run with --samples (samples.ndjson.gz)")
+	st, err := statsOf(cand, gt.sel, "judged")
+	if err != nil {
+		return err
 	}
 	group := gt.sel.group()
-	if gt.sel.Scenario != "" {
-		if _, err := statsOf(cand, gt.sel, "judged"); err != nil {
-			return err
+	view := cand.Summary.view(gt.sel)
+	for _, m := range gt.slo.Metrics() {
+		if st.Requests.OK > 0 && histCount(view, m) == 0 {
+			inconclusive(r, "no successful request of the run has %s: %s", m, sloText(gt.Goodput))
+			return nil
 		}
 	}
-	met, total, err := cand.Goodput(group, gt.slo)
-	if errors.Is(err, ErrNoSLOData) {
-		inconclusive(r, "%v", err)
-		return nil
-	} else if err != nil {
-		return err
+	var met, total int64
+	metrics := gt.slo.Metrics()
+	switch n, counted := st.Goodput[gt.slo.Key]; {
+	case counted:
+		met, total = n, st.Requests.Total+st.Requests.Dropped
+	case cand.Goodput != nil:
+		met, total, err = cand.Goodput(group, gt.slo)
+		if errors.Is(err, ErrNoSLOData) {
+			inconclusive(r, "%v", err)
+			return nil
+		} else if err != nil {
+			return err
+		}
+	case len(metrics) == 1 && view.hist != nil:
+		h := view.hist(metrics[0])
+		met = st.Requests.OK - histTotal(h) + countAtMost(h, gt.slo.limits[mustMetric(metrics[0])])
+		total = st.Requests.Total + st.Requests.Dropped
+	default:
+		return inputErr("a goodput gate over %s needs the SLO counted during the run (gonogo load --gates FILE) or per-request samples (--samples)", strings.Join(metrics, " and "))
 	}
 	if total < g.minRequests() {
 		inconclusive(r, "%d requests, fewer than the %d a decision needs", total, g.minRequests())
@@ -202,8 +266,42 @@ func (g *Gates) goodput(gt *Gate, cand *RunData, r *GateResult) error {
 	if gt.th.Holds(share) {
 		r.Status = GatePass
 	}
-	r.Reason = fmt.Sprintf("goodput %.1f %% of %d requests met %s (%s %s)", 100*share, total, sloText(gt.Goodput), verdictWord(r.Status), gt.Expr)
+	r.Reason = fmt.Sprintf("goodput %s of %d requests met %s (%s %s)", numfmt.Percent(share), total, sloText(gt.Goodput), verdictWord(r.Status), gt.Expr)
 	return nil
+}
+
+// histCount is the number of values of a metric in a view, from its
+// histogram or else its digest.
+func histCount(v view, metric string) int64 {
+	if v.hist != nil {
+		return histTotal(v.hist(metric))
+	}
+	if ms := v.st.Metric(metric); ms != nil {
+		return ms.Count
+	}
+	return 0
+}
+
+// countAtMost counts the values of h in buckets wholly at or below v.
+func countAtMost(h *hdr.Histogram, v int64) int64 {
+	if h == nil {
+		return 0
+	}
+	var n int64
+	for _, b := range h.Distribution() {
+		if b.Count > 0 && b.To <= v {
+			n += b.Count
+		}
+	}
+	return n
+}
+
+func mustMetric(name string) metricID {
+	m, ok := metricByName(name)
+	if !ok {
+		panic("analyze: unknown metric " + name)
+	}
+	return m
 }
 
 func sloText(slo map[string]string) string {
@@ -219,11 +317,16 @@ func sloText(slo map[string]string) string {
 	return strings.Join(parts, " and ")
 }
 
+// relative compares the gate's group of cand with the same group of base,
+// or with the gate's compare group of cand itself.
 func (g *Gates) relative(gt *Gate, cand, base *RunData, r *GateResult) error {
-	if base == nil {
-		return errors.New("a relative gate needs a baseline: pass --baseline DIR (or last-go)")
-	}
-	if base.missing != "" {
+	bsel, bwhich := gt.sel, "baseline"
+	switch {
+	case gt.cmp != nil:
+		base, bsel, bwhich = cand, *gt.cmp, "judged"
+	case base == nil:
+		return inputErr("a relative gate needs a baseline: pass --baseline DIR (or last-go)")
+	case base.missing != "":
 		inconclusive(r, "no baseline: %s", base.missing)
 		return nil
 	}
@@ -231,14 +334,17 @@ func (g *Gates) relative(gt *Gate, cand, base *RunData, r *GateResult) error {
 	if err != nil {
 		return err
 	}
-	bst, err := statsOf(base, gt.sel, "baseline")
+	bst, err := statsOf(base, bsel, bwhich)
 	if err != nil {
-		return fmt.Errorf("%w: is the baseline from another scenario?", err)
+		if gt.cmp == nil {
+			return inputErr("%v: is the baseline from another scenario?", err)
+		}
+		return err
 	}
 	minN := g.minRequests()
 	if cst.Requests.Total < minN || bst.Requests.Total < minN {
-		inconclusive(r, "%d requests in the run and %d in the baseline; a comparison needs %d on each side",
-			cst.Requests.Total, bst.Requests.Total, minN)
+		inconclusive(r, "%d requests in %s and %d in %s; a comparison needs %d on each side",
+			cst.Requests.Total, groupName(gt.sel, "the run"), bst.Requests.Total, groupName(bsel, bwhich), minN)
 		return nil
 	}
 	alpha := DefaultAlpha
@@ -251,7 +357,16 @@ func (g *Gates) relative(gt *Gate, cand, base *RunData, r *GateResult) error {
 	case MetricRequests, MetricTokensPerSec:
 		return relativeRate(gt, cst, bst, r)
 	}
-	return relativeHist(gt, cand, base, alpha, minN, r)
+	hc, hb := cand.Histogram(gt.sel.group(), gt.sel.Metric), base.Histogram(bsel.group(), gt.sel.Metric)
+	return relativeHist(gt, hc, hb, alpha, minN, r)
+}
+
+// groupName names a selector's group in a sentence.
+func groupName(sel Selector, whole string) string {
+	if s := scopeOf(sel); s != "overall" {
+		return s
+	}
+	return whole
 }
 
 func (gt *Gate) bad(change float64) bool {
@@ -264,9 +379,8 @@ func (gt *Gate) bad(change float64) bool {
 	return math.Abs(change) > gt.allowed
 }
 
-func relativeHist(gt *Gate, cand, base *RunData, alpha float64, minN int64, r *GateResult) error {
-	group, metric := gt.sel.group(), gt.sel.Metric
-	hc, hb := cand.Histogram(group, metric), base.Histogram(group, metric)
+func relativeHist(gt *Gate, hc, hb *hdr.Histogram, alpha float64, minN int64, r *GateResult) error {
+	metric := gt.sel.Metric
 	if histTotal(hc) < minN || histTotal(hb) < minN {
 		inconclusive(r, "too few %s values to compare (%d in the run, %d in the baseline; %d needed)", metric, histTotal(hc), histTotal(hb), minN)
 		return nil
@@ -284,7 +398,7 @@ func relativeHist(gt *Gate, cand, base *RunData, alpha float64, minN int64, r *G
 	c, b := statOf(hc), statOf(hb)
 	change := relChange(b, c)
 	fill(r, c, b, change, math.NaN(), math.NaN())
-	head := fmt.Sprintf("%s %s %s %s (%s → %s), allowed %s", gt.stat.Expr, metric, changeVerb(change), fmtPct(change),
+	head := fmt.Sprintf("%s %s %s (%s → %s), allowed %s", gt.stat.Expr, metric, changeText(change),
 		fmtValue(b, r.Unit, AggPercentile), fmtValue(c, r.Unit, AggPercentile), gt.Allowed)
 	var significant bool
 	var test string
@@ -338,7 +452,7 @@ func shiftTest(gt *Gate, hb, hc *hdr.Histogram, alpha float64, r *GateResult) (b
 	}
 	delta := roundTo(mw.CliffsDelta, 4)
 	r.PValue, r.EffectSize = &p, &delta
-	return significant, fmt.Sprintf("Mann–Whitney %s, Cliff's δ %+.2f (significant: p < %g and |δ| ≥ %g)", fmtP(p), mw.CliffsDelta, alpha, minEffect), nil
+	return significant, fmt.Sprintf("Mann–Whitney %s, Cliff's δ %+.2f (significant: p < %g and |δ| ≥ %g)", numfmt.P(p), mw.CliffsDelta, alpha, minEffect), nil
 }
 
 // tailTest checks a percentile gate where the change is: the share of
@@ -367,8 +481,8 @@ func tailTest(gt *Gate, hb, hc *hdr.Histogram, alpha float64, r *GateResult) (bo
 	if !above {
 		side = "below"
 	}
-	return p < alpha, fmt.Sprintf("%.2f %% of requests %s the baseline's %s (baseline %.2f %%), two-proportion %s",
-		100*pr.PCandidate, side, gt.stat.Expr, 100*pr.PBaseline, fmtP(p)), nil
+	return p < alpha, fmt.Sprintf("%s of requests %s the baseline's %s (baseline %s), two-proportion %s",
+		numfmt.Percent(pr.PCandidate), side, gt.stat.Expr, numfmt.Percent(pr.PBaseline), numfmt.P(p)), nil
 }
 
 // beyond counts the values of h in buckets wholly above (or below) the
@@ -406,8 +520,8 @@ func relativeErrors(gt *Gate, cst, bst *Stats, alpha float64, r *GateResult) err
 	if p < alpha && gt.bad(diff) {
 		r.Status = GateFail
 	}
-	r.Reason = fmt.Sprintf("error rate %s %.2f pp (%.2f %% → %.2f %%), allowed %s; two-proportion test %s",
-		changeVerb(diff), 100*math.Abs(diff), 100*pr.PBaseline, 100*pr.PCandidate, gt.Allowed, fmtP(p))
+	r.Reason = fmt.Sprintf("error rate %s %s pp (%s → %s), allowed %s; two-proportion test %s",
+		changeVerb(diff), numfmt.Sig(100*math.Abs(diff)), numfmt.Percent(pr.PBaseline), numfmt.Percent(pr.PCandidate), gt.Allowed, numfmt.P(p))
 	if p >= alpha && gt.bad(diff) {
 		r.Reason += fmt.Sprintf(": not significant at %g, so not failed", alpha)
 	}
@@ -434,7 +548,8 @@ func relativeRate(gt *Gate, cst, bst *Stats, r *GateResult) error {
 	if gt.bad(change) {
 		r.Status = GateFail
 	}
-	r.Reason = fmt.Sprintf("%s %s %s (%.1f → %.1f %s; ratio %.3f), allowed %s", what, changeVerb(change), fmtPct(change), b, c, r.Unit, c/b, gt.Allowed)
+	r.Reason = fmt.Sprintf("%s %s (%s → %s; ratio %s), allowed %s", what, changeText(change),
+		numfmt.Unit(b, r.Unit), numfmt.Unit(c, r.Unit), numfmt.Sig(c/b), gt.Allowed)
 	return nil
 }
 
@@ -471,7 +586,7 @@ func relChange(b, c float64) float64 {
 func (g *Gates) divergence(gt *Gate, cand *RunData, r *GateResult) error {
 	rep := cand.Divergence
 	if rep == nil {
-		return errors.New("a divergence gate needs a shadow run (divergence.json): run gonogo shadow, or gonogo analyze divergence DIR")
+		return inputErr("a divergence gate needs a shadow run (divergence.json): run gonogo shadow, or gonogo analyze divergence DIR")
 	}
 	cr, err := pickCandidate(rep, gt.Candidate)
 	if err != nil {
@@ -510,11 +625,11 @@ func (g *Gates) divergence(gt *Gate, cand *RunData, r *GateResult) error {
 	if gt.Raw || strings.HasPrefix(gt.Divergence, "drift_") {
 		which = "raw"
 	}
-	r.Reason = fmt.Sprintf("%s of %s is %s (%s, %d pairs; %s %s)", gt.Divergence, cr.Target, fmtNum3(v), which, n, verdictWord(r.Status), gt.Expr)
+	r.Reason = fmt.Sprintf("%s of %s is %s (%s, %d pairs; %s %s)", gt.Divergence, cr.Target, numfmt.Sig(v), which, n, verdictWord(r.Status), gt.Expr)
 	return nil
 }
 
-func pickCandidate(rep *DivergenceReport, name string) (*CandidateReport, error) {
+func pickCandidate(rep *divergence.Report, name string) (*divergence.CandidateReport, error) {
 	var names []string
 	for i := range rep.Candidates {
 		c := &rep.Candidates[i]
@@ -524,12 +639,12 @@ func pickCandidate(rep *DivergenceReport, name string) (*CandidateReport, error)
 		names = append(names, c.Target)
 	}
 	if name == "" {
-		return nil, fmt.Errorf("the shadow run has %d candidates (%s): name one with candidate:", len(names), strings.Join(names, ", "))
+		return nil, inputErr("the shadow run has %d candidates (%s): name one with candidate:", len(names), strings.Join(names, ", "))
 	}
-	return nil, fmt.Errorf("the shadow run has no candidate %q (it has %s)", name, strings.Join(names, ", "))
+	return nil, inputErr("the shadow run has no candidate %q (it has %s)", name, strings.Join(names, ", "))
 }
 
-func kindsText(rep *DivergenceReport) string {
+func kindsText(rep *divergence.Report) string {
 	var ks []string
 	for k := range rep.Kinds {
 		ks = append(ks, string(k))
@@ -541,7 +656,7 @@ func kindsText(rep *DivergenceReport) string {
 	return strings.Join(ks, ", ")
 }
 
-func headlineValue(cr *CandidateReport, metric string, raw bool) (float64, bool) {
+func headlineValue(cr *divergence.CandidateReport, metric string, raw bool) (float64, bool) {
 	if d, ok := strings.CutPrefix(metric, "drift_"); ok {
 		dr := cr.Raw.Drift
 		if dr == nil {
@@ -571,7 +686,7 @@ func headlineValue(cr *CandidateReport, metric string, raw bool) (float64, bool)
 
 // segmentValue returns the segment's figure and compared pairs; n < 0 when
 // the segment does not exist.
-func segmentValue(cr *CandidateReport, gt *Gate) (v float64, n int64, ok bool) {
+func segmentValue(cr *divergence.CandidateReport, gt *Gate) (v float64, n int64, ok bool) {
 	k, val, _ := strings.Cut(gt.Segment, "=")
 	for _, s := range cr.Segments {
 		if s.Key != k || s.Value != val {
@@ -625,21 +740,21 @@ func decide(v *Verdict) {
 		v.Verdict, summary = Inconclusive, "every gate has weight 0: nothing to score"
 	case best < v.MarginalScore:
 		v.Verdict = NoGo
-		summary = fmt.Sprintf("score %.1f < marginal %g", v.Score, v.MarginalScore)
+		summary = fmt.Sprintf("score %s < marginal %g", numfmt.Decimals(v.Score, 1), v.MarginalScore)
 		if best > score {
-			summary += fmt.Sprintf(" even if the inconclusive gates had passed (%.1f)", best)
+			summary += fmt.Sprintf(" even if the inconclusive gates had passed (%s)", numfmt.Decimals(best, 1))
 		}
 	case len(critInc) > 0:
 		v.Verdict = Inconclusive
 	case score >= v.PassScore:
 		v.Verdict = Go
-		summary = fmt.Sprintf("score %.1f ≥ pass %g: %d of %d gates passed", v.Score, v.PassScore, countStatus(v.Gates, GatePass), len(v.Gates))
+		summary = fmt.Sprintf("score %s ≥ pass %g: %d of %d gates passed", numfmt.Decimals(v.Score, 1), v.PassScore, countStatus(v.Gates, GatePass), len(v.Gates))
 	case score >= v.MarginalScore:
 		v.Verdict = Inconclusive
-		summary = fmt.Sprintf("score %.1f is marginal (pass %g, marginal %g)", v.Score, v.PassScore, v.MarginalScore)
+		summary = fmt.Sprintf("score %s is marginal (pass %g, marginal %g)", numfmt.Decimals(v.Score, 1), v.PassScore, v.MarginalScore)
 	default:
 		v.Verdict = Inconclusive
-		summary = fmt.Sprintf("score %.1f < marginal %g only because gates lacked data: not enough evidence for a no-go", v.Score, v.MarginalScore)
+		summary = fmt.Sprintf("score %s < marginal %g only because gates lacked data: not enough evidence for a no-go", numfmt.Decimals(v.Score, 1), v.MarginalScore)
 	}
 	add := func(prefix string, rs []GateResult) {
 		for _, r := range rs {
@@ -698,50 +813,32 @@ func changeVerb(change float64) string {
 	return "rose"
 }
 
-func fmtPct(change float64) string {
+// changeText says how a relative change went: "rose 12.5 %", "fell 3 %",
+// "rose from 0".
+func changeText(change float64) string {
 	if math.IsInf(change, 0) {
-		return "from 0"
+		return changeVerb(change) + " from 0"
 	}
-	return fmt.Sprintf("%.1f %%", 100*math.Abs(change))
+	return changeVerb(change) + " " + numfmt.Percent(math.Abs(change))
 }
 
-func fmtP(p float64) string {
-	if p < 0.001 {
-		return "p < 0.001"
-	}
-	return fmt.Sprintf("p = %.3f", p)
-}
-
+// fmtValue formats a gate's value as its aggregation reads: a rate as a
+// percentage, a count whole, anything else with its unit.
 func fmtValue(v float64, unit string, agg Aggregation) string {
-	switch {
-	case agg == AggRate:
-		return fmt.Sprintf("%.2f %%", 100*v)
-	case agg == AggCount:
-		return fmt.Sprintf("%.0f", v)
-	case unit == "":
-		return fmtNum3(v)
+	switch agg {
+	case AggRate:
+		return numfmt.Percent(v)
+	case AggCount:
+		return numfmt.Decimals(v, 0)
 	}
-	return fmtNum3(v) + " " + unit
+	return numfmt.Unit(v, unit)
 }
 
 // fmtObserved formats an absolute gate's value: rates of errors and drops
 // as percentages, the achieved rate (requests rate) in req/s.
 func fmtObserved(v float64, unit, metric string, agg Aggregation) string {
 	if agg == AggRate && metric == MetricRequests {
-		return fmtNum3(v) + " req/s"
+		return numfmt.Unit(v, "req/s")
 	}
 	return fmtValue(v, unit, agg)
-}
-
-// fmtNum3 formats v with three significant digits, whole from 100.
-func fmtNum3(v float64) string {
-	switch a := math.Abs(v); {
-	case a >= 100 || a == 0:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case a >= 10:
-		return strconv.FormatFloat(v, 'f', 1, 64)
-	case a >= 1:
-		return strconv.FormatFloat(v, 'f', 2, 64)
-	}
-	return strconv.FormatFloat(v, 'g', 3, 64)
 }

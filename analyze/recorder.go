@@ -1,11 +1,9 @@
 package analyze
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -14,111 +12,25 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/gonogo-dev/gonogo"
-)
-
-// Metric names, as used in summaries, thresholds and interval log tags.
-const (
-	MetricLatency        = "latency"
-	MetricLatencyService = "latency_service"
-	MetricSchedulingLag  = "scheduling_lag"
-	MetricTTFT           = "ttft"
-	MetricChunkGap       = "chunk_gap"
-	MetricTPOT           = "tpot"
-	MetricE2E            = "e2e"
-	MetricOutputTokens   = "output_tokens"
-)
-
-// Histogram geometry (DESIGN.md, "Measurement semantics").
-const (
-	// HighestMicros is the largest time value a histogram holds: one hour.
-	// Larger values are clamped to it and counted in Stats.Clamped.
-	HighestMicros = int64(time.Hour / time.Microsecond)
-	// HighestTokens is the largest output token count a histogram holds.
-	HighestTokens = 10_000_000
-	// SignificantDigits is the precision of every histogram.
-	SignificantDigits = 3
+	"github.com/gonogo-dev/gonogo/internal/numfmt"
 )
 
 // Defaults for Config.
 const (
 	DefaultInterval     = time.Second
 	DefaultMaxTagGroups = 200
+	// DefaultRing is the number of intervals a Recorder keeps in memory for
+	// live windows when Config.Ring is 0: a minute at the default interval.
+	DefaultRing = 60
+	// MaxRing bounds Config.Ring: an hour of one-second intervals.
+	MaxRing = 3600
+	// MaxSLOs bounds Config.SLOs.
+	MaxSLOs = 64
 )
-
-// IntervalLogFile is the conventional name of the interval log in a run
-// directory.
-const IntervalLogFile = "latency.hlog"
-
-type metricID int
-
-const (
-	mLatency metricID = iota
-	mService
-	mLag
-	mTTFT
-	mGap
-	mTPOT
-	mE2E
-	mTokens
-	numMetrics
-)
-
-var metricNames = [numMetrics]string{
-	MetricLatency, MetricLatencyService, MetricSchedulingLag, MetricTTFT,
-	MetricChunkGap, MetricTPOT, MetricE2E, MetricOutputTokens,
-}
-
-// Metrics lists the histogram metrics in report order.
-var Metrics = metricNames[:]
-
-func metricByName(name string) (metricID, bool) {
-	for i, n := range metricNames {
-		if n == name {
-			return metricID(i), true
-		}
-	}
-	return 0, false
-}
-
-func newHist(m metricID) *hdr.Histogram {
-	if m == mTokens {
-		return hdr.New(1, HighestTokens, SignificantDigits)
-	}
-	return hdr.New(1, HighestMicros, SignificantDigits)
-}
-
-func newPacked(m metricID) *hdr.PackedHistogram {
-	if m == mTokens {
-		return hdr.NewPacked(1, HighestTokens, SignificantDigits)
-	}
-	return hdr.NewPacked(1, HighestMicros, SignificantDigits)
-}
-
-// numClasses is len(gonogo.ErrorClasses); classIndex maps unknown classes to
-// "other".
-const numClasses = 7
-
-func classIndex(c gonogo.ErrorClass) int {
-	for i, k := range gonogo.ErrorClasses {
-		if k == c {
-			return i
-		}
-	}
-	return numClasses - 1 // ErrOther
-}
-
-// Group keys for Recorder.Histogram.
-const Overall = ""
-
-// ScenarioGroup is the Histogram group key of a scenario.
-func ScenarioGroup(name string) string { return "scenario:" + name }
-
-// TagGroup is the Histogram group key of a tag key=value pair.
-func TagGroup(key, value string) string { return "tag:" + key + "=" + value }
 
 // Config configures a Recorder.
 type Config struct {
-	// Start is when the run started: elapsed times and intervals count from
+	// Start is the run's time zero: elapsed times and intervals count from
 	// it. Zero means time.Now().
 	Start time.Time
 	// Interval is the nominal interval length, used by Run; Flush closes
@@ -133,54 +45,103 @@ type Config struct {
 	// MaxTagGroups caps the distinct key=value tag groups; zero means
 	// DefaultMaxTagGroups, negative means none.
 	MaxTagGroups int
+	// SLOs are counted live: for every group and interval, how many
+	// requests met each (Stats.Goodput, Counts.Goodput). At most MaxSLOs.
+	SLOs []SLO
+	// Ring is the number of intervals kept in memory for Window; zero means
+	// DefaultRing, at most MaxRing.
+	Ring int
 }
 
-// counters are the plain counts of one group.
+// counters are the plain counts of one group, over the run or over one
+// interval.
 type counters struct {
 	total, ok, dropped, queued, clamped, tokens int64
 	failed                                      [numClasses]int64
-	first, last                                 time.Time // first intended send, last completion
-	lastSent                                    time.Time // last actual send
+	goodput                                     []int64 // met, by SLO index
 }
 
-// group holds the histograms of one group. Overall and scenario groups use
-// dense histograms and write interval histograms to the log; tag groups use
-// packed (sparse) histograms to keep 200 of them small.
+func (c *counters) reset() {
+	g := c.goodput
+	clear(g)
+	*c = counters{goodput: g}
+}
+
+// counts exports c.
+func (c *counters) counts(slos []SLO) Counts {
+	out := Counts{Requests: c.total, Dropped: c.dropped, Queued: c.queued, Tokens: c.tokens, Clamped: c.clamped}
+	for i, n := range c.failed {
+		if n > 0 {
+			if out.ByClass == nil {
+				out.ByClass = map[string]int64{}
+			}
+			out.ByClass[string(gonogo.ErrorClasses[i])] = n
+			out.Failed += n
+		}
+	}
+	if len(slos) > 0 {
+		out.Goodput = make(map[string]int64, len(slos))
+		for i, s := range slos {
+			out.Goodput[s.Key] = c.goodput[i]
+		}
+	}
+	return out
+}
+
+// group holds the counters and histograms of one group. The overall and
+// scenario groups use dense histograms (fast to record); tag groups use
+// packed (sparse) ones, to keep 200 of them small.
 type group struct {
-	counters
-	packed bool
-	logged bool
-	cum    [numMetrics]*hdr.Histogram
-	pcum   [numMetrics]*hdr.PackedHistogram
-	iv     [numMetrics]*hdr.Histogram // current interval
-	spare  [numMetrics]*hdr.Histogram // previous interval, written and reset by Flush
-	logTag [numMetrics]string
+	key   string
+	dense bool
+	cum   counters
+	cur   counters  // the interval being recorded
+	first time.Time // first intended send
+	last  time.Time // last completion
+	// lastSent is the last actual send.
+	lastSent time.Time
+
+	hCum   [numMetrics]*hdr.Histogram // dense groups
+	hIv    [numMetrics]*hdr.Histogram // dense groups: this interval
+	hSpare [numMetrics]*hdr.Histogram // dense groups: the interval being flushed
+	pCum   [numMetrics]*hdr.PackedHistogram
+	pIv    [numMetrics]*hdr.PackedHistogram
+	errs   *errorLog // dense groups
+	tags   [numMetrics]string
+}
+
+func newGroup(key string, dense bool, nSLO int) *group {
+	g := &group{key: key, dense: dense}
+	g.cum.goodput, g.cur.goodput = make([]int64, nSLO), make([]int64, nSLO)
+	for m := range numMetrics {
+		g.tags[m] = logTag(key, m)
+	}
+	if dense {
+		g.errs = &errorLog{}
+	}
+	return g
 }
 
 func (g *group) record(m metricID, v int64) {
-	if g.packed {
-		p := g.pcum[m]
-		if p == nil {
-			p = newPacked(m)
-			g.pcum[m] = p
+	if !g.dense {
+		if g.pCum[m] == nil {
+			g.pCum[m] = newPacked(m)
 		}
-		_ = p.RecordValue(v)
+		if g.pIv[m] == nil {
+			g.pIv[m] = newPacked(m)
+		}
+		_ = g.pCum[m].RecordValue(v)
+		_ = g.pIv[m].RecordValue(v)
 		return
 	}
-	h := g.cum[m]
-	if h == nil {
-		h = newHist(m)
-		g.cum[m] = h
+	if g.hCum[m] == nil {
+		g.hCum[m] = newHist(m)
 	}
-	_ = h.RecordValue(v)
-	if g.logged {
-		iv := g.iv[m]
-		if iv == nil {
-			iv = newHist(m)
-			g.iv[m] = iv
-		}
-		_ = iv.RecordValue(v)
+	if g.hIv[m] == nil {
+		g.hIv[m] = newHist(m)
 	}
+	_ = g.hCum[m].RecordValue(v)
+	_ = g.hIv[m].RecordValue(v)
 }
 
 // sample is one result reduced to the values the groups record, computed
@@ -194,20 +155,10 @@ type sample struct {
 	class    int
 	queued   bool
 	tokens   int64
+	met      uint64 // bit i: SLO i met
 	intended time.Time
 	sent     time.Time
 	done     time.Time
-}
-
-func clampMicros(d time.Duration) (int64, bool) {
-	if d < 0 {
-		return 0, true
-	}
-	us := int64(d / time.Microsecond)
-	if us > HighestMicros {
-		return HighestMicros, true
-	}
-	return us, false
 }
 
 func (s *sample) set(m metricID, d time.Duration) {
@@ -222,8 +173,6 @@ func (s *sample) fill(res *gonogo.Result, req *gonogo.Request) {
 	s.intended, s.sent, s.done = req.Intended, res.Sent, res.Done
 	s.failed = res.Failed()
 	s.queued = res.Queued
-	s.set(mLatency, res.Done.Sub(req.Intended))
-	s.set(mService, res.Done.Sub(res.Sent))
 	lag := res.Sent.Sub(req.Intended)
 	if lag < 0 {
 		lag = 0 // sent early: not a lag, not an anomaly
@@ -231,8 +180,11 @@ func (s *sample) fill(res *gonogo.Result, req *gonogo.Request) {
 	s.set(mLag, lag)
 	if s.failed {
 		s.class = classIndex(res.Class)
+		s.set(mFailed, res.Done.Sub(req.Intended))
 		return
 	}
+	s.set(mLatency, res.Done.Sub(req.Intended))
+	s.set(mService, res.Done.Sub(res.Sent))
 	if res.TTFT > 0 {
 		s.set(mTTFT, res.TTFT)
 		s.set(mE2E, res.Done.Sub(res.Sent))
@@ -259,18 +211,28 @@ func (s *sample) fill(res *gonogo.Result, req *gonogo.Request) {
 	}
 }
 
-func (g *group) add(s *sample) {
-	g.total++
+func (c *counters) add(s *sample) {
+	c.total++
 	if s.failed {
-		g.failed[s.class]++
+		c.failed[s.class]++
 	} else {
-		g.ok++
-		g.tokens += s.tokens
+		c.ok++
+		c.tokens += s.tokens
 	}
 	if s.queued {
-		g.queued++
+		c.queued++
 	}
-	g.clamped += s.clamped
+	c.clamped += s.clamped
+	for i := range c.goodput {
+		if s.met&(1<<i) != 0 {
+			c.goodput[i]++
+		}
+	}
+}
+
+func (g *group) add(s *sample, res *gonogo.Result) {
+	g.cum.add(s)
+	g.cur.add(s)
 	if !s.intended.IsZero() && (g.first.IsZero() || s.intended.Before(g.first)) {
 		g.first = s.intended
 	}
@@ -289,37 +251,45 @@ func (g *group) add(s *sample) {
 		v, _ := clampMicros(d)
 		g.record(mGap, v)
 	}
+	if s.failed && g.errs != nil {
+		g.errs.add(s.class, res.Err)
+	}
+}
+
+func (g *group) drop() {
+	g.cum.dropped++
+	g.cur.dropped++
 }
 
 // Recorder is a gonogo.Sink that keeps HDR histograms and counters per
-// group (overall, per scenario, per tag key=value) and writes interval
-// histograms to an HdrHistogram interval log.
+// group (overall, per scenario, per tag key=value), writes every group's
+// interval histograms to an HdrHistogram interval log and its counts to a
+// timeline, and keeps the last intervals in memory for live windows.
 //
-// Latency, latency_service and scheduling_lag are recorded for every
-// request, failures included; ttft, chunk_gap, tpot, e2e and output_tokens
-// only for successful ones. Record and Drop are safe for concurrent use and
-// do not allocate once every group and histogram exists.
+// Latency and latency_service are recorded for successful requests,
+// latency_failed for failed ones, scheduling_lag for every request; ttft,
+// chunk_gap, tpot, e2e and output_tokens only for successful ones. Record
+// and Drop are safe for concurrent use and do not allocate once every group
+// and histogram of the interval exists.
 //
-// Intervals are closed by Flush (the engine's ticker, or Run) and by Close;
+// Intervals are closed by Flush (the run's ticker, or Run) and by Close;
 // a result belongs to the interval in which it reached Record.
 type Recorder struct {
 	mu           sync.Mutex
 	start        time.Time
 	interval     time.Duration
 	maxTagGroups int
+	slos         []SLO
 
-	overall     group
+	overall     *group
 	scenarios   map[string]*group
-	scenOrder   []*group // logged groups after overall, in creation order
+	dense       []*group // overall, then scenarios in creation order
 	tags        map[string]map[string]*group
-	nTagGroups  int
+	tagOrder    []*group
 	tagOverflow int64
 	targets     map[string]float64
 
-	// current interval (overall)
-	ivStart                      time.Time
-	ivTotal, ivFailed, ivDropped int64
-	ivTokens                     int64
+	ivStart time.Time
 	// last complete interval, for Live
 	lastValid bool
 	lastRate  float64
@@ -333,15 +303,18 @@ type Recorder struct {
 	lw      *hdr.HistogramLogWriter
 	tw      io.Writer // timeline
 	logErr  error
-	pending []pendingHist
 	empty   *hdr.Histogram
+	pending []pendingGroup
+
+	ring *ring
 }
 
-type pendingHist struct {
-	tag     string
-	h       *hdr.Histogram
-	overall bool
-	m       metricID
+// pendingGroup is one group's interval being flushed.
+type pendingGroup struct {
+	g      *group
+	counts counters
+	dense  [numMetrics]*hdr.Histogram
+	packed [numMetrics]*hdr.PackedHistogram
 }
 
 var _ gonogo.Sink = (*Recorder)(nil)
@@ -358,10 +331,17 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 	if cfg.MaxTagGroups == 0 {
 		cfg.MaxTagGroups = DefaultMaxTagGroups
 	}
+	if len(cfg.SLOs) > MaxSLOs {
+		return nil, fmt.Errorf("analyze: %d SLOs, at most %d", len(cfg.SLOs), MaxSLOs)
+	}
+	if cfg.Ring <= 0 {
+		cfg.Ring = DefaultRing
+	}
 	r := &Recorder{
 		start:        cfg.Start,
 		interval:     cfg.Interval,
 		maxTagGroups: cfg.MaxTagGroups,
+		slos:         slices.Clone(cfg.SLOs),
 		scenarios:    make(map[string]*group),
 		tags:         make(map[string]map[string]*group),
 		targets:      make(map[string]float64),
@@ -369,11 +349,10 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 		lastP99:      -1,
 		empty:        newHist(mLatency),
 		tw:           cfg.Timeline,
+		ring:         newRing(min(cfg.Ring, MaxRing)),
 	}
-	r.overall.logged = true
-	for m := range numMetrics {
-		r.overall.logTag[m] = metricNames[m]
-	}
+	r.overall = newGroup(Overall, true, len(r.slos))
+	r.dense = []*group{r.overall}
 	if cfg.IntervalLog != nil {
 		lw, err := newLogWriter(cfg.IntervalLog, cfg.Start)
 		if err != nil {
@@ -407,8 +386,14 @@ func newLogWriter(w io.Writer, start time.Time) (*hdr.HistogramLogWriter, error)
 	return lw, err
 }
 
-// Start returns the run start the recorder counts from.
+// Start returns the run's time zero the recorder counts from.
 func (r *Recorder) Start() time.Time { return r.start }
+
+// Interval returns the nominal interval length.
+func (r *Recorder) Interval() time.Duration { return r.interval }
+
+// SLOs returns the SLOs the recorder counts.
+func (r *Recorder) SLOs() []SLO { return r.slos }
 
 // SetTargetRate sets the target arrival rate of a scenario in requests per
 // second, reported as rate.target.
@@ -418,29 +403,12 @@ func (r *Recorder) SetTargetRate(scenario string, perSec float64) {
 	r.mu.Unlock()
 }
 
-func logTagPart(s string) string {
-	return strings.Map(func(c rune) rune {
-		switch c {
-		case ',', ' ', '\r', '\n', '\t':
-			return '_'
-		}
-		return c
-	}, s)
-}
-
 func (r *Recorder) scenario(name string) *group {
 	g := r.scenarios[name]
 	if g == nil {
-		g = &group{logged: true}
-		p := logTagPart(name)
-		if p == "" {
-			p = "_"
-		}
-		for m := range numMetrics {
-			g.logTag[m] = p + "/" + metricNames[m]
-		}
+		g = newGroup(ScenarioGroup(name), true, len(r.slos))
 		r.scenarios[name] = g
-		r.scenOrder = append(r.scenOrder, g)
+		r.dense = append(r.dense, g)
 	}
 	return g
 }
@@ -451,7 +419,7 @@ func (r *Recorder) tagGroup(k, v string) *group {
 	if g := vals[v]; g != nil {
 		return g
 	}
-	if r.nTagGroups >= r.maxTagGroups {
+	if len(r.tagOrder) >= r.maxTagGroups {
 		r.tagOverflow++
 		return nil
 	}
@@ -459,9 +427,9 @@ func (r *Recorder) tagGroup(k, v string) *group {
 		vals = make(map[string]*group)
 		r.tags[k] = vals
 	}
-	g := &group{packed: true}
+	g := newGroup(TagGroup(k, v), false, len(r.slos))
 	vals[v] = g
-	r.nTagGroups++
+	r.tagOrder = append(r.tagOrder, g)
 	return g
 }
 
@@ -475,19 +443,19 @@ func (r *Recorder) Record(res *gonogo.Result) {
 	}
 	var s sample
 	s.fill(res, req)
-	var keys [8]string
-	r.mu.Lock()
-	r.overall.add(&s)
-	r.scenario(req.Scenario).add(&s)
-	for _, k := range sortedTagKeys(req.Tags, &keys) {
-		if g := r.tagGroup(k, req.Tags[k]); g != nil {
-			g.add(&s)
+	for i := range r.slos {
+		if r.slos[i].met(&s) {
+			s.met |= 1 << i
 		}
 	}
-	r.ivTotal++
-	r.ivTokens += s.tokens
-	if s.failed {
-		r.ivFailed++
+	var keys [8]string
+	r.mu.Lock()
+	r.overall.add(&s, res)
+	r.scenario(req.Scenario).add(&s, res)
+	for _, k := range sortedTagKeys(req.Tags, &keys) {
+		if g := r.tagGroup(k, req.Tags[k]); g != nil {
+			g.add(&s, res)
+		}
 	}
 	r.mu.Unlock()
 }
@@ -509,24 +477,24 @@ func (r *Recorder) Drop(req *gonogo.Request) {
 	if req == nil {
 		req = &emptyRequest
 	}
-	r.mu.Lock()
-	r.overall.dropped++
-	r.scenario(req.Scenario).dropped++
 	var keys [8]string
+	r.mu.Lock()
+	r.overall.drop()
+	r.scenario(req.Scenario).drop()
 	for _, k := range sortedTagKeys(req.Tags, &keys) {
 		if g := r.tagGroup(k, req.Tags[k]); g != nil {
-			g.dropped++
+			g.drop()
 		}
 	}
-	r.ivDropped++
 	r.mu.Unlock()
 }
 
 // Flush closes the current interval at now: it writes the interval
-// histograms of the overall group and of every scenario to the interval log
-// and starts the next interval. The overall latency histogram is written
-// even when empty, so the time axis has no holes; other metrics only when
-// they have data. It returns the first log write error, which sticks.
+// histograms of every group to the interval log and its counts to the
+// timeline, keeps the interval for live windows, and starts the next
+// interval. The overall latency histogram is written even when empty, so
+// the time axis has no holes; other metrics only when they have data. It
+// returns the first write error, which sticks.
 func (r *Recorder) Flush(now time.Time) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
@@ -536,75 +504,135 @@ func (r *Recorder) Flush(now time.Time) error {
 func (r *Recorder) flush(now time.Time) error {
 	r.mu.Lock()
 	ivStart := r.ivStart
+	if !now.After(ivStart) && r.overall.cur.total == 0 && r.overall.cur.dropped == 0 {
+		r.mu.Unlock()
+		return r.logErr // an empty interval of no length: nothing to keep
+	}
 	if now.Before(ivStart) {
 		now = ivStart
 	}
 	r.ivStart = now
 	r.pending = r.pending[:0]
-	swap := func(g *group, overall bool) {
-		for m := range numMetrics {
-			g.iv[m], g.spare[m] = g.spare[m], g.iv[m]
-			h := g.spare[m]
-			if h == nil && overall && m == mLatency {
-				h = r.empty
-			}
-			if h != nil {
-				r.pending = append(r.pending, pendingHist{tag: g.logTag[m], h: h, overall: overall, m: m})
-			}
+	take := func(g *group) {
+		active := g == r.overall || g.cur.total > 0 || g.cur.dropped > 0
+		if !active {
+			return
 		}
+		p := pendingGroup{g: g}
+		p.counts = g.cur
+		p.counts.goodput = slices.Clone(g.cur.goodput)
+		g.cur.reset()
+		if g.dense {
+			for m := range numMetrics {
+				g.hIv[m], g.hSpare[m] = g.hSpare[m], g.hIv[m]
+				p.dense[m] = g.hSpare[m]
+			}
+		} else {
+			p.packed, g.pIv = g.pIv, [numMetrics]*hdr.PackedHistogram{}
+		}
+		r.pending = append(r.pending, p)
 	}
-	swap(&r.overall, true)
-	for _, g := range r.scenOrder {
-		swap(g, false)
+	for _, g := range r.dense {
+		take(g)
 	}
-	total := r.ivTotal
-	point := TimelinePoint{
-		StartS:   ivStart.Sub(r.start).Seconds(),
-		EndS:     now.Sub(r.start).Seconds(),
-		Requests: r.ivTotal, Failed: r.ivFailed, Dropped: r.ivDropped, Tokens: r.ivTokens,
+	for _, g := range r.tagOrder {
+		take(g)
 	}
-	r.ivTotal, r.ivFailed, r.ivDropped, r.ivTokens = 0, 0, 0, 0
 	r.mu.Unlock()
 
-	if r.tw != nil && r.logErr == nil {
-		b, _ := json.Marshal(point) // plain numbers: cannot fail
-		if _, err := r.tw.Write(append(b, '\n')); err != nil {
-			r.logErr = fmt.Errorf("analyze: write timeline: %w", err)
-		}
-	}
-
-	// The swapped-out histograms are no longer touched by Record.
+	// The taken histograms are no longer touched by Record.
+	sl := &Slice{Start: ivStart, End: now, Groups: make(map[string]*SliceGroup, len(r.pending))}
 	p99 := int64(-1)
 	startMs, endMs := ivStart.UnixMilli(), now.UnixMilli()
-	for _, p := range r.pending {
-		h := p.h
-		n := h.TotalCount()
-		if p.overall && p.m == mLatency && n > 0 {
-			p99 = h.ValueAtPercentile(99)
-		}
-		if n > 0 || (p.overall && p.m == mLatency) {
-			if r.lw != nil && r.logErr == nil {
-				h.SetTag(p.tag)
-				h.SetStartTimeMs(startMs)
-				h.SetEndTimeMs(endMs)
-				if err := r.lw.OutputIntervalHistogram(h); err != nil {
-					r.logErr = fmt.Errorf("analyze: write interval log: %w", err)
+	for i := range r.pending {
+		p := &r.pending[i]
+		sg := &SliceGroup{Counts: p.counts.counts(r.slos)}
+		sl.Groups[p.g.key] = sg
+		for m := range numMetrics {
+			var ph *hdr.PackedHistogram
+			switch h := p.dense[m]; {
+			case h != nil && h.TotalCount() > 0:
+				if p.g == r.overall && m == mLatency {
+					p99 = h.ValueAtPercentile(99)
 				}
+				r.logDense(h, p.g.tags[m], startMs, endMs)
+				ph = newPacked(m)
+				ph.MergeFrom(h)
+				h.Reset()
+			case p.g == r.overall && m == mLatency:
+				r.logDense(r.empty, p.g.tags[m], startMs, endMs)
+			case p.packed[m] != nil && p.packed[m].TotalCount() > 0:
+				ph = p.packed[m]
+				r.logPacked(ph, p.g.tags[m], startMs, endMs)
 			}
+			sg.Hists[m] = ph
 		}
-		h.Reset()
 	}
 	clear(r.pending) // drop references until the next flush
+	r.writeTimeline(sl)
+	r.ring.push(sl)
 
 	secs := now.Sub(ivStart).Seconds()
 	r.mu.Lock()
 	if secs > 0 {
 		r.lastValid = true
-		r.lastRate = float64(total) / secs
+		r.lastRate = float64(sl.Groups[Overall].Requests) / secs
 		r.lastP99 = p99
 	}
 	r.mu.Unlock()
 	return r.logErr
+}
+
+func (r *Recorder) logDense(h *hdr.Histogram, tag string, startMs, endMs int64) {
+	if r.lw == nil || r.logErr != nil {
+		return
+	}
+	h.SetTag(tag)
+	h.SetStartTimeMs(startMs)
+	h.SetEndTimeMs(endMs)
+	if err := r.lw.OutputIntervalHistogram(h); err != nil {
+		r.logErr = fmt.Errorf("analyze: write interval log: %w", err)
+	}
+}
+
+func (r *Recorder) logPacked(p *hdr.PackedHistogram, tag string, startMs, endMs int64) {
+	if r.lw == nil || r.logErr != nil {
+		return
+	}
+	p.SetTag(tag)
+	p.SetStartTimeMs(startMs)
+	p.SetEndTimeMs(endMs)
+	if err := r.lw.OutputIntervalPackedHistogram(p); err != nil {
+		r.logErr = fmt.Errorf("analyze: write interval log: %w", err)
+	}
+}
+
+// writeTimeline writes the slice's counts as one timeline line.
+func (r *Recorder) writeTimeline(sl *Slice) {
+	if r.tw == nil || r.logErr != nil {
+		return
+	}
+	pt := TimelinePoint{
+		StartS: roundTo(sl.Start.Sub(r.start).Seconds(), 6),
+		EndS:   roundTo(sl.End.Sub(r.start).Seconds(), 6),
+		Counts: sl.Groups[Overall].Counts,
+	}
+	for key, sg := range sl.Groups {
+		if key == Overall {
+			continue
+		}
+		if pt.Groups == nil {
+			pt.Groups = make(map[string]Counts, len(sl.Groups)-1)
+		}
+		pt.Groups[key] = sg.Counts
+	}
+	b, err := json.Marshal(pt)
+	if err == nil {
+		_, err = r.tw.Write(append(b, '\n'))
+	}
+	if err != nil {
+		r.logErr = fmt.Errorf("analyze: write timeline: %w", err)
+	}
 }
 
 // Close writes the last, partial interval ending at now and marks the end
@@ -624,29 +652,6 @@ func (r *Recorder) Close(now time.Time) error {
 	r.closed, r.ended = true, now
 	r.mu.Unlock()
 	return err
-}
-
-// Run calls Flush at every interval boundary (start + k·Interval) until ctx
-// is done; it does not call Close. It is an alternative to an external
-// ticker.
-func (r *Recorder) Run(ctx context.Context) error {
-	next := r.start.Add(r.interval)
-	for {
-		t := time.NewTimer(time.Until(next))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		if err := r.Flush(next); err != nil {
-			return err
-		}
-		next = next.Add(r.interval)
-		if now := time.Now(); now.After(next) { // fell behind: skip, the next Flush covers the gap
-			next = r.start.Add((now.Sub(r.start)/r.interval + 1) * r.interval)
-		}
-	}
 }
 
 // Live is a snapshot for a progress line and for abort decisions.
@@ -671,34 +676,16 @@ func (l Live) ErrorRate() float64 {
 	return float64(l.Failed) / float64(l.Requests)
 }
 
-// Line formats a progress line; inFlight < 0 leaves that field out.
-func (l Live) Line(inFlight int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "elapsed %s · %.0f req/s", l.Elapsed.Truncate(time.Second), l.RatePerSec)
-	if inFlight >= 0 {
-		fmt.Fprintf(&b, " · in-flight %d", inFlight)
-	}
-	if l.P99 >= 0 {
-		fmt.Fprintf(&b, " · p99 %.1fms", float64(l.P99)/float64(time.Millisecond))
-	} else {
-		b.WriteString(" · p99 -")
-	}
-	fmt.Fprintf(&b, " · errors %.1f%%", 100*l.ErrorRate())
-	if l.Dropped > 0 {
-		fmt.Fprintf(&b, " · dropped %d", l.Dropped)
-	}
-	return b.String()
-}
-
 // Live returns the state of the run at now.
 func (r *Recorder) Live(now time.Time) Live {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	g := r.overall
 	l := Live{
 		Elapsed:  now.Sub(r.start),
-		Requests: r.overall.total,
-		Failed:   r.overall.total - r.overall.ok,
-		Dropped:  r.overall.dropped,
+		Requests: g.cum.total,
+		Failed:   g.cum.total - g.cum.ok,
+		Dropped:  g.cum.dropped,
 		P99:      -1,
 	}
 	if r.lastValid {
@@ -708,7 +695,7 @@ func (r *Recorder) Live(now time.Time) Live {
 	}
 	p99 := r.lastP99
 	if p99 < 0 {
-		if h := r.overall.cum[mLatency]; h != nil && h.TotalCount() > 0 {
+		if h := g.hCum[mLatency]; h != nil && h.TotalCount() > 0 {
 			p99 = h.ValueAtPercentile(99)
 		}
 	}
@@ -718,15 +705,15 @@ func (r *Recorder) Live(now time.Time) Live {
 	return l
 }
 
-// lookup finds a group by its Histogram key; mu must be held.
+// lookup finds a group by its key; mu must be held.
 func (r *Recorder) lookup(key string) *group {
 	switch {
 	case key == Overall:
-		return &r.overall
-	case strings.HasPrefix(key, "scenario:"):
-		return r.scenarios[key[len("scenario:"):]]
-	case strings.HasPrefix(key, "tag:"):
-		k, v, ok := strings.Cut(key[len("tag:"):], "=")
+		return r.overall
+	case strings.HasPrefix(key, scenarioPrefix):
+		return r.scenarios[key[len(scenarioPrefix):]]
+	case strings.HasPrefix(key, tagPrefix):
+		k, v, ok := strings.Cut(key[len(tagPrefix):], "=")
 		if !ok {
 			return nil
 		}
@@ -735,11 +722,11 @@ func (r *Recorder) lookup(key string) *group {
 	return nil
 }
 
-// hist returns a dense histogram for g and m, nil when it has no data; it
-// copies packed histograms into a new dense one. mu must be held.
+// hist returns a dense histogram of g's metric m over the run, nil when it
+// has no data: a copy when copyDense, else g's own. mu must be held.
 func (g *group) hist(m metricID, copyDense bool) *hdr.Histogram {
-	if g.packed {
-		p := g.pcum[m]
+	if !g.dense {
+		p := g.pCum[m]
 		if p == nil || p.TotalCount() == 0 {
 			return nil
 		}
@@ -747,7 +734,7 @@ func (g *group) hist(m metricID, copyDense bool) *hdr.Histogram {
 		p.MergeInto(h)
 		return h
 	}
-	h := g.cum[m]
+	h := g.hCum[m]
 	if h == nil || h.TotalCount() == 0 {
 		return nil
 	}
@@ -775,7 +762,6 @@ func (r *Recorder) Histogram(group, metric string) *hdr.Histogram {
 	return g.hist(m, true)
 }
 
-func roundTo(v float64, decimals int) float64 {
-	p := math.Pow10(decimals)
-	return math.Round(v*p) / p
-}
+// roundTo rounds v to decimals places for the JSON documents, as every
+// package does (numfmt.Round).
+func roundTo(v float64, decimals int) float64 { return numfmt.Round(v, decimals) }

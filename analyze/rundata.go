@@ -3,12 +3,15 @@ package analyze
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/analyze/divergence"
+	"github.com/gonogo-dev/gonogo/rundir"
 )
 
 // RunData is what verdicts and reports need of one stored run: its summary,
@@ -31,15 +34,27 @@ type RunData struct {
 	Timeline []TimelinePoint
 	Events   []gonogo.Event
 	// Divergence is the shadow run's divergence report, nil for others.
-	Divergence *DivergenceReport
+	Divergence *divergence.Report
 	// Goodput counts the requests of a group (Overall or ScenarioGroup)
-	// that met every SLO (metric name → limit in milliseconds), from the
-	// run's per-request samples; nil when the run kept none. Failed and
+	// that met an SLO, from the run's per-request samples, for SLOs the
+	// run did not count live; nil when the run kept no samples. Failed and
 	// dropped requests miss; a request without a metric (tpot of a
 	// one-token answer) is not held to that SLO; when no request has it,
 	// the error wraps ErrNoSLOData.
-	Goodput func(group string, sloMs map[string]float64) (met, total int64, err error)
+	Goodput func(group string, slo SLO) (met, total int64, err error)
+	// Slices reads the run's intervals for windowed gates, with the
+	// histograms keep asks for (by group key and metric name; nil keeps
+	// none); nil when the run has none to give.
+	Slices func(keep func(group, metric string) bool) ([]*Slice, error)
+	// SLOs are the SLOs the run counted live (Stats.Goodput), in the order
+	// of the run's timeline.
+	SLOs []SLO
+	// Partial is set when the run ended early or never ended (interrupted,
+	// aborted, killed): a verdict on it is never a go.
+	Partial string
 
+	// hist merges a window's histograms on demand (WindowOf).
+	hist func(group, metric string) *hdr.Histogram
 	// missing says why there is no baseline (MissingBaseline).
 	missing string
 }
@@ -57,25 +72,21 @@ func HistKey(group, metric string) string { return group + "|" + metric }
 // Histogram returns the cumulative histogram of a metric for a group, or
 // nil when the run has none.
 func (d *RunData) Histogram(group, metric string) *hdr.Histogram {
+	if d.hist != nil {
+		return d.hist(group, metric)
+	}
 	return d.Hists[logKey(group, metric)]
 }
 
-// logKey is the HistKey under which a group's histogram was logged: the
-// interval log writes scenario names with separators replaced.
+// logKey is the HistKey under which a group's histogram comes back from
+// an interval log: the log writes names with separators replaced.
 func logKey(group, metric string) string {
-	if name, ok := strings.CutPrefix(group, "scenario:"); ok {
-		group = ScenarioGroup(logTagPart(name))
+	m, ok := metricByName(metric)
+	if !ok {
+		return HistKey(group, metric)
 	}
-	return HistKey(group, metric)
-}
-
-// groupOfTag maps an interval log tag ("latency", "stress/latency") to a
-// group and metric.
-func groupOfTag(tag string) (group, metric string) {
-	if i := strings.LastIndexByte(tag, '/'); i >= 0 {
-		return ScenarioGroup(tag[:i]), tag[i+1:]
-	}
-	return Overall, tag
+	g, _ := groupOfTag(logTag(group, m))
+	return HistKey(g, metric)
 }
 
 // IntervalStats is the digest of one interval histogram: what reports
@@ -160,16 +171,6 @@ func mergeInto(cum map[string]*hdr.Histogram, iv Interval) {
 	h.Merge(iv.Histogram)
 }
 
-// Cumulative merges interval histograms into one histogram per group and
-// metric, keyed by HistKey. Merging is exact.
-func Cumulative(ivs []Interval) map[string]*hdr.Histogram {
-	out := make(map[string]*hdr.Histogram)
-	for _, iv := range ivs {
-		mergeInto(out, iv)
-	}
-	return out
-}
-
 // AttachHistograms lets thresholds on s use any percentile of the
 // cumulative histograms hs (keyed by HistKey), not only those stored in
 // run.json.
@@ -177,18 +178,13 @@ func (s *Summary) AttachHistograms(hs map[string]*hdr.Histogram) {
 	s.hist = func(group, metric string) *hdr.Histogram { return hs[logKey(group, metric)] }
 }
 
-// CumulativeLogFile is the conventional name, in a run directory, of the
-// cumulative histograms: one per group and metric over the whole run, in
-// the interval log format, so that verdicts need not merge every interval.
-const CumulativeLogFile = "histograms.hlog"
-
-// WriteCumulative writes the run's cumulative histograms of the overall
-// group and of every scenario (tags as in the interval log) to w, each
+// WriteCumulative writes the run's cumulative histograms of every group
+// (overall, scenarios, tags; tags as in the interval log) to w, each
 // spanning the run from its start to its end (Close's time).
 func (r *Recorder) WriteCumulative(w io.Writer) error {
 	r.mu.Lock()
 	end := r.ended
-	groups := append([]*group{&r.overall}, r.scenOrder...)
+	groups := slices.Concat(r.dense, r.tagOrder)
 	r.mu.Unlock()
 	lw, err := newLogWriter(w, r.start)
 	startMs := r.start.UnixMilli()
@@ -203,14 +199,44 @@ func (r *Recorder) WriteCumulative(w io.Writer) error {
 			if h == nil || h.TotalCount() == 0 {
 				continue
 			}
-			h.SetTag(g.logTag[m])
+			h.SetTag(g.tags[m])
 			h.SetStartTimeMs(startMs)
 			h.SetEndTimeMs(max(end.UnixMilli(), startMs))
 			err = lw.OutputIntervalHistogram(h)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("analyze: write %s: %w", CumulativeLogFile, err)
+		return fmt.Errorf("analyze: write %s: %w", rundir.Cumulative, err)
 	}
 	return nil
+}
+
+// SummaryOfIntervals rebuilds the summary of a run that wrote none (it was
+// killed): the counts of every group from its timeline, the digests of its
+// metrics from hs, its cumulative histograms (keyed by HistKey, as
+// LoadIntervals merges them from the interval log), which the summary
+// keeps for thresholds. Rates are per second of the timeline's span.
+func SummaryOfIntervals(points []TimelinePoint, start time.Time, hs map[string]*hdr.Histogram) *Summary {
+	slices, _ := ReadSlices(points, start, nil, nil)
+	s := WindowOf(slices, nil).Summary
+	if len(slices) == 0 {
+		s.Started, s.Ended = start, start
+	}
+	s.AttachHistograms(hs)
+	digest := func(group string, st *Stats) {
+		for m := range numMetrics {
+			st.setMetric(m, metricStats(s.hist(group, metricNames[m]), m))
+		}
+	}
+	digest(Overall, &s.Overall)
+	for name, st := range s.Scenarios {
+		digest(ScenarioGroup(name), &st)
+		s.Scenarios[name] = st
+	}
+	for kv, st := range s.Tags {
+		k, v, _ := strings.Cut(kv, "=")
+		digest(TagGroup(k, v), &st)
+		s.Tags[kv] = st
+	}
+	return s
 }

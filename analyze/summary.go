@@ -1,7 +1,11 @@
 package analyze
 
 import (
+	"cmp"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
@@ -31,9 +35,10 @@ type Summary struct {
 type Stats struct {
 	Requests Requests `json:"requests"`
 	Rate     Rate     `json:"rate"`
-	// ActiveS is the duration in seconds that rates divide by: the run's
-	// duration for the overall group, from the first intended send to the
-	// last completion for scenarios and tags.
+	// ActiveS is the time base of every per-second figure, in seconds: the
+	// run's duration (time zero to the last response) for the overall
+	// group; from the first intended send to the last completion for
+	// scenarios and tags; the window's span for a window.
 	ActiveS        float64      `json:"active_s"`
 	Latency        *MetricStats `json:"latency,omitempty"`
 	LatencyService *MetricStats `json:"latency_service,omitempty"`
@@ -43,12 +48,41 @@ type Stats struct {
 	TPOT           *MetricStats `json:"tpot,omitempty"`
 	E2E            *MetricStats `json:"e2e,omitempty"`
 	OutputTokens   *MetricStats `json:"output_tokens,omitempty"`
+	// LatencyFailed describes the latency of failed requests, kept apart
+	// from Latency (which is that of successful ones).
+	LatencyFailed *MetricStats `json:"latency_failed,omitempty"`
 	// TokensPerSec is the output tokens of successful requests per second
 	// of ActiveS; absent when no tokens were reported.
 	TokensPerSec *float64 `json:"tokens_per_sec,omitempty"`
+	// Goodput counts, for every SLO counted during the run (by SLO.Key),
+	// the requests that met it; its share is Goodput[key] /
+	// (Requests.Total + Requests.Dropped).
+	Goodput map[string]int64 `json:"goodput,omitempty"`
+	// Errors are the most frequent failure messages of each class, most
+	// frequent first (overall and scenario groups).
+	Errors []ErrorExample `json:"errors,omitempty"`
 	// Clamped counts values outside the histogram range (negative, or above
 	// 1 h / 10M tokens) that were recorded at the nearest bound.
 	Clamped int64 `json:"clamped,omitempty"`
+}
+
+// ErrorExample is one failure message and how often it was seen.
+type ErrorExample struct {
+	Class   string `json:"class"`
+	Message string `json:"message"`
+	Count   int64  `json:"count"`
+}
+
+// GoodputShare is the share of the group's arrivals that met the SLO
+// counted under key; ok is false when the run did not count it or had no
+// arrival.
+func (s *Stats) GoodputShare(key string) (share float64, ok bool) {
+	met, counted := s.Goodput[key]
+	n := s.Requests.Total + s.Requests.Dropped
+	if !counted || n == 0 {
+		return 0, false
+	}
+	return float64(met) / float64(n), true
 }
 
 // Requests counts requests by outcome.
@@ -71,10 +105,20 @@ func (r Requests) FailedTotal() int64 {
 	return n
 }
 
-// Rate is a request rate in requests per second.
+// Rate holds a group's request rates in requests per second.
 type Rate struct {
-	TargetPerSec   float64 `json:"target,omitempty"`
+	// TargetPerSec is the arrival rate asked for (open models).
+	TargetPerSec float64 `json:"target,omitempty"`
+	// AchievedPerSec is the arrival rate the generator kept: the gaps
+	// between sends over the span from the first intended send to the last
+	// actual send, (n−1)/span. It is exactly the target for arrivals paced
+	// on time however long their responses take, lower when the generator
+	// fell behind or dropped; it measures scheduling, not throughput.
 	AchievedPerSec float64 `json:"achieved"`
+	// SentPerSec and CompletedPerSec are the requests sent and the
+	// successful requests completed per second of ActiveS: the throughput.
+	SentPerSec      float64 `json:"sent_per_sec"`
+	CompletedPerSec float64 `json:"completed_per_sec"`
 }
 
 // MetricStats describe one histogram: milliseconds for time metrics,
@@ -110,6 +154,8 @@ func (s *Stats) Metric(name string) *MetricStats {
 		return s.E2E
 	case MetricOutputTokens:
 		return s.OutputTokens
+	case MetricLatencyFailed:
+		return s.LatencyFailed
 	}
 	return nil
 }
@@ -132,18 +178,12 @@ func (s *Stats) setMetric(m metricID, ms *MetricStats) {
 		s.E2E = ms
 	case mTokens:
 		s.OutputTokens = ms
+	case mFailed:
+		s.LatencyFailed = ms
 	}
 }
 
 var summaryPercentiles = []float64{50, 90, 95, 99, 99.9}
-
-// unitScale converts recorded values to reported units.
-func unitScale(m metricID) float64 {
-	if m == mTokens {
-		return 1
-	}
-	return 1000 // µs → ms
-}
 
 func metricStats(h *hdr.Histogram, m metricID) *MetricStats {
 	if h == nil || h.TotalCount() == 0 {
@@ -166,31 +206,18 @@ func metricStats(h *hdr.Histogram, m metricID) *MetricStats {
 }
 
 // stats builds the Stats of g; activeS ≤ 0 means g's own active window.
-func (g *group) stats(activeS, target float64) Stats {
-	return g.statsFor(activeS, target, -1)
+func (g *group) stats(activeS, target float64, slos []SLO) Stats {
+	return g.statsFor(activeS, target, -1, slos)
 }
 
-// statsFor is stats computing only metric only (all when only < 0).
-func (g *group) statsFor(activeS, target float64, only metricID) Stats {
-	st := Stats{
-		Requests: Requests{
-			Total:   g.total,
-			OK:      g.ok,
-			Failed:  map[string]int64{},
-			Dropped: g.dropped,
-			Queued:  g.queued,
-		},
-		Clamped: g.clamped,
-	}
-	for i, c := range g.failed {
-		if c > 0 {
-			st.Requests.Failed[string(gonogo.ErrorClasses[i])] = c
-		}
-	}
+// statsFor is stats computing the digest of metric only (all when only <
+// 0).
+func (g *group) statsFor(activeS, target float64, only metricID, slos []SLO) Stats {
+	c := g.cum.counts(slos)
 	if activeS <= 0 && !g.first.IsZero() && g.last.After(g.first) {
 		activeS = g.last.Sub(g.first).Seconds()
 	}
-	st.ActiveS = roundTo(activeS, 3)
+	st := statsOfCounts(&c, activeS)
 	st.Rate.TargetPerSec = target
 	st.Rate.AchievedPerSec = roundTo(g.achievedRate(activeS), 3)
 	for m := range numMetrics {
@@ -198,9 +225,8 @@ func (g *group) statsFor(activeS, target float64, only metricID) Stats {
 			st.setMetric(m, metricStats(g.hist(m, false), m))
 		}
 	}
-	if g.tokens > 0 && activeS > 0 {
-		tps := roundTo(float64(g.tokens)/activeS, 3)
-		st.TokensPerSec = &tps
+	if g.errs != nil {
+		st.Errors = g.errs.top(topErrors)
 	}
 	return st
 }
@@ -212,11 +238,11 @@ func (g *group) statsFor(activeS, target float64, only metricID) Stats {
 // behind or dropped arrivals. With fewer than two sends it falls back to
 // total/activeS.
 func (g *group) achievedRate(activeS float64) float64 {
-	if span := g.lastSent.Sub(g.first).Seconds(); g.total >= 2 && span > 0 {
-		return float64(g.total-1) / span
+	if span := g.lastSent.Sub(g.first).Seconds(); g.cum.total >= 2 && span > 0 {
+		return float64(g.cum.total-1) / span
 	}
 	if activeS > 0 {
-		return float64(g.total) / activeS
+		return float64(g.cum.total) / activeS
 	}
 	return 0
 }
@@ -237,20 +263,81 @@ func (r *Recorder) Summary(end time.Time) *Summary {
 	if dur <= 0 {
 		dur = -1 // fall back to the active window
 	}
-	s.Overall = r.overall.stats(dur, 0)
+	s.Overall = r.overall.stats(dur, 0, r.slos)
 	if len(r.scenarios) > 0 {
 		s.Scenarios = make(map[string]Stats, len(r.scenarios))
 		for name, g := range r.scenarios {
-			s.Scenarios[name] = g.stats(0, r.targets[name])
+			s.Scenarios[name] = g.stats(0, r.targets[name], r.slos)
 		}
 	}
-	if r.nTagGroups > 0 {
-		s.Tags = make(map[string]Stats, r.nTagGroups)
-		for k, vals := range r.tags {
-			for v, g := range vals {
-				s.Tags[k+"="+v] = g.stats(0, 0)
-			}
+	if len(r.tagOrder) > 0 {
+		s.Tags = make(map[string]Stats, len(r.tagOrder))
+		for _, g := range r.tagOrder {
+			s.Tags[strings.TrimPrefix(g.key, tagPrefix)] = g.stats(0, 0, r.slos)
 		}
 	}
 	return s
+}
+
+// topErrors is how many messages of each class Stats.Errors keeps.
+const topErrors = 3
+
+// Bounds of an errorLog.
+const (
+	maxErrorMessages     = 16  // distinct messages kept per class
+	maxErrorMessageBytes = 200 // longer messages are cut
+)
+
+// errorLog counts failure messages by class, keeping at most
+// maxErrorMessages distinct ones per class.
+type errorLog struct {
+	byClass [numClasses]map[string]int64
+}
+
+func (e *errorLog) add(class int, msg string) {
+	if len(msg) > maxErrorMessageBytes {
+		msg = cutUTF8(msg, maxErrorMessageBytes) + "…"
+	}
+	if msg == "" {
+		msg = "(no message)"
+	}
+	m := e.byClass[class]
+	if m == nil {
+		m = make(map[string]int64)
+		e.byClass[class] = m
+	}
+	if _, ok := m[msg]; ok || len(m) < maxErrorMessages {
+		m[msg]++
+	}
+}
+
+// top returns the n most frequent messages of each class, classes in
+// gonogo.ErrorClasses order.
+func (e *errorLog) top(n int) []ErrorExample {
+	var out []ErrorExample
+	for i, m := range e.byClass {
+		start := len(out)
+		for msg, c := range m {
+			out = append(out, ErrorExample{Class: string(gonogo.ErrorClasses[i]), Message: msg, Count: c})
+		}
+		part := out[start:]
+		slices.SortFunc(part, func(a, b ErrorExample) int {
+			if a.Count != b.Count {
+				return cmp.Compare(b.Count, a.Count)
+			}
+			return strings.Compare(a.Message, b.Message)
+		})
+		if len(part) > n {
+			out = out[:start+n]
+		}
+	}
+	return out
+}
+
+// cutUTF8 cuts s to at most n bytes on a rune boundary.
+func cutUTF8(s string, n int) string {
+	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

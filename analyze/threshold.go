@@ -340,6 +340,9 @@ type ThresholdResult struct {
 	// NoData is set when the metric or group had no data; such a threshold
 	// fails.
 	NoData bool `json:"no_data,omitempty"`
+	// Default marks a threshold the workload did not set (see
+	// runner.DefaultThresholds).
+	Default bool `json:"default,omitempty"`
 }
 
 type check struct {
@@ -458,6 +461,13 @@ func observe(v view, c check) (obs float64, ok bool, err error) {
 		}
 		return float64(rq.Dropped) / float64(rq.Total+rq.Dropped), true, nil
 	}
+	// The histogram, when there is one, answers every aggregation exactly
+	// (a window has nothing else); else the stored digest does.
+	if v.hist != nil {
+		if h := v.hist(c.sel.Metric); h != nil && h.TotalCount() > 0 {
+			return histAggregate(h, c.sel.Metric, c.th), true, nil
+		}
+	}
 	ms := st.Metric(c.sel.Metric)
 	if ms == nil || ms.Count == 0 {
 		return 0, false, nil
@@ -474,18 +484,31 @@ func observe(v view, c check) (obs float64, ok bool, err error) {
 	case AggCount:
 		return float64(ms.Count), true, nil
 	}
-	// p(N)
-	if v.hist != nil {
-		if h := v.hist(c.sel.Metric); h != nil {
-			m, _ := metricByName(c.sel.Metric)
-			return roundTo(float64(h.ValueAtPercentile(c.th.QuantilePct))/unitScale(m), 3), true, nil
-		}
-	}
 	if f, ok := storedPercentiles[c.th.QuantilePct]; ok {
 		return f(ms), true, nil
 	}
 	return 0, false, fmt.Errorf("thresholds.%s: %w %q: p(%g) needs the histograms; a stored summary holds only p(50), p(90), p(95), p(99), p(99.9), p(100)",
 		c.sel.Raw, ErrThreshold, c.th.Expr, c.th.QuantilePct)
+}
+
+// histAggregate computes a threshold's aggregation of a histogram, in the
+// metric's reporting unit, as MetricStats rounds it.
+func histAggregate(h *hdr.Histogram, metric string, th Threshold) float64 {
+	m, _ := metricByName(metric)
+	sc := unitScale(m)
+	switch th.Agg {
+	case AggAvg:
+		return roundTo(h.Mean()/sc, 3)
+	case AggMin:
+		return roundTo(float64(h.Min())/sc, 3)
+	case AggMax:
+		return roundTo(float64(h.Max())/sc, 3)
+	case AggMed:
+		return roundTo(float64(h.ValueAtPercentile(50))/sc, 3)
+	case AggCount:
+		return float64(h.TotalCount())
+	}
+	return roundTo(float64(h.ValueAtPercentile(th.QuantilePct))/sc, 3)
 }
 
 func thresholdResult(c check, obs float64, ok bool) ThresholdResult {
@@ -612,10 +635,10 @@ func (r *Recorder) observeLive(c check, elapsed time.Duration) (float64, bool) {
 		only = m
 	}
 	activeS := 0.0
-	if g == &r.overall {
+	if g == r.overall {
 		activeS = elapsed.Seconds()
 	}
-	st := g.statsFor(activeS, 0, only)
+	st := g.statsFor(activeS, 0, only, r.slos)
 	v := view{st: &st, hist: func(metric string) *hdr.Histogram {
 		m, ok := metricByName(metric)
 		if !ok {

@@ -6,17 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/gonogo-dev/gonogo"
 )
-
-// TimelineFile is the conventional name of the per-interval counts file in
-// a run directory.
-const TimelineFile = "timeline.ndjson"
-
-// EventsFile is the conventional name of the run's journal in a run
-// directory: faults injected, traffic flipped, markers (gonogo.Event).
-const EventsFile = "events.ndjson"
 
 // ErrTimeline is wrapped by every ReadTimeline and ReadEvents error.
 var ErrTimeline = errors.New("analyze: timeline")
@@ -27,12 +20,11 @@ var ErrTimeline = errors.New("analyze: timeline")
 type TimelinePoint struct {
 	StartS float64 `json:"start_s"`
 	EndS   float64 `json:"end_s"`
-	// Requests counts completed requests, Failed those that failed,
-	// Dropped arrivals never sent; Tokens sums output tokens.
-	Requests int64 `json:"requests"`
-	Failed   int64 `json:"failed"`
-	Dropped  int64 `json:"dropped"`
-	Tokens   int64 `json:"tokens"`
+	// Counts are the whole run's counts in the interval.
+	Counts
+	// Groups holds the counts of every scenario and tag group active in
+	// the interval, by group key (ScenarioGroup, TagGroup).
+	Groups map[string]Counts `json:"groups,omitempty"`
 }
 
 // RatePerSec is the interval's completion rate.
@@ -54,8 +46,23 @@ func (p TimelinePoint) ErrorRate() float64 {
 
 // ReadTimeline reads a timeline.ndjson stream; errors name the line.
 func ReadTimeline(r io.Reader) ([]TimelinePoint, error) {
-	return readNDJSON[TimelinePoint](r, nil)
+	prev := math.Inf(-1)
+	return readNDJSON(r, func(p *TimelinePoint) error {
+		switch {
+		case !finite(p.StartS) || !finite(p.EndS) || math.Abs(p.StartS) > maxOffsetS || math.Abs(p.EndS) > maxOffsetS:
+			return fmt.Errorf("fields start_s, end_s: %g, %g are not offsets within %g s of the run's start", p.StartS, p.EndS, maxOffsetS)
+		case p.EndS < p.StartS:
+			return errors.New("field end_s: before start_s")
+		case p.StartS < prev:
+			return errors.New("field start_s: before the previous interval's end")
+		}
+		prev = p.EndS
+		return nil
+	})
 }
+
+// maxOffsetS bounds a timeline offset: a year, far past any run.
+const maxOffsetS = 366 * 24 * 3600.0
 
 // ReadEvents reads an events.ndjson stream (the run's journal). Every
 // record must have schema gonogo.EventSchema, a time and a kind, and a span
@@ -82,7 +89,8 @@ func readNDJSON[T any](r io.Reader, check func(*T) error) ([]T, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxLogLine)
 	var out []T
-	for line := 1; sc.Scan(); line++ {
+	line := 1
+	for ; sc.Scan(); line++ {
 		b := sc.Bytes()
 		if len(b) == 0 {
 			continue
@@ -98,7 +106,7 @@ func readNDJSON[T any](r io.Reader, check func(*T) error) ([]T, error) {
 		out = append(out, v)
 	}
 	if err := sc.Err(); err != nil {
-		return out, fmt.Errorf("%w: %v", ErrTimeline, err)
+		return out, fmt.Errorf("%w: line %d: %v", ErrTimeline, line, err)
 	}
 	return out, nil
 }

@@ -1,12 +1,13 @@
 package analyze
 
-import "time"
+import (
+	"encoding/json"
+	"io"
+	"time"
+)
 
 // VerdictSchema is the verdict.json schema version (contract in DESIGN.md).
 const VerdictSchema = 1
-
-// VerdictFile is the conventional name of the verdict in a run directory.
-const VerdictFile = "verdict.json"
 
 // Decision is the outcome of a verdict.
 type Decision string
@@ -97,4 +98,27 @@ type GateResult struct {
 	// Reason says in a sentence what was found, e.g. "p99 ttft rose 38 %
 	// (412 → 569 ms), allowed 10 %, Mann–Whitney p < 0.001".
 	Reason string `json:"reason"`
+	// Window is a windowed gate's window ("30s"); Windows counts the
+	// windows judged and WindowsFailed those that failed; Worst is the
+	// window the result (Observed, Reason) is of.
+	Window        string      `json:"window,omitempty"`
+	Windows       int         `json:"windows,omitempty"`
+	WindowsFailed int         `json:"windows_failed,omitempty"`
+	Worst         *WindowSpan `json:"worst_window,omitempty"`
+}
+
+// WindowSpan is a window of a run, in seconds from the run's start.
+type WindowSpan struct {
+	StartS float64 `json:"start_s"`
+	EndS   float64 `json:"end_s"`
+}
+
+// WriteVerdict writes v as verdict.json's indented JSON.
+func WriteVerdict(w io.Writer, v *Verdict) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }

@@ -16,6 +16,9 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/internal/numfmt"
 )
 
 // Figure geometry in points; the page scales every SVG to its width.
@@ -40,13 +43,16 @@ var (
 
 // palette holds the series colours (matplotlib's tab10, which stays
 // distinct for most colour-blind readers).
-var palette = struct{ blue, paleBlue, green, orange, red, purple, grey color.Color }{
+var palette = struct{ blue, paleBlue, green, orange, red, purple, brown, pink, cyan, grey color.Color }{
 	blue:     color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 	paleBlue: color.RGBA{R: 0xae, G: 0xc7, B: 0xe8, A: 0xff},
 	green:    color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 	orange:   color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
 	red:      color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
 	purple:   color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
+	brown:    color.RGBA{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
+	pink:     color.RGBA{R: 0xe3, G: 0x77, B: 0xc2, A: 0xff},
+	cyan:     color.RGBA{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff},
 	grey:     color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
 }
 
@@ -56,10 +62,15 @@ type chartLegendEntry struct {
 	thumb plot.Thumbnailer
 }
 
-// eventMarker is an event drawn as a vertical line across every panel of a
-// time figure and labelled above the top panel.
+// eventMarker is an event drawn across every panel of a time figure and
+// labelled above the top panel: an instant as a dashed vertical line, a
+// span (an event with an end) as a shaded band between two solid edges.
 type eventMarker struct {
-	x     float64
+	// x is where the event starts and x1 where a span ends (x1 == x for
+	// an instant), in the time axis' unit, clipped to the axis.
+	x, x1 float64
+	span  bool
+	kind  string
 	label string
 	color color.Color
 }
@@ -99,6 +110,9 @@ func newPlot(xLabel, yLabel string) *plot.Plot {
 		a.Padding = 2
 	}
 	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
+	// The figure is white: a transparent panel lets event spans, drawn
+	// before it, show beneath the grid and the lines.
+	p.BackgroundColor = nil
 	g := plotter.NewGrid()
 	g.Vertical.Color, g.Horizontal.Color = gridGrey, gridGrey
 	g.Vertical.Width, g.Horizontal.Width = 0.5, 0.5
@@ -117,7 +131,7 @@ func (sigTicks) Ticks(lo, hi float64) []plot.Tick {
 	ts := plot.DefaultTicks{}.Ticks(lo, hi)
 	for i, t := range ts {
 		if t.Label != "" {
-			ts[i].Label = fmtValue(t.Value)
+			ts[i].Label = numfmt.Sig(t.Value)
 		}
 	}
 	return ts
@@ -166,6 +180,7 @@ func (f *chartFigure) svg() (template.HTML, error) {
 	area := draw.Crop(dc, 0, 0, 0, -hdr-vg.Length(len(lanes))*laneHeight)
 	tiles := f.align(area)
 	for i, p := range f.panels {
+		f.shadeSpans(p, tiles[i])
 		p.Draw(tiles[i])
 	}
 	if len(f.markers) > 0 {
@@ -198,6 +213,78 @@ func (f *chartFigure) headerHeight() vg.Length {
 	title := textStyle(13, xfont.WeightBold)
 	h := figurePad + title.Height(f.title) + 4
 	return h + vg.Length(len(f.legendRows()))*legendRowHeight() + 4
+}
+
+// spanAlpha is the opacity of a span's shading.
+const spanAlpha = 0x2e
+
+// shadeSpans fills the band of every span marker across p's data area,
+// before p is drawn, so that grid and lines stay on top.
+func (f *chartFigure) shadeSpans(p *plot.Plot, tile draw.Canvas) {
+	data := p.DataCanvas(tile)
+	tx, _ := p.Transforms(&data)
+	for _, m := range f.markers {
+		if !m.span {
+			continue
+		}
+		x0, x1 := max(tx(m.x), data.Min.X), min(tx(m.x1), data.Max.X)
+		if x1 <= x0 {
+			x1 = x0 + 1 // a span shorter than a point stays visible
+		}
+		data.SetColor(translucent(m.color, spanAlpha))
+		data.Fill(vg.Rectangle{Min: vg.Point{X: x0, Y: data.Min.Y}, Max: vg.Point{X: x1, Y: data.Max.Y}}.Path())
+	}
+}
+
+// translucent is c with opacity alpha (0..255).
+func translucent(c color.Color, alpha uint8) color.Color {
+	n := color.NRGBAModel.Convert(c).(color.NRGBA)
+	n.A = alpha
+	return n
+}
+
+// addEventLegend adds one legend entry per event kind on the figure, in
+// order of appearance: a shaded swatch for a kind with spans, a dashed
+// line for one with instants only.
+func (f *chartFigure) addEventLegend() {
+	var kinds []string
+	thumbs := map[string]*eventThumb{}
+	for _, m := range f.markers {
+		t := thumbs[m.kind]
+		if t == nil {
+			t = &eventThumb{color: m.color}
+			thumbs[m.kind] = t
+			kinds = append(kinds, m.kind)
+		}
+		t.span = t.span || m.span
+	}
+	for _, k := range kinds {
+		f.legend = append(f.legend, chartLegendEntry{name: k, thumb: thumbs[k]})
+	}
+}
+
+// eventThumb is the legend sample of an event kind.
+type eventThumb struct {
+	color color.Color
+	span  bool
+}
+
+var _ plot.Thumbnailer = (*eventThumb)(nil)
+
+// Thumbnail draws a shaded swatch with solid edges for spans, a dashed
+// vertical line for instants.
+func (t *eventThumb) Thumbnail(c *draw.Canvas) {
+	if !t.span {
+		mid := (c.Min.X + c.Max.X) / 2
+		c.StrokeLine2(draw.LineStyle{Color: t.color, Width: 0.8, Dashes: []vg.Length{3, 2}}, mid, c.Min.Y, mid, c.Max.Y)
+		return
+	}
+	x0, x1 := c.Min.X+4, c.Max.X-4
+	c.SetColor(translucent(t.color, spanAlpha))
+	c.Fill(vg.Rectangle{Min: vg.Point{X: x0, Y: c.Min.Y}, Max: vg.Point{X: x1, Y: c.Max.Y}}.Path())
+	edge := draw.LineStyle{Color: t.color, Width: 0.8}
+	c.StrokeLine2(edge, x0, c.Min.Y, x0, c.Max.Y)
+	c.StrokeLine2(edge, x1, c.Min.Y, x1, c.Max.Y)
 }
 
 func legendRowHeight() vg.Length { return textStyle(10, xfont.WeightNormal).Height("Mg") + 4 }
@@ -297,7 +384,8 @@ func (f *chartFigure) layoutLanes() [][]laneItem {
 	return lanes
 }
 
-// drawMarkers draws a dashed line for each event through every panel,
+// drawMarkers draws a line for each event through every panel (dashed for
+// an instant; for a span, solid at its start and its end), the start's
 // extended up to its label when the label found a lane, then the labels in
 // their lanes above the top panel (lane 0 the lowest) on a white ground, so
 // that lines never cross a label.
@@ -306,9 +394,16 @@ func (f *chartFigure) drawMarkers(tiles []draw.Canvas, lanes [][]laneItem) {
 	bottom := f.panels[len(f.panels)-1].DataCanvas(tiles[len(tiles)-1])
 	tx, _ := f.panels[0].Transforms(&top)
 	line := func(m eventMarker, y vg.Length) {
+		sty := draw.LineStyle{Color: m.color, Width: 0.8, Dashes: []vg.Length{3, 2}}
+		if m.span {
+			sty.Dashes = nil
+			if x := tx(m.x1); m.x1 > m.x && x <= top.Max.X+0.5 {
+				top.StrokeLine2(sty, x, bottom.Min.Y, x, top.Max.Y)
+			}
+		}
 		x := tx(m.x)
 		if x >= top.Min.X-0.5 && x <= top.Max.X+0.5 {
-			top.StrokeLine2(draw.LineStyle{Color: m.color, Width: 0.8, Dashes: []vg.Length{3, 2}}, x, bottom.Min.Y, x, y)
+			top.StrokeLine2(sty, x, bottom.Min.Y, x, y)
 		}
 	}
 	baseline := func(lane int) vg.Length { return top.Max.Y + vg.Length(lane)*laneHeight + 3 }
@@ -343,13 +438,20 @@ func (f *chartFigure) drawMarkers(tiles []draw.Canvas, lanes [][]laneItem) {
 	}
 }
 
-// eventColor is the marker colour of an event kind.
+// eventColor is the colour of an event kind on the charts and in the
+// events table; kinds gonogo does not write are grey.
 func eventColor(kind string) color.Color {
 	switch kind {
-	case "fault":
+	case gonogo.EventFault:
 		return palette.red
-	case "flip", "rollback":
+	case gonogo.EventFlip:
 		return palette.purple
+	case gonogo.EventRollback:
+		return palette.brown
+	case gonogo.EventStep:
+		return palette.cyan
+	case gonogo.EventMarker:
+		return palette.pink
 	}
 	return mutedInk
 }

@@ -74,20 +74,21 @@ func bucketSize(n int) int { return max(1, (n+maxPoints-1)/maxPoints) }
 // secondsDur converts seconds to a duration.
 func secondsDur(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// latencySeries holds per-interval latency percentiles in milliseconds.
+// latencySeries holds per-interval percentiles of a time metric in
+// milliseconds.
 type latencySeries struct {
 	x                  []float64
 	p50, p90, p99, max []float64
 	perBucket          int // intervals per point
 }
 
-// latencyOverTime computes the percentiles of the overall latency interval
-// histograms, keeping each bucket's maximum so that spikes survive
-// downsampling.
-func latencyOverTime(ivs []analyze.IntervalStats, ax timeAxis) latencySeries {
+// overTime computes the percentiles of the interval histograms tagged
+// tag (an overall metric: latency, ttft, tpot), keeping each bucket's
+// maximum so that spikes survive downsampling.
+func overTime(ivs []analyze.IntervalStats, tag string, ax timeAxis) latencySeries {
 	var lat []analyze.IntervalStats
 	for _, iv := range ivs {
-		if iv.Tag == analyze.MetricLatency && iv.Count > 0 {
+		if iv.Tag == tag && iv.Count > 0 {
 			lat = append(lat, iv)
 		}
 	}
@@ -152,7 +153,7 @@ func ratesFromIntervals(ivs []analyze.IntervalStats, ax timeAxis) rateSeries {
 		if iv.Tag == analyze.MetricLatency {
 			tl = append(tl, analyze.TimelinePoint{
 				StartS: iv.Start.Sub(ax.start).Seconds(), EndS: iv.End.Sub(ax.start).Seconds(),
-				Requests: iv.Count,
+				Counts: analyze.Counts{Requests: iv.Count},
 			})
 		}
 	}

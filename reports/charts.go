@@ -8,12 +8,16 @@ import (
 	"sort"
 	"time"
 
+	xfont "golang.org/x/image/font"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/analyze/divergence"
+	"github.com/gonogo-dev/gonogo/internal/numfmt"
 )
 
 // htmlChart is one rendered chart of the page.
@@ -28,6 +32,7 @@ var chartFuncs = []func(in Input, ax timeAxis) ([]*chartFigure, error){
 	latencyFigure,
 	spectrumFigure,
 	throughputFigure,
+	tokensOverTimeFigure,
 	tokenFigures,
 	divergenceFigures,
 }
@@ -42,6 +47,7 @@ func buildCharts(in Input) ([]htmlChart, error) {
 			return nil, err
 		}
 		for _, f := range figs {
+			f.addEventLegend()
 			svg, err := f.svg()
 			if err != nil {
 				return nil, err
@@ -53,7 +59,8 @@ func buildCharts(in Input) ([]htmlChart, error) {
 }
 
 // runTimeAxis is the time axis of the run: from its start over its
-// duration, falling back to the span of its interval histograms.
+// duration, widened to the span of its interval histograms and timeline
+// (a killed run recorded no end).
 func runTimeAxis(in Input) timeAxis {
 	var start, end time.Time
 	switch {
@@ -62,12 +69,12 @@ func runTimeAxis(in Input) timeAxis {
 	case in.Run != nil:
 		start, end = in.Run.Started, in.Run.Ended
 	}
-	if ivs := in.Data.Intervals; len(ivs) > 0 {
-		if start.IsZero() || ivs[0].Start.Before(start) {
-			start = ivs[0].Start
+	for _, iv := range in.Data.Intervals {
+		if start.IsZero() || iv.Start.Before(start) {
+			start = iv.Start
 		}
-		if last := ivs[len(ivs)-1].End; last.After(end) {
-			end = last
+		if iv.End.After(end) {
+			end = iv.End
 		}
 	}
 	if tl := in.Data.Timeline; len(tl) > 0 && !start.IsZero() {
@@ -75,10 +82,11 @@ func runTimeAxis(in Input) timeAxis {
 			end = e
 		}
 	}
-	return newTimeAxis(start, end.Sub(start).Seconds())
+	return newTimeAxis(start, max(0, end.Sub(start).Seconds()))
 }
 
-// eventMarkers turns the run's events into markers on ax.
+// eventMarkers turns the run's events into markers on ax: instants, and
+// spans clipped to the axis. Events wholly outside the axis are left out.
 func eventMarkers(events []gonogo.Event, ax timeAxis) []eventMarker {
 	out := make([]eventMarker, 0, len(events))
 	for _, e := range events {
@@ -86,10 +94,25 @@ func eventMarkers(events []gonogo.Event, ax timeAxis) []eventMarker {
 		if label == "" {
 			label = e.Kind
 		}
-		out = append(out, eventMarker{x: ax.at(e.Time), label: truncRunes(label, maxLabelRune), color: eventColor(e.Kind)})
+		m := eventMarker{x: ax.at(e.Time), kind: e.Kind, label: truncRunes(label, maxLabelRune), color: eventColor(e.Kind)}
+		m.x1 = m.x
+		if e.End != nil {
+			m.span, m.x1 = true, ax.at(*e.End)
+		}
+		if m.x1 < 0 || m.x > ax.max {
+			continue
+		}
+		m.x, m.x1 = max(m.x, 0), min(m.x1, ax.max)
+		out = append(out, m)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].x < out[j].x })
 	return out
+}
+
+// newTimeFigure is a figure over the run's time axis, with the run's
+// events on it.
+func newTimeFigure(in Input, ax timeAxis, title, caption string) *chartFigure {
+	return &chartFigure{title: title, caption: caption, markers: eventMarkers(in.Data.Events, ax)}
 }
 
 // oneFigure adapts a builder of at most one figure to chartFuncs.
@@ -102,15 +125,12 @@ func oneFigure(f *chartFigure, err error) ([]*chartFigure, error) {
 
 // latencyFigure plots p50, p90, p99 and max latency per interval.
 func latencyFigure(in Input, ax timeAxis) ([]*chartFigure, error) {
-	s := latencyOverTime(in.Data.Intervals, ax)
+	s := overTime(in.Data.Intervals, analyze.MetricLatency, ax)
 	if len(s.x) == 0 {
 		return nil, nil
 	}
-	f := &chartFigure{
-		title:   "Latency percentiles over time",
-		caption: "Overall latency per interval, measured from the intended send time." + bucketNote(s.perBucket, "the maximum"),
-		markers: eventMarkers(in.Data.Events, ax),
-	}
+	f := newTimeFigure(in, ax, "Latency percentiles over time",
+		"Overall latency per interval, measured from the intended send time."+bucketNote(s.perBucket, "the maximum"))
 	p := ax.panel("latency (ms)")
 	f.panels = []*plot.Plot{p}
 	for _, sr := range []struct {
@@ -129,6 +149,50 @@ func latencyFigure(in Input, ax timeAxis) ([]*chartFigure, error) {
 		}
 	}
 	headroom(p)
+	return []*chartFigure{f}, nil
+}
+
+// tokensOverTimeFigure plots TTFT p50, p90 and p99 per interval and,
+// below, TPOT's when the run has them.
+func tokensOverTimeFigure(in Input, ax timeAxis) ([]*chartFigure, error) {
+	ttft := overTime(in.Data.Intervals, analyze.MetricTTFT, ax)
+	if len(ttft.x) == 0 {
+		return nil, nil
+	}
+	f := newTimeFigure(in, ax, "Time to first token (TTFT) over time",
+		"TTFT per interval: time from send to the first non-empty content chunk."+bucketNote(ttft.perBucket, "the maximum"))
+	series, yLabels := []latencySeries{ttft}, []string{"ttft (ms)"}
+	if tpot := overTime(in.Data.Intervals, analyze.MetricTPOT, ax); len(tpot.x) > 0 {
+		f.title = "TTFT and TPOT over time"
+		f.caption += " Time per output token (TPOT) per interval below."
+		series, yLabels = append(series, tpot), append(yLabels, "tpot (ms)")
+	}
+	for i, s := range series {
+		p := ax.panel(yLabels[i])
+		if i < len(series)-1 {
+			p.X.Label.Text = ""
+		}
+		f.panels = append(f.panels, p)
+		legend := len(f.legend)
+		for _, sr := range []struct {
+			name  string
+			y     []float64
+			color color.Color
+			width vg.Length
+		}{
+			{"p50", s.p50, palette.blue, 1.4},
+			{"p90", s.p90, palette.green, 1.2},
+			{"p99", s.p99, palette.orange, 1.4},
+		} {
+			if err := f.addLine(p, sr.name, toXYs(s.x, sr.y), sr.color, sr.width, false); err != nil {
+				return nil, err
+			}
+		}
+		if i > 0 {
+			f.legend = f.legend[:legend] // the panels share the top one's legend
+		}
+		headroom(p)
+	}
 	return []*chartFigure{f}, nil
 }
 
@@ -205,11 +269,7 @@ func throughputFigure(in Input, ax timeAxis) ([]*chartFigure, error) {
 	if len(s.x) == 0 {
 		return nil, nil
 	}
-	f := &chartFigure{
-		title:   "Throughput and errors",
-		caption: "Completed requests per second" + bucketNote(s.perBucket, "the average"),
-		markers: eventMarkers(in.Data.Events, ax),
-	}
+	f := newTimeFigure(in, ax, "Throughput and errors", "Completed requests per second"+bucketNote(s.perBucket, "the average"))
 	top := ax.panel("completed (req/s)")
 	f.panels = []*plot.Plot{top}
 	if err := f.addLine(top, "completed/s", toXYs(s.x, s.done), palette.blue, 1.4, false); err != nil {
@@ -217,7 +277,7 @@ func throughputFigure(in Input, ax timeAxis) ([]*chartFigure, error) {
 	}
 	if target := targetRatePerSec(in); target > 0 {
 		line := plotter.XYs{{X: 0, Y: target}, {X: ax.max, Y: target}}
-		if err := f.addLine(top, fmt.Sprintf("target %s/s", fmtValue(target)), line, palette.grey, 1, true); err != nil {
+		if err := f.addLine(top, fmt.Sprintf("target %s/s", numfmt.Sig(target)), line, palette.grey, 1, true); err != nil {
 			return nil, err
 		}
 	}
@@ -266,30 +326,53 @@ func divergenceFigures(in Input, _ timeAxis) ([]*chartFigure, error) {
 	return out, nil
 }
 
-func divergenceChart(c analyze.CandidateReport, noise bool) (*chartFigure, error) {
-	segs := append([]analyze.SegmentReport(nil), c.Segments...)
-	sort.SliceStable(segs, func(i, j int) bool { return segs[i].Corrected > segs[j].Corrected })
+// chartSegments are the segments a divergence chart shows, top to
+// bottom: the most divergent maxSegments, ordered by key and then value
+// with numbers compared as numbers ("0-128" before "128-512").
+func chartSegments(c divergence.CandidateReport) []divergence.SegmentReport {
+	segs := slices.Clone(c.Segments)
 	if len(segs) > maxSegments {
+		sort.SliceStable(segs, func(i, j int) bool { return segs[i].Corrected > segs[j].Corrected })
 		segs = segs[:maxSegments]
 	}
-	// The most divergent segment goes on top: the nominal axis counts up.
+	sort.SliceStable(segs, func(i, j int) bool {
+		if segs[i].Key != segs[j].Key {
+			return naturalLess(segs[i].Key, segs[j].Key)
+		}
+		return naturalLess(segs[i].Value, segs[j].Value)
+	})
+	return segs
+}
+
+// divergenceChart plots the chartSegments of a candidate, each bar pair
+// labelled with the pairs compared.
+func divergenceChart(c divergence.CandidateReport, noise bool) (*chartFigure, error) {
+	segs := chartSegments(c)
+	kept := ""
+	if len(segs) < len(c.Segments) {
+		kept = fmt.Sprintf(" The %d most divergent of %d segments.", len(segs), len(c.Segments))
+	}
+	// The first segment goes on top: the nominal axis counts up.
 	slices.Reverse(segs)
 	names := make([]string, len(segs))
 	raw, corr := make(plotter.Values, len(segs)), make(plotter.Values, len(segs))
+	counts := plotter.XYLabels{XYs: make(plotter.XYs, len(segs)), Labels: make([]string, len(segs))}
 	for i, s := range segs {
 		names[i] = truncRunes(s.Key+"="+s.Value, 28)
 		if s.ExceedsNoise {
 			names[i] += " *"
 		}
 		raw[i], corr[i] = 100*s.DivergedRate, 100*s.Corrected
+		counts.XYs[i] = plotter.XY{X: max(raw[i], corr[i], 0), Y: float64(i)}
+		counts.Labels[i] = "n=" + numfmt.Thousands(s.Compared)
 	}
 	f := &chartFigure{
 		title:   "Output divergence by segment: " + truncRunes(c.Target, 40) + " vs primary",
-		caption: "Share of compared pairs whose outputs differ, raw and after subtracting the primary-vs-secondary noise; * exceeds the noise.",
+		caption: "Share of compared pairs whose outputs differ, raw and corrected for the primary-vs-secondary noise; n pairs compared; * the segment's divergence exceeds its noise by the McNemar test." + kept,
 		panelH:  vg.Length(max(140, 24*len(segs)+60)),
 	}
 	if !noise {
-		f.caption = "Share of compared pairs whose outputs differ; no secondary ran, so there is no noise to subtract; * exceeds the noise thresholds."
+		f.caption = "Share of compared pairs whose outputs differ; n pairs compared; no secondary ran, so nothing is noise-corrected or tested against noise." + kept
 	}
 	p := newPlot("diverged pairs (%)", "")
 	p.NominalY(names...)
@@ -313,6 +396,19 @@ func divergenceChart(c analyze.CandidateReport, noise bool) (*chartFigure, error
 		p.Add(bars)
 		f.legend = append(f.legend, chartLegendEntry{b.name, bars})
 	}
-	p.X.Max = max(1.08*p.X.Max, 1) // percent; no divergence keeps a 0..1 axis
+	labels, err := plotter.NewLabels(counts)
+	if err != nil {
+		return nil, fmt.Errorf("reports: chart %q: %w", f.title, err)
+	}
+	for i := range labels.TextStyle {
+		labels.TextStyle[i] = textStyle(9, xfont.WeightNormal)
+		labels.TextStyle[i].Color = mutedInk
+		labels.TextStyle[i].YAlign = draw.YCenter
+	}
+	labels.Offset = vg.Point{X: 4}
+	p.Add(labels)
+	// Percent; no divergence keeps a 0..1 axis. The headroom leaves room
+	// for the counts at the bars' ends.
+	p.X.Max = max(1.2*p.X.Max, 1)
 	return f, nil
 }

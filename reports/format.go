@@ -2,77 +2,88 @@ package reports
 
 import (
 	"errors"
-	"fmt"
-	"math"
-	"strconv"
 	"strings"
+	"time"
+	"unicode"
+
+	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/internal/numfmt"
 )
 
 // ErrNoRun is returned by the report writers for an Input without a run.
 var ErrNoRun = errors.New("reports: no run to report (Input.Run is nil)")
 
-// fmtScore formats a verdict score with at most one decimal.
-func fmtScore(score float64) string {
-	return strconv.FormatFloat(math.Round(score*10)/10, 'f', -1, 64)
+// fmtGateValue formats a gate's observed or baseline value: a goodput
+// share (0..1 in verdict.json) as a percentage, "97.3 %" (numfmt.Percent);
+// every other value with its unit.
+func fmtGateValue(g analyze.GateResult, v float64) string {
+	if g.Unit != "" || (g.Kind != analyze.Goodput && g.Metric != string(analyze.Goodput)) {
+		return numfmt.Unit(v, g.Unit)
+	}
+	return numfmt.Percent(v)
 }
 
-// fmtUnit formats v followed by its unit, if any.
-func fmtUnit(v float64, unit string) string {
-	switch unit {
-	case "":
-		return fmtValue(v)
-	case "%":
-		return fmtValue(v) + "%"
+// fmtOffset formats an offset from the run's start to a tenth of a
+// second: "+36s", "+1m12.5s", "-2s".
+func fmtOffset(d time.Duration) string {
+	d = d.Round(100 * time.Millisecond)
+	if d < 0 {
+		return "-" + (-d).String()
 	}
-	return fmtValue(v) + " " + unit
+	return "+" + d.String()
 }
 
-// fmtChangePct formats a relative change in percent with its sign.
-func fmtChangePct(pct float64) string { return fmt.Sprintf("%+.1f%%", pct) }
-
-// fmtValue formats v with three significant digits (whole numbers from
-// 100), without trailing zeros.
-func fmtValue(v float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return strconv.FormatFloat(v, 'f', -1, 64)
+// partialNote says why a run's results are partial, "" for a complete
+// run: "partial: interrupted at +37s", "partial: aborted at +12s: …", or
+// "killed: no end recorded" for a run whose run.json still says it is
+// running.
+func partialNote(r *Run) string {
+	if r == nil || !r.Partial() {
+		return ""
 	}
-	a := math.Abs(v)
-	var s string
-	switch {
-	case a >= 100 || a == 0:
-		s = strconv.FormatFloat(v, 'f', 0, 64)
-	case a >= 10:
-		s = strconv.FormatFloat(v, 'f', 1, 64)
-	case a >= 1:
-		s = strconv.FormatFloat(v, 'f', 2, 64)
-	default:
-		s = strconv.FormatFloat(v, 'g', 3, 64)
+	at := fmtOffset(secondsDur(r.DurationS))
+	switch r.Status {
+	case StatusRunning:
+		return "killed: no end recorded"
+	case StatusAborted:
+		if r.AbortReason != "" {
+			return "partial: aborted at " + at + ": " + r.AbortReason
+		}
 	}
-	if strings.ContainsRune(s, '.') && !strings.ContainsRune(s, 'e') {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	return s
+	return "partial: " + r.Status + " at " + at
 }
 
-func fmtPValue(p float64) string {
-	if p < 0.001 {
-		return "< 0.001"
+// naturalLess orders strings with their digit runs compared as numbers,
+// so that segment labels sort as "0-128" < "128-512" < "1024-2048".
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitPrefix(a), digitPrefix(b)
+		switch {
+		case da != "" && db != "":
+			na, nb := strings.TrimLeft(da, "0"), strings.TrimLeft(db, "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[len(da):], b[len(db):]
+		case a[0] != b[0]:
+			return a[0] < b[0]
+		default:
+			a, b = a[1:], b[1:]
+		}
 	}
-	return strconv.FormatFloat(p, 'f', 3, 64)
+	return len(a) < len(b)
 }
 
-// fmtThousands formats n with thousands separators: 72000 → "72,000".
-func fmtThousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
+// digitPrefix is the run of ASCII digits s starts with.
+func digitPrefix(s string) string {
+	i := strings.IndexFunc(s, func(r rune) bool { return r > unicode.MaxASCII || !unicode.IsDigit(r) })
+	if i < 0 {
+		return s
 	}
-	if neg {
-		s = "-" + s
-	}
-	return s
+	return s[:i]
 }
 
 // baselineID is the id of the baseline run, from the verdict or the

@@ -3,24 +3,33 @@ package reports
 import (
 	"fmt"
 	"html/template"
+	"image/color"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/internal/numfmt"
 )
 
 // htmlMaxReasons bounds the reasons shown in the verdict banner.
 const htmlMaxReasons = 5
 
+// htmlMaxEvents bounds the rows of the events table.
+const htmlMaxEvents = 500
+
 // WriteHTML writes the run's report as one self-contained HTML page: the
 // verdict banner, the gate table, the key numbers, charts as inline SVG
 // (latency over time, percentile spectra, throughput and errors, TTFT and
-// TPOT, divergence by segment), and the run's details. The page fetches
-// nothing and needs no script. Charts need in.Data; without it the page
-// has none.
+// TPOT over time and their spectra, divergence by segment) with the run's
+// events on every time axis (spans shaded, instants as lines), the events
+// table, and the run's details. A partial run (killed, interrupted,
+// aborted) never looks like a pass: its banner is amber or red and says
+// so. The page fetches nothing and needs no script. Charts need in.Data;
+// without it the page has none.
 func WriteHTML(w io.Writer, in Input) error {
 	if in.Run == nil && in.Data == nil {
 		return ErrNoRun
@@ -30,6 +39,9 @@ func WriteHTML(w io.Writer, in Input) error {
 		Gates:   htmlGateRows(in.Verdict),
 		Numbers: htmlKeyNumbers(in),
 		Details: htmlDetails(in),
+	}
+	if in.Data != nil {
+		pg.Events, pg.MoreEvents = htmlEventRows(in.Data.Events, runTimeAxis(in).start)
 	}
 	pg.Title = "gonogo report · " + pg.Banner.Run + " · " + pg.Banner.Decision
 	if in.Data != nil {
@@ -52,14 +64,29 @@ type htmlPage struct {
 	Gates   []htmlGateRow
 	Numbers []htmlNumber
 	Charts  []htmlChart
-	Details []htmlDetail
+	Events  []htmlEvent
+	// MoreEvents counts the events left out of the table.
+	MoreEvents int
+	Details    []htmlDetail
 }
 
 type htmlBanner struct {
-	// Class is the CSS class: go, no-go, inconclusive or none.
+	// Class is the CSS class: go, no-go, inconclusive, none, or, for a
+	// partial run not judged no-go, "partial" (amber) or "partial severe"
+	// (red).
 	Class, Decision, Score, Run, Baseline, Gates string
-	Reasons                                      []string
-	MoreReasons                                  int
+	// Partial says why the run's results are partial; empty for a
+	// complete run.
+	Partial     string
+	Reasons     []string
+	MoreReasons int
+}
+
+// htmlEvent is one row of the events table.
+type htmlEvent struct {
+	Offset, Duration, Kind, Target, Source, Message, Attrs string
+	// Swatch colours the kind as the charts do.
+	Swatch template.CSS
 }
 
 type htmlGateRow struct {
@@ -93,13 +120,48 @@ func reportRunID(in Input) string {
 
 func newHTMLBanner(in Input) htmlBanner {
 	b := htmlBanner{Class: "none", Decision: "NOT JUDGED", Run: reportRunID(in), Baseline: baselineID(in)}
-	v := in.Verdict
-	if v == nil {
+	if v := in.Verdict; v != nil {
+		judgedBanner(&b, v)
+	}
+	b.Partial = htmlPartialNote(in)
+	if b.Partial == "" {
 		return b
 	}
+	// A partial run never looks like a pass: amber when it was
+	// interrupted, red when it was killed or aborted; a go (or no)
+	// verdict reads "PARTIAL RUN".
+	if b.Class != string(analyze.NoGo) {
+		b.Class = "partial"
+		if in.Run.Status != StatusInterrupted {
+			b.Class = "partial severe"
+		}
+	}
+	if in.Verdict == nil || in.Verdict.Verdict == analyze.Go {
+		b.Decision = "PARTIAL RUN"
+	}
+	if in.Verdict != nil && in.Verdict.Verdict == analyze.Go {
+		b.Partial += " · verdict.json says go, but a partial run is not a pass"
+	}
+	return b
+}
+
+// htmlPartialNote is partialNote with, for a killed run, how far its data
+// goes.
+func htmlPartialNote(in Input) string {
+	note := partialNote(in.Run)
+	if note != "" && in.Run.Status == StatusRunning && in.Data != nil {
+		if ax := runTimeAxis(in); ax.max > 0 {
+			note += "; data up to " + fmtOffset(secondsDur(ax.max*ax.div))
+		}
+	}
+	return note
+}
+
+// judgedBanner fills the banner from the verdict.
+func judgedBanner(b *htmlBanner, v *analyze.Verdict) {
 	b.Class = string(v.Verdict)
 	b.Decision = strings.ToUpper(string(v.Verdict))
-	b.Score = fmtValue(v.Score)
+	b.Score = numfmt.Decimals(v.Score, 1)
 	var failed, critical, inconclusive int
 	for _, g := range v.Gates {
 		switch g.Status {
@@ -117,7 +179,6 @@ func newHTMLBanner(in Input) htmlBanner {
 	if len(b.Reasons) > htmlMaxReasons {
 		b.Reasons, b.MoreReasons = b.Reasons[:htmlMaxReasons], len(b.Reasons)-htmlMaxReasons
 	}
-	return b
 }
 
 func htmlGateRows(v *analyze.Verdict) []htmlGateRow {
@@ -128,16 +189,16 @@ func htmlGateRows(v *analyze.Verdict) []htmlGateRow {
 	for _, g := range v.Gates {
 		r := htmlGateRow{
 			Class: string(g.Status), Name: g.Name, Kind: string(g.Kind), Scope: g.Scope, Expr: g.Expr,
-			Observed: fmtUnit(g.Observed, g.Unit), Status: string(g.Status), Reason: g.Reason,
+			Observed: fmtGateValue(g, g.Observed), Status: string(g.Status), Reason: g.Reason,
 		}
 		if g.Baseline != nil {
-			r.Baseline = fmtUnit(*g.Baseline, g.Unit)
+			r.Baseline = fmtGateValue(g, *g.Baseline)
 		}
 		if g.ChangePct != nil {
-			r.Change = fmt.Sprintf("%+.1f %%", *g.ChangePct)
+			r.Change = numfmt.Change(*g.ChangePct / 100)
 		}
 		if g.PValue != nil {
-			r.PValue = fmtPValue(*g.PValue)
+			r.PValue = numfmt.PValue(*g.PValue)
 		}
 		if g.Critical {
 			r.Critical = "critical"
@@ -187,14 +248,14 @@ func htmlKeyNumbers(in Input) []htmlNumber {
 	}
 	rq := st.Requests
 	out := []htmlNumber{
-		{Label: "requests", Value: fmtThousands(rq.Total), Sub: "ok " + fmtThousands(rq.OK) + " (" + fmtShare(rq.OK, rq.Total) + ")"},
-		{Label: "failed", Value: fmtThousands(rq.FailedTotal()), Sub: htmlFailedByClass(rq.Failed), Bad: rq.FailedTotal() > 0},
-		{Label: "dropped", Value: fmtThousands(rq.Dropped), Sub: "queued " + fmtThousands(rq.Queued), Bad: rq.Dropped > 0},
+		{Label: "requests", Value: numfmt.Thousands(rq.Total), Sub: "ok " + numfmt.Thousands(rq.OK) + " (" + fmtShare(rq.OK, rq.Total) + ")"},
+		{Label: "failed", Value: numfmt.Thousands(rq.FailedTotal()), Sub: htmlFailedByClass(rq.Failed), Bad: rq.FailedTotal() > 0},
+		{Label: "dropped", Value: numfmt.Thousands(rq.Dropped), Sub: "queued " + numfmt.Thousands(rq.Queued), Bad: rq.Dropped > 0},
 		htmlRateNumber(st, targetRatePerSec(in)),
 	}
 	out = append(out, htmlMetricNumbers(st, overallStats(in.Baseline, in.BaselineData))...)
 	if st.TokensPerSec != nil {
-		out = append(out, htmlNumber{Label: "output tokens", Value: fmtValue(*st.TokensPerSec) + "/s"})
+		out = append(out, htmlNumber{Label: "output tokens", Value: numfmt.Sig(*st.TokensPerSec) + "/s"})
 	}
 	return out
 }
@@ -217,10 +278,10 @@ func htmlMetricNumbers(st, base *analyze.Stats) []htmlNumber {
 		if ms == nil {
 			continue
 		}
-		n := htmlNumber{Label: m.label, Value: fmtValue(m.q(ms)) + " ms"}
+		n := htmlNumber{Label: m.label, Value: numfmt.Unit(m.q(ms), "ms")}
 		if base != nil {
 			if bm := base.Metric(m.metric); bm != nil {
-				n.Sub = "baseline " + fmtValue(m.q(bm)) + " ms" + fmtChangeFrom(m.q(ms), m.q(bm))
+				n.Sub = "baseline " + numfmt.Unit(m.q(bm), "ms") + fmtChangeFrom(m.q(ms), m.q(bm))
 			}
 		}
 		out = append(out, n)
@@ -229,9 +290,9 @@ func htmlMetricNumbers(st, base *analyze.Stats) []htmlNumber {
 }
 
 func htmlRateNumber(st *analyze.Stats, target float64) htmlNumber {
-	n := htmlNumber{Label: "achieved rate", Value: fmtValue(st.Rate.AchievedPerSec) + "/s", Sub: "no target rate"}
+	n := htmlNumber{Label: "achieved rate", Value: numfmt.Sig(st.Rate.AchievedPerSec) + "/s", Sub: "no target rate"}
 	if target > 0 {
-		n.Sub = "target " + fmtValue(target) + "/s (" + fmtValue(100*st.Rate.AchievedPerSec/target) + " %)"
+		n.Sub = "target " + numfmt.Sig(target) + "/s (" + numfmt.Percent(st.Rate.AchievedPerSec/target) + ")"
 		n.Bad = st.Rate.AchievedPerSec < 0.95*target
 	}
 	return n
@@ -241,7 +302,7 @@ func htmlFailedByClass(failed map[string]int64) string {
 	var parts []string
 	for _, c := range gonogo.ErrorClasses {
 		if n := failed[string(c)]; n > 0 {
-			parts = append(parts, string(c)+" "+fmtThousands(n))
+			parts = append(parts, string(c)+" "+numfmt.Thousands(n))
 		}
 	}
 	if len(parts) == 0 {
@@ -260,13 +321,14 @@ func htmlDetails(in Input) []htmlDetail {
 	add("run", reportRunID(in))
 	add("baseline", baselineID(in))
 	if r := in.Run; r != nil {
+		add("status", r.Status)
 		add("command", r.Command)
 		add("target", r.Target)
 		add("protocol", r.Protocol)
 		if !r.Started.IsZero() {
 			add("started", r.Started.UTC().Format(time.RFC3339))
 		}
-		add("duration", fmtValue(r.DurationS)+" s")
+		add("duration", numfmt.Unit(r.DurationS, "s"))
 		if r.Aborted {
 			add("aborted", r.AbortReason)
 		}
@@ -274,23 +336,51 @@ func htmlDetails(in Input) []htmlDetail {
 		out = appendDetailList(out, "scenarios", htmlScenarioLines(r.Scenarios))
 		out = appendDetailList(out, "files", r.Files)
 	}
-	if in.Data != nil && len(in.Data.Events) > 0 {
-		out = appendDetailList(out, "events", eventLines(in.Data.Events, runTimeAxis(in).start))
-	}
 	if in.Verdict != nil {
 		add("gates file", in.Verdict.Gatefile)
 	}
 	return out
 }
 
-// eventLines lists events with their offset from start: "+36s · fault ·
-// latency +40ms".
-func eventLines(events []gonogo.Event, start time.Time) []string {
-	out := make([]string, len(events))
-	for i, e := range events {
-		out[i] = "+" + e.Time.Sub(start).Round(time.Second).String() + " · " + e.Kind + " · " + e.Message
+// htmlEventRows are the rows of the events table in time order, offsets
+// from start, at most htmlMaxEvents; more counts those left out.
+func htmlEventRows(events []gonogo.Event, start time.Time) (rows []htmlEvent, more int) {
+	sorted := sortedEvents(events)
+	if len(sorted) > htmlMaxEvents {
+		sorted, more = sorted[:htmlMaxEvents], len(sorted)-htmlMaxEvents
 	}
+	rows = make([]htmlEvent, len(sorted))
+	for i, e := range sorted {
+		rows[i] = htmlEvent{
+			Offset: fmtOffset(e.Time.Sub(start)), Duration: eventDuration(e), Kind: e.Kind,
+			Target: e.Target, Source: e.Source, Message: e.Message,
+			Attrs:  strings.Join(sortedKeyValues(e.Attrs), ", "),
+			Swatch: template.CSS("background:" + colorHex(eventColor(e.Kind))),
+		}
+	}
+	return rows, more
+}
+
+// sortedEvents is a copy of events in time order.
+func sortedEvents(events []gonogo.Event) []gonogo.Event {
+	out := slices.Clone(events)
+	slices.SortStableFunc(out, func(a, b gonogo.Event) int { return a.Time.Compare(b.Time) })
 	return out
+}
+
+// eventDuration is how long a span lasted ("12.5s"), empty for an
+// instant.
+func eventDuration(e gonogo.Event) string {
+	if e.End == nil {
+		return ""
+	}
+	return e.End.Sub(e.Time).Round(100 * time.Millisecond).String()
+}
+
+// colorHex is c as a CSS colour, "#d62728".
+func colorHex(c color.Color) string {
+	n := color.NRGBAModel.Convert(c).(color.NRGBA)
+	return fmt.Sprintf("#%02x%02x%02x", n.R, n.G, n.B)
 }
 
 func appendDetailList(out []htmlDetail, name string, list []string) []htmlDetail {
@@ -326,7 +416,7 @@ func fmtShare(n, of int64) string {
 	if of == 0 {
 		return "–"
 	}
-	return fmtValue(100*float64(n)/float64(of)) + " %"
+	return numfmt.Percent(float64(n) / float64(of))
 }
 
 // fmtChangeFrom is " (+12.5 %)", the relative change from base to v.
@@ -334,7 +424,7 @@ func fmtChangeFrom(v, base float64) string {
 	if base == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (%+.1f %%)", 100*(v-base)/base)
+	return " (" + numfmt.Change((v-base)/base) + ")"
 }
 
 var htmlTemplate = template.Must(template.New("report").Parse(htmlPageSource))
@@ -352,7 +442,8 @@ body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.45 system-ui,-ap
 main{max-width:1120px;margin:0 auto;padding:20px 24px 40px}
 h2{font-size:18px;margin:28px 0 10px}
 .banner{border-radius:8px;padding:18px 22px;color:#fff;background:#57606a}
-.banner.go{background:var(--go)}.banner.no-go{background:var(--nogo)}.banner.inconclusive{background:var(--inc)}
+.banner.go{background:var(--go)}.banner.no-go{background:var(--nogo)}.banner.inconclusive,.banner.partial{background:var(--inc)}.banner.partial.severe{background:var(--nogo)}
+.banner .partial{margin-top:8px;font-weight:700;font-size:16px}
 .banner .decision{font-size:34px;font-weight:800;letter-spacing:.5px;margin-right:18px}
 .banner .score{font-size:20px;font-weight:600}
 .banner .ids{margin-top:4px;opacity:.92;font-size:14px}
@@ -384,6 +475,7 @@ svg.chart text{font-family:"Liberation Sans",Arial,Helvetica,"Nimbus Sans","Deja
 dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 18px;background:#fff;border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:0}
 dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 dd ul{margin:0;padding-left:18px}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 </style>
 </head>
 <body>
@@ -392,6 +484,7 @@ dd ul{margin:0;padding-left:18px}
 <div><span class="decision">{{.Banner.Decision}}</span>{{with .Banner.Score}}<span class="score">score {{.}} / 100</span>{{end}}</div>
 <div class="ids">run <span class="mono">{{.Banner.Run}}</span>{{with .Banner.Baseline}} · baseline <span class="mono">{{.}}</span>{{end}}</div>
 {{with .Banner.Gates}}<div class="gates">{{.}}</div>{{end}}
+{{with .Banner.Partial}}<div class="partial" id="partial">⚠ {{.}}</div>{{end}}
 {{if .Banner.Reasons}}<ul>{{range .Banner.Reasons}}<li>{{.}}</li>{{end}}{{with .Banner.MoreReasons}}<li>and {{.}} more (see the gates below)</li>{{end}}</ul>{{end}}
 </section>
 {{if .Gates}}
@@ -416,6 +509,16 @@ dd ul{margin:0;padding-left:18px}
 <figcaption>{{.Caption}}</figcaption>
 </figure>
 {{end}}{{end}}
+{{if .Events}}
+<h2>Events</h2>
+<table id="events">
+<thead><tr><th>time</th><th>duration</th><th>kind</th><th>target</th><th>source</th><th>message</th><th>attributes</th></tr></thead>
+<tbody>
+{{range .Events}}<tr><td class="num">{{.Offset}}</td><td class="num">{{.Duration}}</td><td><span class="swatch" style="{{.Swatch}}"></span>{{.Kind}}</td><td>{{.Target}}</td><td>{{.Source}}</td><td>{{.Message}}</td><td class="mono">{{.Attrs}}</td></tr>
+{{end}}{{with .MoreEvents}}<tr><td colspan="7">and {{.}} more events (see events.ndjson)</td></tr>
+{{end}}</tbody>
+</table>
+{{end}}
 <h2>Run details</h2>
 <dl id="details">
 {{range .Details}}<dt>{{.Name}}</dt><dd>{{if .List}}<ul>{{range .List}}<li class="mono">{{.}}</li>{{end}}</ul>{{else}}{{.Value}}{{end}}</dd>

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -49,7 +50,7 @@ func artifactDir(t *testing.T) string {
 
 // pageProblems collects what a page must not do: console errors,
 // uncaught exceptions, browser log errors and requests for anything but
-// the page itself.
+// the pages themselves.
 type pageProblems struct {
 	mu   sync.Mutex
 	list []string
@@ -69,7 +70,7 @@ func (p *pageProblems) all() []string {
 
 // listen is a chromedp listener; it runs in the tab's read loop, so it only
 // records.
-func (p *pageProblems) listen(pageURL string) func(ev any) {
+func (p *pageProblems) listen(pageURLs ...string) func(ev any) {
 	return func(ev any) {
 		switch ev := ev.(type) {
 		case *runtime.EventConsoleAPICalled:
@@ -87,7 +88,7 @@ func (p *pageProblems) listen(pageURL string) func(ev any) {
 				p.add("log error: %s (%s)", ev.Entry.Text, ev.Entry.URL)
 			}
 		case *network.EventRequestWillBeSent:
-			if u := ev.Request.URL; u != pageURL && !strings.HasPrefix(u, "data:") {
+			if u := ev.Request.URL; !slices.Contains(pageURLs, u) && !strings.HasPrefix(u, "data:") {
 				p.add("request for %s: the report must be self-contained", u)
 			}
 		}
@@ -101,6 +102,9 @@ type chartBox struct {
 	Height float64 `json:"height"`
 	Paths  int     `json:"paths"`
 	Drawn  int     `json:"drawn"`
+	// Shaded counts the event span bands on screen: translucent fills
+	// taller than a legend swatch, inside the chart.
+	Shaded int `json:"shaded"`
 }
 
 const chartsJS = `Array.from(document.querySelectorAll('svg.chart')).map(s => {
@@ -110,8 +114,22 @@ const chartsJS = `Array.from(document.querySelectorAll('svg.chart')).map(s => {
 		label: s.getAttribute('aria-label') || '',
 		width: r.width, height: r.height, paths: paths.length,
 		drawn: paths.filter(p => p.getTotalLength() > 0 && p.getBBox().width > 0).length,
+		shaded: paths.filter(p => {
+			const st = getComputedStyle(p), b = p.getBoundingClientRect();
+			const op = parseFloat(st.fillOpacity);
+			return st.fill !== 'none' && op > 0.05 && op < 0.5 && st.visibility === 'visible' &&
+				b.width >= 2 && b.height >= 40 && b.left >= r.left && b.right <= r.right && b.top >= r.top && b.bottom <= r.bottom;
+		}).length,
 	};
 })`
+
+// partialBannerJS is the verdict banner's background colour and the
+// partial-run line, empty when the line is not visible.
+const partialBannerJS = `(() => {
+	const b = document.querySelector('#verdict'), p = document.querySelector('#partial');
+	const r = p ? p.getBoundingClientRect() : {width: 0, height: 0};
+	return [getComputedStyle(b).backgroundColor, r.width > 0 && r.height > 0 ? p.innerText : ''];
+})()`
 
 const bannerJS = `(() => {
 	const b = document.querySelector('#verdict');
@@ -131,6 +149,15 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	pageURL := "file://" + path
+	// An interrupted run judged go, whose banner must not look like a pass.
+	partial := htmlFixture(t)
+	partial.Run = partialRun(partial.Run, StatusInterrupted)
+	partial.Verdict = goVerdict(partial.Run.ID)
+	partialPath := filepath.Join(filepath.Dir(path), "report-partial.html")
+	if err := os.WriteFile(partialPath, []byte(renderHTML(t, partial)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	partialURL := "file://" + partialPath
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -140,7 +167,7 @@ func TestHTMLInChromium(t *testing.T) {
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	defer cancelAlloc()
 	var problems pageProblems
-	bctx, cancelTab := chromedp.NewContext(actx, chromedp.WithListener(problems.listen(pageURL)))
+	bctx, cancelTab := chromedp.NewContext(actx, chromedp.WithListener(problems.listen(pageURL, partialURL)))
 	defer cancelTab()
 
 	if err := chromedp.Do(bctx, chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.CSS("#details"))); err != nil {
@@ -164,6 +191,11 @@ func TestHTMLInChromium(t *testing.T) {
 		if c.Width < 100 || c.Height < 100 || c.Drawn < 3 {
 			t.Errorf("chart %q: %.0f×%.0f px, %d paths of which %d drawn", c.Label, c.Width, c.Height, c.Paths, c.Drawn)
 		}
+		// The fault span is shaded once per panel of every time chart,
+		// and on no other chart.
+		if want := htmlTimeCharts[c.Label]; c.Shaded != want {
+			t.Errorf("chart %q: %d span bands on screen, want %d", c.Label, c.Shaded, want)
+		}
 	}
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -174,6 +206,18 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (page %s)", shot, path)
+
+	// The interrupted run has an amber banner that says so.
+	if err := chromedp.Do(bctx, chromedp.Navigate(partialURL), chromedp.WaitVisible(chromedp.CSS("#details"))); err != nil {
+		t.Fatalf("load %s: %v", partialURL, err)
+	}
+	got, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](partialBannerJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if amber := "rgb(154, 103, 0)"; len(got) != 2 || got[0] != amber || !strings.Contains(got[1], "partial: interrupted at +37.2s") {
+		t.Errorf("partial run's banner: %q, want background %s and the partial line visible", got, amber)
+	}
 	for _, p := range problems.all() {
 		t.Error(p)
 	}

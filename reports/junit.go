@@ -8,10 +8,8 @@ import (
 	"strings"
 
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/internal/numfmt"
 )
-
-// JUnitFile is the conventional name of the JUnit report in a run directory.
-const JUnitFile = "junit.xml"
 
 // junitSuites is the JUnit XML document, in the dialect that Jenkins,
 // GitLab and the GitHub test reporters read.
@@ -66,9 +64,9 @@ type junitSkipped struct {
 // WriteJUnit writes in as a JUnit XML report for CI test reporters: one
 // test suite named after the run, with one test case per verdict gate
 // (failed gates fail, inconclusive ones are skipped), or, when the run was
-// not judged, one per run.json threshold. An aborted run adds an error
-// case "run completed", so that CI does not take partial results for
-// complete ones.
+// not judged, one per run.json threshold. A partial run (killed,
+// interrupted, aborted) adds an error case "run completed" saying why, so
+// that CI does not take partial results for complete ones.
 func WriteJUnit(w io.Writer, in Input) error {
 	if in.Run == nil {
 		return ErrNoRun
@@ -83,7 +81,7 @@ func WriteJUnit(w io.Writer, in Input) error {
 	if v := in.Verdict; v != nil {
 		s.Properties = append(s.Properties,
 			junitProperty{"verdict", string(v.Verdict)},
-			junitProperty{"score", fmtScore(v.Score)})
+			junitProperty{"score", numfmt.Decimals(v.Score, 1)})
 		for _, g := range v.Gates {
 			s.Cases = append(s.Cases, gateCase(g))
 		}
@@ -97,11 +95,11 @@ func WriteJUnit(w io.Writer, in Input) error {
 	if id := baselineID(in); id != "" {
 		s.Properties = append(s.Properties, junitProperty{"baseline", id})
 	}
-	if in.Run.Aborted {
-		s.Cases = append(s.Cases, junitCase{
-			Classname: "gonogo.run", Name: "run completed",
-			Error: &junitProblem{Message: "run aborted: " + in.Run.AbortReason, Type: "aborted"},
-		})
+	if in.Run.Status != "" {
+		s.Properties = append(s.Properties, junitProperty{"status", in.Run.Status})
+	}
+	if c, ok := runCompletedCase(in.Run); ok {
+		s.Cases = append(s.Cases, c)
 	}
 	for _, c := range s.Cases {
 		switch {
@@ -127,6 +125,26 @@ func WriteJUnit(w io.Writer, in Input) error {
 	}
 	ew.printf("\n")
 	return ew.err
+}
+
+// runCompletedCase is the error case "run completed" of a partial or
+// aborted run; ok is false for a complete one.
+func runCompletedCase(r *Run) (c junitCase, ok bool) {
+	c = junitCase{Classname: "gonogo.run", Name: "run completed"}
+	switch note := partialNote(r); {
+	case note != "":
+		typ := r.Status
+		if typ == StatusRunning {
+			typ = "killed"
+		}
+		c.Error = &junitProblem{Message: note, Type: typ,
+			Body: "status: " + r.Status + "\nthe results cover only what was measured before the run ended; they are not a pass\n"}
+	case r.Aborted:
+		c.Error = &junitProblem{Message: "run aborted: " + r.AbortReason, Type: "aborted"}
+	default:
+		return c, false
+	}
+	return c, true
 }
 
 // gateCase is the test case of one verdict gate.
@@ -155,7 +173,7 @@ func gateMessage(g analyze.GateResult) string {
 	if g.Reason != "" {
 		return g.Reason
 	}
-	return fmt.Sprintf("%s %s: observed %s", g.Metric, g.Expr, fmtUnit(g.Observed, g.Unit))
+	return fmt.Sprintf("%s %s: observed %s", g.Metric, g.Expr, fmtGateValue(g, g.Observed))
 }
 
 // gateDetails lists a gate's figures, one "field: value" a line.
@@ -167,18 +185,18 @@ func gateDetails(g analyze.GateResult) string {
 		line("scope", g.Scope)
 	}
 	line("expr", g.Expr)
-	line("observed", fmtUnit(g.Observed, g.Unit))
+	line("observed", fmtGateValue(g, g.Observed))
 	if g.Baseline != nil {
-		line("baseline", fmtUnit(*g.Baseline, g.Unit))
+		line("baseline", fmtGateValue(g, *g.Baseline))
 	}
 	if g.ChangePct != nil {
-		line("change", fmtChangePct(*g.ChangePct))
+		line("change", numfmt.Change(*g.ChangePct/100))
 	}
 	if g.PValue != nil {
-		line("p-value", fmtValue(*g.PValue))
+		line("p-value", numfmt.PValue(*g.PValue))
 	}
 	if g.EffectSize != nil {
-		line("effect size", fmtValue(*g.EffectSize))
+		line("effect size", numfmt.Sig(*g.EffectSize))
 	}
 	line("critical", strconv.FormatBool(g.Critical))
 	return b.String()
@@ -190,7 +208,7 @@ func thresholdCase(t analyze.ThresholdResult) junitCase {
 	if t.Pass {
 		return c
 	}
-	obs := fmtValue(t.Observed)
+	obs := numfmt.Sig(t.Observed)
 	if t.NoData {
 		obs = "no data"
 	}

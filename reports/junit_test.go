@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/rundir"
 )
 
 func ptr(v float64) *float64 { return &v }
@@ -40,7 +41,7 @@ func handRun(id string, st analyze.Stats) *Run {
 	return &Run{
 		Schema: SchemaVersion, ID: id, Started: start, Ended: start.Add(time.Minute), DurationS: 60,
 		Command: "gonogo run --out out/" + id, Target: "http://127.0.0.1:8000", Protocol: "openai",
-		Overall: st, Files: []string{analyze.IntervalLogFile, HTMLFile},
+		Overall: st, Files: []string{rundir.IntervalLog, rundir.HTML},
 	}
 }
 
@@ -208,7 +209,7 @@ func TestWriteJUnitVerdict(t *testing.T) {
 		}
 	}
 	body := s.Cases[0].Failure.Body
-	for _, want := range []string{"observed: 569 ms", "baseline: 412 ms", "change: +38.1%", "p-value: 0.0004", "effect size: 0.41"} {
+	for _, want := range []string{"observed: 569 ms", "baseline: 412 ms", "change: +38.1 %", "p-value: < 0.001", "effect size: 0.41"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("critical gate details lack %q:\n%s", want, body)
 		}

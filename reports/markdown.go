@@ -9,35 +9,45 @@ import (
 	"strings"
 
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/analyze/divergence"
+	"github.com/gonogo-dev/gonogo/internal/numfmt"
+	"github.com/gonogo-dev/gonogo/rundir"
 )
-
-// MarkdownFile is the conventional name of the Markdown summary in a run
-// directory.
-const MarkdownFile = "summary.md"
-
-// HTMLFile is the conventional name of the HTML report in a run directory.
-const HTMLFile = "report.html"
 
 // noValue fills a Markdown cell that has no value.
 const noValue = "—"
+
+// mdMaxEvents bounds the events the Markdown summary lists.
+const mdMaxEvents = 10
 
 // WriteMarkdown writes in as a short GitHub-flavoured Markdown summary for
 // pull-request comments and $GITHUB_STEP_SUMMARY: the verdict and its
 // reasons, a gate table (or, when the run was not judged, a threshold
 // table), the key metrics beside the baseline's, the divergence headline of
-// a shadow run, and where the run directory and its HTML report are.
+// a shadow run, the run's events, and where the run directory and its HTML
+// report are. A partial run (killed, interrupted, aborted) says so in its
+// headline; a go verdict or passed thresholds on one read "PARTIAL RUN".
 func WriteMarkdown(w io.Writer, in Input) error {
 	if in.Run == nil {
 		return ErrNoRun
 	}
 	ew := &errWriter{w: w}
-	if v := in.Verdict; v != nil {
-		ew.printf("### gonogo: **%s** (score %s/100)\n\n", strings.ToUpper(string(v.Verdict)), fmtScore(v.Score))
-	} else {
+	partial := partialNote(in.Run)
+	switch v := in.Verdict; {
+	case v != nil && partial != "" && v.Verdict == analyze.Go:
+		ew.printf("### gonogo: **PARTIAL RUN** (verdict go, score %s/100, is not a pass)\n\n", numfmt.Decimals(v.Score, 1))
+	case v != nil:
+		ew.printf("### gonogo: **%s** (score %s/100)\n\n", strings.ToUpper(string(v.Verdict)), numfmt.Decimals(v.Score, 1))
+	case partial != "":
+		ew.printf("### gonogo: **PARTIAL RUN** (%s)\n\n", thresholdCount(in.Run.Thresholds))
+	default:
 		ew.printf("### gonogo: %s\n\n", thresholdBadge(in.Run.Thresholds))
 	}
 	ew.printf("%s\n", runLine(in))
-	if in.Run.Aborted {
+	switch {
+	case partial != "":
+		ew.printf("\n**Partial run** — %s: the results cover only what was measured before it ended.\n", mdInline(partial))
+	case in.Run.Aborted:
 		ew.printf("\n**Aborted:** %s\n", mdInline(in.Run.AbortReason))
 	}
 	if v := in.Verdict; v != nil {
@@ -55,11 +65,14 @@ func WriteMarkdown(w io.Writer, in Input) error {
 	if in.Data != nil && in.Data.Divergence != nil {
 		writeDivergence(ew, in.Data.Divergence)
 	}
+	if in.Data != nil && len(in.Data.Events) > 0 {
+		writeEvents(ew, in)
+	}
 	if in.Data != nil && in.Data.Dir != "" {
 		dir := in.Data.Dir
 		ew.printf("\n---\nrun directory `%s`", dir)
-		html := filepath.Join(dir, HTMLFile)
-		if slices.Contains(in.Run.Files, HTMLFile) || fileExists(html) {
+		html := filepath.Join(dir, rundir.HTML)
+		if slices.Contains(in.Run.Files, rundir.HTML) || fileExists(html) {
 			ew.printf(" · HTML report `%s`", html)
 		}
 		ew.printf("\n")
@@ -72,16 +85,33 @@ func thresholdBadge(ts []analyze.ThresholdResult) string {
 	if len(ts) == 0 {
 		return "**NO VERDICT** (no gates, no thresholds)"
 	}
-	failed := 0
-	for _, t := range ts {
-		if !t.Pass {
-			failed++
-		}
-	}
-	if failed > 0 {
+	if failed := failedThresholds(ts); failed > 0 {
 		return fmt.Sprintf("**THRESHOLDS FAILED** (%d of %d)", failed, len(ts))
 	}
 	return fmt.Sprintf("**THRESHOLDS PASSED** (%d of %d)", len(ts), len(ts))
+}
+
+// thresholdCount is "2 of 3 thresholds failed", "3 thresholds passed" or
+// "no thresholds".
+func thresholdCount(ts []analyze.ThresholdResult) string {
+	switch failed := failedThresholds(ts); {
+	case len(ts) == 0:
+		return "no thresholds"
+	case failed > 0:
+		return fmt.Sprintf("%d of %d thresholds failed", failed, len(ts))
+	}
+	return fmt.Sprintf("%d thresholds passed", len(ts))
+}
+
+// failedThresholds counts the thresholds that failed.
+func failedThresholds(ts []analyze.ThresholdResult) int {
+	n := 0
+	for _, t := range ts {
+		if !t.Pass {
+			n++
+		}
+	}
+	return n
 }
 
 // runLine names the run, what it targeted, how long it ran and the
@@ -104,15 +134,15 @@ func writeGateTable(ew *errWriter, gates []analyze.GateResult) {
 	}
 	rows := make([][]string, 0, len(gates))
 	for _, g := range gates {
-		obs, base, change := fmtUnit(g.Observed, g.Unit), noValue, noValue
+		obs, base, change := fmtGateValue(g, g.Observed), noValue, noValue
 		if g.Status == analyze.GateInconclusive && g.Observed == 0 {
 			obs = noValue // nothing was measured
 		}
 		if g.Baseline != nil {
-			base = fmtUnit(*g.Baseline, g.Unit)
+			base = fmtGateValue(g, *g.Baseline)
 		}
 		if g.ChangePct != nil {
-			change = fmtChangePct(*g.ChangePct)
+			change = numfmt.Change(*g.ChangePct / 100)
 		}
 		status := string(g.Status)
 		if g.Status == analyze.GateFail {
@@ -133,7 +163,7 @@ func writeThresholdTable(ew *errWriter, ts []analyze.ThresholdResult) {
 	}
 	rows := make([][]string, 0, len(ts))
 	for _, t := range ts {
-		obs, status := fmtValue(t.Observed), "pass"
+		obs, status := numfmt.Sig(t.Observed), "pass"
 		if t.NoData {
 			obs = "no data"
 		}
@@ -162,9 +192,9 @@ type keyMetric struct {
 var keyMetrics = []keyMetric{
 	{name: "requests", get: func(s *analyze.Stats) (float64, bool) { return float64(s.Requests.Total), true },
 		format: func(v float64) string { return fmtNum(v, 0) }},
-	{name: "error rate", get: errorRate, format: func(v float64) string { return fmtNum(100*v, 2) + "%" }, points: true},
+	{name: "error rate", get: errorRate, format: numfmt.Percent, points: true},
 	{name: "achieved rate", get: func(s *analyze.Stats) (float64, bool) { return s.Rate.AchievedPerSec, true },
-		format: func(v float64) string { return fmtNum(v, 1) + "/s" }},
+		format: func(v float64) string { return numfmt.Sig(v) + "/s" }},
 	{name: "latency p50", get: quantileOf(analyze.MetricLatency, func(m *analyze.MetricStats) float64 { return m.P50 }), format: fmtMs},
 	{name: "latency p99", get: quantileOf(analyze.MetricLatency, p99), format: fmtMs},
 	{name: "ttft p99", get: quantileOf(analyze.MetricTTFT, p99), format: fmtMs},
@@ -189,7 +219,7 @@ func quantileOf(metric string, pick func(*analyze.MetricStats) float64) func(*an
 	}
 }
 
-func fmtMs(v float64) string { return fmtUnit(v, "ms") }
+func fmtMs(v float64) string { return numfmt.Unit(v, "ms") }
 
 // writeKeyMetrics writes the overall figures of the run, and beside them
 // the baseline's and the change when there is a baseline. Rows that
@@ -226,7 +256,7 @@ func writeKeyMetrics(ew *errWriter, in Input) {
 			case k.points:
 				change = fmt.Sprintf("%+.2f pp", 100*(v-bv))
 			case bv != 0:
-				change = fmtChangePct(100 * (v - bv) / bv)
+				change = numfmt.Change((v - bv) / bv)
 			}
 			row = append(row, b, change)
 		}
@@ -238,7 +268,7 @@ func writeKeyMetrics(ew *errWriter, in Input) {
 
 // writeDivergence writes the headline figures of each candidate of a
 // shadow run.
-func writeDivergence(ew *errWriter, d *analyze.DivergenceReport) {
+func writeDivergence(ew *errWriter, d *divergence.Report) {
 	ew.printf("\n#### Output divergence\n\n")
 	noise := "no secondary, so figures are not noise-corrected"
 	if d.NoiseMeasured {
@@ -252,7 +282,7 @@ func writeDivergence(ew *errWriter, d *analyze.DivergenceReport) {
 			if h.ExceedsNoise {
 				beyond = "**yes**"
 			}
-			rows = append(rows, []string{c.Target, h.Metric, fmtValue(h.Raw), fmtValue(h.Noise), fmtValue(h.Corrected), beyond})
+			rows = append(rows, []string{c.Target, h.Metric, numfmt.Sig(h.Raw), numfmt.Sig(h.Noise), numfmt.Sig(h.Corrected), beyond})
 		}
 	}
 	if len(rows) == 0 {
@@ -260,6 +290,30 @@ func writeDivergence(ew *errWriter, d *analyze.DivergenceReport) {
 		return
 	}
 	mdTable(ew, "llrrrl", []string{"candidate", "figure", "raw", "noise", "corrected", "beyond noise"}, rows)
+}
+
+// writeEvents lists the first mdMaxEvents events of the run, one line
+// each: "- +36s · fault · for 10s · proxy · latency +40ms".
+func writeEvents(ew *errWriter, in Input) {
+	events := sortedEvents(in.Data.Events)
+	start := runTimeAxis(in).start
+	ew.printf("\n#### Events\n\n")
+	for i, e := range events {
+		if i == mdMaxEvents {
+			ew.printf("- and %d more (see the HTML report or events.ndjson)\n", len(events)-mdMaxEvents)
+			break
+		}
+		parts := []string{fmtOffset(e.Time.Sub(start)), e.Kind}
+		if d := eventDuration(e); d != "" {
+			parts = append(parts, "for "+d)
+		}
+		for _, p := range []string{e.Target, e.Message} {
+			if p != "" {
+				parts = append(parts, p)
+			}
+		}
+		ew.printf("- %s\n", mdInline(strings.Join(parts, " · ")))
+	}
 }
 
 // mdTable writes a table preceded by a blank line; align holds 'l' or 'r'

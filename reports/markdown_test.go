@@ -6,8 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/analyze/divergence"
+	"github.com/gonogo-dev/gonogo/rundir"
 )
 
 // tableColumns checks that every row of every table in md has as many
@@ -53,12 +57,12 @@ func TestWriteMarkdownVerdict(t *testing.T) {
 	for _, want := range []string{
 		"**NO-GO** (score 62.5/100)",
 		"- critical gate p99 latency failed",
-		"| p99 latency | 569 ms | 412 ms | +38.1% | **FAIL** (critical) |",
+		"| p99 latency | 569 ms | 412 ms | +38.1 % | **FAIL** (critical) |",
 		"| goodput | — | — | — | inconclusive |",
 		`| ttft p99 <800ms \| "chat" & co | 1319 ms | — | — | **FAIL** |`,
 		"| metric | run | baseline | change |",
-		"| error rate | 0.50% | 0.34% | +0.16 pp |",
-		"| tpot p99 | 29.3 ms | 21.2 ms | +38.1% |",
+		"| error rate | 0.5 % | 0.339 % | +0.16 pp |",
+		"| tpot p99 | 29.3 ms | 21.2 ms | +38.1 % |",
 		"HTML report `out/20260301T120000-cand/report.html`",
 	} {
 		if !strings.Contains(md, want) {
@@ -69,7 +73,7 @@ func TestWriteMarkdownVerdict(t *testing.T) {
 
 func TestWriteMarkdownThresholds(t *testing.T) {
 	run := handRun("20260301T120000-nov", handStats(400, 40, 1, false))
-	run.Files = []string{analyze.IntervalLogFile}
+	run.Files = []string{rundir.IntervalLog}
 	run.Thresholds = []analyze.ThresholdResult{
 		{Metric: "errors", Expr: "rate<0.01", Observed: 0.1, AbortOnFail: true},
 		{Metric: "latency{tag:model=a|b}", Expr: "p(99)<500", Observed: 412, Pass: true},
@@ -88,7 +92,7 @@ func TestWriteMarkdownThresholds(t *testing.T) {
 		"| `latency{tag:model=a\\|b} p(99)<500` | 412 | pass |",
 		"| `ttft p(99)<100` | no data | **FAIL** |",
 		"| metric | run |\n",
-		"| error rate | 10.00% |",
+		"| error rate | 10 % |",
 		"run directory `out/nov`\n",
 	} {
 		if !strings.Contains(md, want) {
@@ -105,14 +109,14 @@ func TestWriteMarkdownThresholds(t *testing.T) {
 func TestWriteMarkdownDivergence(t *testing.T) {
 	run := handRun("20260301T120000-shadow", handStats(500, 0, 1, true))
 	run.Files = nil
-	div := &analyze.DivergenceReport{
-		Schema: analyze.DivergenceSchema, Pairs: 500, PairsWithPrimary: 500, NoiseMeasured: true,
-		Candidates: []analyze.CandidateReport{
-			{Target: "candidate", Headline: []analyze.Headline{
+	div := &divergence.Report{
+		Schema: divergence.Schema, Pairs: 500, PairsWithPrimary: 500, NoiseMeasured: true,
+		Candidates: []divergence.CandidateReport{
+			{Target: "candidate", Headline: []divergence.Headline{
 				{Metric: "divergence_rate", Raw: 0.124, Noise: 0.01, Corrected: 0.114, ExceedsNoise: true},
 				{Metric: "error_rate", Raw: 0.002, Noise: 0.002, Corrected: 0},
 			}},
-			{Target: "candidate-2", Headline: []analyze.Headline{
+			{Target: "candidate-2", Headline: []divergence.Headline{
 				{Metric: "divergence_rate", Raw: 0.011, Noise: 0.01, Corrected: 0.001},
 			}},
 		},
@@ -126,7 +130,7 @@ func TestWriteMarkdownDivergence(t *testing.T) {
 		}},
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, HTMLFile), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, rundir.HTML), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	in := Input{Run: run, Data: &analyze.RunData{ID: run.ID, Dir: dir, Divergence: div}, Verdict: v}
@@ -152,14 +156,14 @@ func TestWriteMarkdownDivergence(t *testing.T) {
 		}
 	}
 	// report.html is found in the directory though run.json does not list it.
-	if want := "HTML report `" + filepath.Join(dir, HTMLFile) + "`"; !strings.Contains(footer, want) {
+	if want := "HTML report `" + filepath.Join(dir, rundir.HTML) + "`"; !strings.Contains(footer, want) {
 		t.Errorf("footer %q lacks %q", footer, want)
 	}
 }
 
 func TestWriteMarkdownNoCandidate(t *testing.T) {
 	run := handRun("r", handStats(10, 0, 1, false))
-	md := writeMarkdown(t, Input{Run: run, Data: &analyze.RunData{Divergence: &analyze.DivergenceReport{Pairs: 3}}})
+	md := writeMarkdown(t, Input{Run: run, Data: &analyze.RunData{Divergence: &divergence.Report{Pairs: 3}}})
 	if !strings.Contains(md, "3 pairs; no secondary") || !strings.Contains(md, "No candidate was compared.") {
 		t.Errorf("divergence without candidates:\n%s", md)
 	}
@@ -167,4 +171,23 @@ func TestWriteMarkdownNoCandidate(t *testing.T) {
 		t.Errorf("footer without a run directory:\n%s", md)
 	}
 	tableColumns(t, md)
+}
+
+func TestWriteMarkdownEvents(t *testing.T) {
+	in := htmlFixture(t)
+	md := writeMarkdown(t, in)
+	want := "\n#### Events\n\n" +
+		"- +36s · fault · for 12s · proxy · fault: latency +40ms\n" +
+		"- +40s · fault · fault: http 503 5%\n" +
+		"- +50s · flip · traffic flipped to v2\n"
+	if !strings.Contains(md, want) {
+		t.Errorf("lacks the events %q:\n%s", want, md)
+	}
+	for i := range 20 {
+		in.Data.Events = append(in.Data.Events, gonogo.Event{Time: htmlT0.Add(time.Duration(i) * time.Second), Kind: "marker", Source: "marker"})
+	}
+	md = writeMarkdown(t, in)
+	if n := strings.Count(md, "\n- +"); n != mdMaxEvents || !strings.Contains(md, "- and 13 more") {
+		t.Errorf("%d events listed, want %d and 13 more:\n%s", n, mdMaxEvents, md)
+	}
 }

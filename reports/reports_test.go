@@ -12,6 +12,7 @@ import (
 
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/rundir"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -67,7 +68,7 @@ func fixtureRun(t *testing.T) *Run {
 		Protocol:   "openai",
 		Scenarios:  map[string]Scenario{"chat": {Executor: "constant-arrival-rate 20/s for 2s"}},
 		Thresholds: th,
-		Files:      []string{analyze.IntervalLogFile},
+		Files:      []string{rundir.IntervalLog},
 	}
 	run.SetSummary(sum)
 	return run
@@ -96,7 +97,7 @@ func TestRunJSONRoundTrip(t *testing.T) {
 	if err := WriteRunJSON(dir, run); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, RunFile))
+	b, err := os.ReadFile(filepath.Join(dir, rundir.Run))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestRunJSONRoundTrip(t *testing.T) {
 
 func TestReadRunJSONErrors(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, RunFile)
+	path := filepath.Join(dir, rundir.Run)
 	if _, err := ReadRunJSON(dir); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("missing: %v", err)
 	}

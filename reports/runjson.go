@@ -8,19 +8,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/rundir"
 )
 
 // SchemaVersion is the run.json schema this package writes and reads.
 const SchemaVersion = 1
-
-// RunFile is the name of the summary file in a run directory.
-const RunFile = "run.json"
 
 // ErrSchema is returned for a run.json of an unsupported schema version.
 var ErrSchema = errors.New("reports: unsupported run.json schema")
@@ -75,6 +74,12 @@ type Run struct {
 	// Mirrors counts, for a shadow run, what each secondary and candidate
 	// was sent, dropped (queue full), skipped (unsafe method) and failed.
 	Mirrors map[string]Mirror `json:"mirrors,omitempty"`
+	// WarmupRequests counts the requests of closed-model warm-ups, left
+	// out of the results.
+	WarmupRequests int64 `json:"warmup_requests,omitempty"`
+	// Capacity says, for a run that ramped its arrival rate (stress,
+	// breakpoint), where the service broke.
+	Capacity *analyze.Capacity `json:"capacity,omitempty"`
 }
 
 // Partial reports whether the run ended early or never ended: killed,
@@ -93,6 +98,12 @@ type Mirror struct {
 type Scenario struct {
 	// Executor describes the executor, e.g. "constant-arrival-rate 50/s for 1m".
 	Executor string `json:"executor,omitempty"`
+	// ExpectedRequests is the number of requests the plan expected (0 when
+	// unknown), RequestsRSE its relative standard error: above 0.1, a
+	// short window of bursty arrivals says little about the trace's
+	// long-run rate.
+	ExpectedRequests float64 `json:"expected_requests,omitempty"`
+	RequestsRSE      float64 `json:"requests_rse,omitempty"`
 	// Traffic describes the recorded traffic the scenario replayed.
 	Traffic *Traffic `json:"traffic,omitempty"`
 	analyze.Stats
@@ -185,38 +196,18 @@ func (r *Run) marshal() ([]byte, error) {
 func WriteRunJSON(dir string, run *Run) error {
 	b, err := run.marshal()
 	if err != nil {
-		return fmt.Errorf("reports: encode %s: %w", RunFile, err)
+		return fmt.Errorf("reports: encode %s: %w", rundir.Run, err)
 	}
-	path := filepath.Join(dir, RunFile)
-	f, err := os.CreateTemp(dir, "."+RunFile+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("reports: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("reports: write %s: %w", path, err)
-	}
-	return nil
+	return rundir.Dir(dir).WriteAtomic(rundir.Run, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
 }
 
 // ReadRunJSON reads dir/run.json. A missing or corrupt file is an error
 // naming the path; a schema other than SchemaVersion wraps ErrSchema.
 func ReadRunJSON(dir string) (*Run, error) {
-	path := filepath.Join(dir, RunFile)
+	path := filepath.Join(dir, rundir.Run)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

@@ -16,10 +16,21 @@ import (
 var textMetrics = []string{
 	analyze.MetricLatency, analyze.MetricLatencyService, analyze.MetricSchedulingLag,
 	analyze.MetricTTFT, analyze.MetricTPOT, analyze.MetricChunkGap, analyze.MetricE2E,
+	analyze.MetricLatencyFailed,
 }
 
+// Warning levels of the text summary.
+const (
+	// warnDroppedShare warns when at least this share of arrivals was never
+	// sent.
+	warnDroppedShare = 0.01
+	// maxErrorLines bounds the failure messages shown per group.
+	maxErrorLines = 5
+)
+
 // WriteText writes a compact human summary of run: a table per scenario
-// (and the overall one when there are several), then the thresholds.
+// (and the overall one when there are several), then the thresholds. A
+// partial run (killed, interrupted, aborted) says so under its headline.
 func WriteText(w io.Writer, run *Run) error {
 	ew := &errWriter{w: w}
 	head := "run " + run.ID
@@ -28,7 +39,10 @@ func WriteText(w io.Writer, run *Run) error {
 	}
 	head += fmt.Sprintf(" · %ss", fmtNum(run.DurationS, 1))
 	ew.printf("%s\n", head)
-	if run.Aborted {
+	switch note := partialNote(run); {
+	case note != "":
+		ew.printf("PARTIAL RUN: %s; the results cover only what was measured before it ended, and are not a pass\n", note)
+	case run.Aborted:
 		ew.printf("ABORTED: %s\n", run.AbortReason)
 	}
 	names := make([]string, 0, len(run.Scenarios))
@@ -56,10 +70,16 @@ func WriteText(w io.Writer, run *Run) error {
 				ew.printf("  replay stopped early: %s\n", t.Error)
 			}
 		}
+		if sc.RequestsRSE > 0.1 {
+			ew.printf("  note: a run this short of bursty arrivals sends ±%.0f %% of the %.0f requests expected: it says little about the trace's long-run rate\n",
+				100*sc.RequestsRSE, sc.ExpectedRequests)
+		}
 	}
 	if len(names) != 1 {
 		writeStats(ew, "overall", &run.Overall)
 	}
+	writeCapacity(ew, run.Capacity)
+	writeWarnings(ew, &run.Overall)
 	if len(run.Thresholds) > 0 {
 		ew.printf("\nthresholds\n")
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
@@ -72,8 +92,11 @@ func WriteText(w io.Writer, run *Run) error {
 				obs = "no data"
 			}
 			extra := ""
-			if t.AbortOnFail {
+			switch {
+			case t.AbortOnFail:
 				extra = "\tabortOnFail"
+			case t.Default:
+				extra = "\tdefault (the workload sets none)"
 			}
 			fmt.Fprintf(tw, "  %s %s\t%s\t%s%s\n", mark, t.Metric, t.Expr, obs, extra)
 		}
@@ -101,10 +124,12 @@ func writeStats(ew *errWriter, title string, st *analyze.Stats) {
 		rate += "target " + fmtNum(st.Rate.TargetPerSec, 1) + "/s · "
 	}
 	rate += "achieved " + fmtNum(st.Rate.AchievedPerSec, 1) + "/s"
-	if st.TokensPerSec != nil {
-		rate += " · " + fmtNum(*st.TokensPerSec, 1) + " tokens/s"
-	}
 	ew.printf("%s\n", rate)
+	tput := fmt.Sprintf("  throughput sent %s/s · completed %s/s", fmtNum(st.Rate.SentPerSec, 1), fmtNum(st.Rate.CompletedPerSec, 1))
+	if st.TokensPerSec != nil {
+		tput += " · " + fmtNum(*st.TokensPerSec, 1) + " tokens/s"
+	}
+	ew.printf("%s (per second of %ss)\n", tput, fmtNum(st.ActiveS, 1))
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "  ms\tp50\tp90\tp99\tmax\t\n")
 	for _, m := range textMetrics {
@@ -118,6 +143,47 @@ func writeStats(ew *errWriter, title string, st *analyze.Stats) {
 		fmt.Fprintf(tw, "  output_tokens\t%s\t%s\t%s\t%s\t\n", fmtNum(ms.P50, 0), fmtNum(ms.P90, 0), fmtNum(ms.P99, 0), fmtNum(ms.Max, 0))
 	}
 	_ = tw.Flush()
+	for i, e := range st.Errors {
+		if i == maxErrorLines {
+			ew.printf("  … %d more failure messages in run.json\n", len(st.Errors)-i)
+			break
+		}
+		ew.printf("  %s ×%d: %s\n", e.Class, e.Count, e.Message)
+	}
+}
+
+// writeCapacity says where a ramping run's service broke.
+func writeCapacity(ew *errWriter, c *analyze.Capacity) {
+	if c == nil {
+		return
+	}
+	ew.printf("\ncapacity (%s windows)\n", c.Window)
+	if c.At != nil {
+		ew.printf("  held %s req/s with every threshold met (+%gs–+%gs)\n", fmtNum(c.HeldPerSec, 1), c.At.StartS, c.At.EndS)
+	} else {
+		ew.printf("  no window met every threshold\n")
+	}
+	if c.BrokeAt != nil {
+		ew.printf("  broke at +%gs–+%gs: %s\n", c.BrokeAt.StartS, c.BrokeAt.EndS, c.Broke)
+	} else if c.At != nil {
+		ew.printf("  never broke: the ramp did not reach the service's limit\n")
+	}
+	if c.KneePerSec > 0 {
+		ew.printf("  knee %s req/s: the highest rate with p99 latency within 2× its lowest (%s ms)\n", fmtNum(c.KneePerSec, 1), fmtNum(c.BaseP99Ms, 1))
+	}
+}
+
+// writeWarnings warns about what makes a run's figures doubtful: arrivals
+// that were never sent, a run where every request failed.
+func writeWarnings(ew *errWriter, st *analyze.Stats) {
+	rq := st.Requests
+	if n := rq.Total + rq.Dropped; n > 0 && float64(rq.Dropped)/float64(n) >= warnDroppedShare {
+		ew.printf("\nwarning: %.1f %% of arrivals were dropped (%d of %d): the generator reached its VU cap (maxVUs) or fell behind, so the service saw less load than planned\n",
+			100*float64(rq.Dropped)/float64(n), rq.Dropped, n)
+	}
+	if rq.Total > 0 && rq.OK == 0 {
+		ew.printf("\nwarning: every request failed: latency percentiles are those of successful requests, so there are none; see latency_failed and the failure messages\n")
+	}
 }
 
 func fmtNum(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }

@@ -12,13 +12,14 @@ import (
 
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/rundir"
 )
 
 // writeBenchRun writes a run directory of n requests over n/rate seconds
 // (1 s intervals), latency base × (1 + Exp(1)), as gonogo load would.
 func writeBenchRun(b *testing.B, dir string, n, ratePerSec int, base time.Duration, seed uint64) {
 	b.Helper()
-	hf, err := os.Create(filepath.Join(dir, analyze.IntervalLogFile))
+	hf, err := os.Create(filepath.Join(dir, rundir.IntervalLog))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func writeBenchRun(b *testing.B, dir string, n, ratePerSec int, base time.Durati
 	if err := w.Flush(); err != nil {
 		b.Fatal(err)
 	}
-	cf, err := os.Create(filepath.Join(dir, analyze.CumulativeLogFile))
+	cf, err := os.Create(filepath.Join(dir, rundir.Cumulative))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func writeBenchRun(b *testing.B, dir string, n, ratePerSec int, base time.Durati
 	if err := rec.WriteCumulative(cf); err != nil {
 		b.Fatal(err)
 	}
-	run := &Run{ID: filepath.Base(dir), Files: []string{analyze.IntervalLogFile, analyze.CumulativeLogFile}}
+	run := &Run{ID: filepath.Base(dir), Files: []string{rundir.IntervalLog, rundir.Cumulative}}
 	run.SetSummary(rec.Summary(end))
 	if err := WriteRunJSON(dir, run); err != nil {
 		b.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/internal/numfmt"
 )
 
 // WriteVerdictText writes a verdict for a terminal: the decision and score,
@@ -14,7 +15,7 @@ import (
 func WriteVerdictText(w io.Writer, v *analyze.Verdict) error {
 	ew := &errWriter{w: w}
 	ew.printf("VERDICT %s · score %s/100 (pass ≥ %s, marginal ≥ %s) · run %s",
-		strings.ToUpper(string(v.Verdict)), fmtScore(v.Score), fmtScore(v.PassScore), fmtScore(v.MarginalScore), v.Run)
+		strings.ToUpper(string(v.Verdict)), numfmt.Decimals(v.Score, 1), numfmt.Decimals(v.PassScore, 1), numfmt.Decimals(v.MarginalScore, 1), v.Run)
 	if v.Baseline != "" {
 		ew.printf(" vs baseline %s", v.Baseline)
 	}
@@ -29,17 +30,17 @@ func WriteVerdictText(w io.Writer, v *analyze.Verdict) error {
 		}
 		base, change := "-", "-"
 		if g.Baseline != nil {
-			base = fmtUnit(*g.Baseline, g.Unit)
+			base = fmtGateValue(g, *g.Baseline)
 		}
 		switch {
 		case g.ChangePct != nil:
-			change = fmtChangePct(*g.ChangePct)
+			change = numfmt.Change(*g.ChangePct / 100)
 		case g.Kind == analyze.Relative && g.Metric == analyze.MetricErrors && g.EffectSize != nil:
 			change = fmt.Sprintf("%+.2f pp", 100**g.EffectSize)
 		}
 		obs := "-"
 		if g.Status != analyze.GateInconclusive || g.Observed != 0 {
-			obs = fmtUnit(g.Observed, g.Unit)
+			obs = fmtGateValue(g, g.Observed)
 		}
 		_, _ = io.WriteString(tw, "  "+status+"\t"+g.Name+"\t"+string(g.Kind)+"\t"+g.Scope+"\t"+obs+"\t"+base+"\t"+change+"\n")
 	}

@@ -12,6 +12,13 @@
 #                            (in one process; two processes' peaks for information)
 #   4. truth                 with a server stalling 1 s every 5 s, latency p99 ≥ 500 ms
 #                            where latency_service (closed-loop view) hides it
+#   5. shadow replay         same version on both sides, below and past the knee:
+#                            candidate/primary p50 and p99 within 10 %; mirroring
+#                            overhead on the primary (scripts/bench-shadow.sh)
+#   6. streaming             client CPU per completed stream at 1 000 streams, chunk_gap
+#                            p99 against a packet capture at 2 000 (scripts/bench-stream.sh)
+#   and, from the Go benchmarks, a live 30 s window snapshot of a 1 M-request
+#   run under 5 ms, and the verdict and report targets
 #
 # Results go under results/bench/: summary.txt (the final table),
 # results.json (the same, machine-readable), steps.tsv (every rate step),
@@ -223,10 +230,7 @@ echo "cpus:   $(nproc)   load average: $LOAD0"
 # ---- 0. Go benchmarks --------------------------------------------------------
 if [ "$GOBENCH" = 1 ]; then
 	say "Go benchmarks (-benchtime $BENCHTIME)"
-	go test -run '^$' -bench . -benchmem -benchtime "$BENCHTIME" ./scenarios/ ./analyze/ ./extensions/... | tee "$OUT/gobench.txt"
-	# Shadow mirroring overhead: primary p99 at 1 000 req/s, alone and with a
-	# candidate that stalls 2 s per request (target: within 1 ms).
-	go test -run '^$' -bench 'ShadowPrimaryP99|FanoutDo' -benchmem -benchtime 1x ./replay/ | tee -a "$OUT/gobench.txt"
+	go test -run '^$' -bench . -benchmem -benchtime "$BENCHTIME" ./scenarios/ ./analyze/ ./extensions/... ./mirror/ | tee "$OUT/gobench.txt"
 	# Verdicts and reports: two stored 1 M-request runs judged (target
 	# < 2 s); a stored 1 h run (3 600 intervals) loaded and drawn as HTML
 	# (target < 5 s and < 2 MB).
@@ -239,7 +243,7 @@ keep = {
     "BenchmarkEngineArrivals": ["ns/arrival", "allocs/arrival", "dropped/arrival"],
     "BenchmarkHTTPClient": ["ns/op", "allocs/op"],
     "BenchmarkRecorderRecord": ["ns/op", "allocs/op"],
-    "BenchmarkShadowPrimaryP99": ["p99-alone-ms", "p99-shadow-ms", "p99-delta-ms"],
+    "BenchmarkClientDo": ["ns/op", "allocs/op"],
 }
 for line in open(sys.argv[1]):
     f = line.split()
@@ -259,7 +263,10 @@ for line in open(sys.argv[1]):
         continue
     name = re.sub(r"-\d+$", "", f[0])
     m = {f[i + 1]: f[i] for i in range(2, len(f) - 1, 2)}
-    if name == "BenchmarkVerdict1M":
+    if name == "BenchmarkWindow30s":
+        ms = float(m["ns/op"]) / 1e6
+        print(f"live windows\t30 s window snapshot of a 1 M-request run, with its p99\t{ms:.3f} ms\t< 5 ms\t{'PASS' if ms < 5 else 'FAIL'}")
+    elif name == "BenchmarkVerdict1M":
         sec = float(m["ns/op"]) / 1e9
         print(f"verdict\tload and judge two 1 M-request runs\t{sec:.3f} s\t< 2 s\t{'PASS' if sec < 2 else 'FAIL'}")
     elif name == "BenchmarkReport3600":
@@ -584,6 +591,22 @@ hratio=$(calc "round(${HWM_LARGE:-0} / max(${HWM_SMALL:-0}, 1), 3)")
 row memory "one run: peak RSS after $MEM_LARGE / after $MEM_SMALL requests" \
 	"$hratio ($(calc "round(${HWM_LARGE:-0} / 1024, 1)") / $(calc "round(${HWM_SMALL:-0} / 1024, 1)") MiB)" "<= 1.10" \
 	"$([ "$MEM_VALID" = 1 ] && [ -n "$HWM_SMALL" ] && [ -n "$HWM_LARGE" ] && [ "$(calc "int($hratio <= 1.10)")" = 1 ] && echo PASS || echo FAIL)"
+
+# ---- 5. shadow replay and 6. streaming, in scripts of their own -------------
+for part in shadow stream; do
+	say "$part (scripts/bench-$part.sh)"
+	rc=0
+	BENCH_SHADOW_OUT="$OUT/shadow" BENCH_STREAM_OUT="$OUT/stream" BENCH_STRICT=0 \
+		"./scripts/bench-$part.sh" || rc=$?
+	rows="$OUT/$part/rows.tsv"
+	if [ "$rc" != 0 ] || [ ! -s "$rows" ]; then
+		row "$part" "scripts/bench-$part.sh" "exit $rc, no figures" "runs" FAIL
+		continue
+	fi
+	while IFS=$'\t' read -r sec what val goal verdict; do
+		row "$sec" "$what" "$val" "$goal" "$verdict"
+	done <"$rows"
+done
 
 # ---- summary ---------------------------------------------------------------
 say "summary"

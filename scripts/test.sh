@@ -28,7 +28,12 @@ echo "== go vet"
 go vet ./...
 echo "== tests"
 go test -count=1 -timeout 8m ./...
-echo "== race tests (engine, recorder, clients)"
-go test -count=1 -race -timeout 5m ./scenarios/... ./analyze/... ./extensions/...
+# -short leaves out the volume tests that the step above runs (shadow
+# truths over 20 000 requests, 60 s of timestamp replay): under -race they
+# cost minutes, and the shorter tests drive the same concurrent code.
+# Timing-sensitive tests stay out of race builds (//go:build !race).
+echo "== race tests (engine, recorder, clients, replay, run, mirror, commands)"
+go test -count=1 -race -short -timeout 5m ./scenarios/... ./analyze/... ./extensions/... \
+	./replay/... ./runner/... ./mirror/... ./cmd/gonogo/...
 echo "== fuzzing (${FUZZTIME:-3s} per target)"
 ./scripts/fuzz.sh "${FUZZTIME:-3s}"

@@ -1,19 +1,11 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-
 	"github.com/spf13/cobra"
 
-	"github.com/gonogo-dev/gonogo"
-	"github.com/gonogo-dev/gonogo/analyze"
-	"github.com/gonogo-dev/gonogo/replay"
-	"github.com/gonogo-dev/gonogo/reports"
+	"github.com/gonogo-dev/gonogo/analyze/divergence"
+	"github.com/gonogo-dev/gonogo/rundir"
+	"github.com/gonogo-dev/gonogo/runner"
 )
 
 func newAnalyzeCmd(o *options) *cobra.Command {
@@ -26,7 +18,7 @@ func newAnalyzeCmd(o *options) *cobra.Command {
 }
 
 func newAnalyzeDivergenceCmd(o *options) *cobra.Command {
-	var opts analyze.DivergenceOptions
+	var opts divergence.Options
 	var kind string
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -43,11 +35,11 @@ broken down by segment, with the worst examples. Writes divergence.json.`,
   gonogo analyze divergence results/shadow --segments region,user --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			opts.Kind = analyze.OutputKind(kind)
+			opts.Kind = divergence.OutputKind(kind)
 			if err := opts.Validate(); err != nil {
 				return usageError("%v", err)
 			}
-			return writeDivergence(o, args[0], opts, asJSON)
+			return runner.WriteDivergence(rundir.Dir(args[0]), opts, o.Out, asJSON)
 		},
 	}
 	fs := cmd.Flags()
@@ -57,37 +49,4 @@ broken down by segment, with the worst examples. Writes divergence.json.`,
 	fs.BoolVar(&opts.JSONOutput, "json-output", false, "text outputs are meant to be JSON: report the JSON-validity rate")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of text")
 	return cmd
-}
-
-// writeDivergence analyzes dir's pair store, writes divergence.json there
-// and prints the report.
-func writeDivergence(o *options, dir string, opts analyze.DivergenceOptions, asJSON bool) error {
-	f, err := os.Open(filepath.Join(dir, replay.PairsFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return usageError("%s: no %s: not a shadow run's results directory", dir, replay.PairsFile)
-	} else if err != nil {
-		return err
-	}
-	defer f.Close()
-	d := analyze.NewDivergence(opts)
-	if err := replay.ReadPairs(f, func(p *gonogo.Pair) error { d.Add(p); return nil }); err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", filepath.Join(dir, replay.PairsFile), err)}
-	}
-	rep := d.Report()
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, reports.DivergenceFile), append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	if asJSON {
-		_, err = o.Out.Write(append(b, '\n'))
-		return err
-	}
-	if err := rep.WriteText(o.Out); err != nil {
-		return err
-	}
-	_, err = io.WriteString(o.Out, fmt.Sprintf("\ndivergence: %s\n", filepath.Join(dir, reports.DivergenceFile)))
-	return err
 }

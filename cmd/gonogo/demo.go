@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
 	"github.com/gonogo-dev/gonogo/fixtures/traffic"
 	"github.com/gonogo-dev/gonogo/reports"
+	"github.com/gonogo-dev/gonogo/rundir"
+	"github.com/gonogo-dev/gonogo/runner"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
 
@@ -32,9 +35,9 @@ func newDemoCmd(o *options) *cobra.Command {
      built-in stress profile against it over the OpenAI streaming API;
   2. replay a slice of a real recorded production trace (embedded: 600 rows
      of the Azure LLM inference trace) at 5× its recorded pace;
-  3. shadow-replay the same slice into v1 (primary), a noisy second v1
-     (secondary) and v2 (candidate), and report how v2's outputs diverge
-     from v1's with the noise cancelled;
+  3. shadow-replay the same slice into v1 (primary), a second v1
+     (secondary) and v2 (candidate), all with sampling noise, and report
+     how v2's outputs diverge from v1's with the noise corrected;
   4. replay the slice against v2 as a canary, judge it with the gates in
      --out/gates.yaml against the v1 replay (baseline) and the shadow
      divergence, and write the verdict and an HTML report.
@@ -56,10 +59,11 @@ Each step writes a results directory under --out.`,
 }
 
 // demoServer starts a simulated server of version on a loopback port;
-// scale < 1 makes it a faster GPU.
-func demoServer(ctx context.Context, version string, noise, scale float64) (string, error) {
+// scale < 1 makes it a faster GPU. Noisy servers need seeds of their own,
+// or their noise falls on the same requests.
+func demoServer(ctx context.Context, version string, noise, scale float64, seed int64) (string, error) {
 	cfg := modelserver.DefaultConfig()
-	cfg.Addr, cfg.Version, cfg.Knobs.Noise, cfg.Knobs.LatencyScale = "", version, noise, scale
+	cfg.Addr, cfg.Version, cfg.Knobs.Noise, cfg.Knobs.LatencyScale, cfg.Seed = "", version, noise, scale, seed
 	_, url, stop, err := modelserver.Start(cfg)
 	if err != nil {
 		return "", err
@@ -68,18 +72,39 @@ func demoServer(ctx context.Context, version string, noise, scale float64) (stri
 	return url, nil
 }
 
-// demoNoise is the share of the secondary's answers with sampling noise.
+// demoNoise is the share of each shadow server's answers with sampling
+// noise: copies of one serving stack are equally noisy, as the noise
+// correction assumes (docs/divergence.md).
 const demoNoise = 0.02
+
+// demoRun runs one step of the demo with the runner.
+func demoRun(ctx context.Context, o *options, cfg runner.Config) (*runner.Result, error) {
+	cfg.Out, cfg.Err, cfg.Progress = o.Out, o.Err, o.Interactive
+	r, err := runner.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	res, err := r.Execute(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("demo interrupted: %w", ctx.Err())
+	}
+	return res, nil
+}
 
 func runDemo(ctx context.Context, o *options, out string, duration time.Duration) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	v1, err := demoServer(ctx, modelserver.VersionV1, 0, 1)
+	v1, err := demoServer(ctx, modelserver.VersionV1, 0, 1, 1)
 	if err != nil {
 		return err
 	}
 	model := extensions.Options{Model: modelserver.DefaultModel}
 	step := func(n int, title string) { fmt.Fprintf(o.Out, "\n━━ %d. %s\n\n", n, title) }
+	command := func(name string) []string { return []string{"gonogo", "demo", "(" + name + ")"} }
 
 	step(1, "stress profile against the simulated inference server (gpt-sim v1, "+v1+")")
 	file, err := scenarios.Profile("stress")
@@ -89,8 +114,8 @@ func runDemo(ctx context.Context, o *options, out string, duration time.Duration
 	if err := file.Apply(scenarios.Overrides{Duration: &duration}); err != nil {
 		return err
 	}
-	if err := runLoad(ctx, o, &loadJob{File: file, Protocol: "openai", Target: v1, Client: model,
-		Out: filepath.Join(out, "stress"), Command: "gonogo demo (stress)"}); err != nil {
+	if _, err := demoRun(ctx, o, runner.Config{File: file, Protocol: "openai", Target: v1, Client: model,
+		Dir: filepath.Join(out, "stress"), Command: command("stress")}); err != nil {
 		return err
 	}
 
@@ -103,7 +128,7 @@ func runDemo(ctx context.Context, o *options, out string, duration time.Duration
 	}
 	// Recorded conversations ask for hundreds of tokens each: steps 2 and 3
 	// use fresh servers on a 5× faster simulated GPU.
-	fast, err := demoServer(ctx, modelserver.VersionV1, 0, 0.2)
+	fast, err := demoServer(ctx, modelserver.VersionV1, 0, 0.2, 1)
 	if err != nil {
 		return err
 	}
@@ -113,21 +138,22 @@ func runDemo(ctx context.Context, o *options, out string, duration time.Duration
 	if err != nil {
 		return err
 	}
-	if err := runLoad(ctx, o, &loadJob{File: file, Protocol: "openai", Target: fast, Client: model,
-		Out: filepath.Join(out, "replay"), Command: "gonogo demo (replay)"}); err != nil {
+	replayDir := filepath.Join(out, "replay")
+	if _, err := demoRun(ctx, o, runner.Config{File: file, Protocol: "openai", Target: fast, Client: model,
+		Dir: replayDir, Command: command("replay")}); err != nil {
 		return err
 	}
 
-	step(3, "shadow replay: v1 primary, noisy v1 secondary, v2 candidate")
-	primary, err := demoServer(ctx, modelserver.VersionV1, 0, 0.2)
+	step(3, "shadow replay: v1 primary, v1 secondary, v2 candidate, all with sampling noise")
+	primary, err := demoServer(ctx, modelserver.VersionV1, demoNoise, 0.2, 1)
 	if err != nil {
 		return err
 	}
-	v1b, err := demoServer(ctx, modelserver.VersionV1, demoNoise, 0.2)
+	v1b, err := demoServer(ctx, modelserver.VersionV1, demoNoise, 0.2, 2)
 	if err != nil {
 		return err
 	}
-	v2, err := demoServer(ctx, modelserver.VersionV2, 0, 0.2)
+	v2, err := demoServer(ctx, modelserver.VersionV2, demoNoise, 0.2, 3)
 	if err != nil {
 		return err
 	}
@@ -140,14 +166,14 @@ func runDemo(ctx context.Context, o *options, out string, duration time.Duration
 	shadowOpts := model
 	shadowOpts.KeepOutput = true
 	shadowDir := filepath.Join(out, "shadow")
-	if err := runLoad(ctx, o, &loadJob{File: file, Protocol: "openai", Target: primary, Client: shadowOpts,
-		Out: shadowDir, Command: "gonogo demo (shadow)",
-		Shadow: &shadowJob{Mirrors: []namedTarget{{"secondary", v1b}, {"candidate", v2}}}}); err != nil {
+	if _, err := demoRun(ctx, o, runner.Config{File: file, Protocol: "openai", Target: primary, Client: shadowOpts,
+		Dir: shadowDir, Command: command("shadow"),
+		Shadow: &runner.Shadow{Mirrors: []runner.Mirror{{Name: "secondary", Target: v1b}, {Name: "candidate", Target: v2}}}}); err != nil {
 		return err
 	}
 
 	step(4, "canary: the same replay against v2, judged against v1 (baseline) and the shadow divergence")
-	candidate, err := demoServer(ctx, modelserver.VersionV2, 0, 0.2)
+	candidate, err := demoServer(ctx, modelserver.VersionV2, 0, 0.2, 1)
 	if err != nil {
 		return err
 	}
@@ -156,8 +182,8 @@ func runDemo(ctx context.Context, o *options, out string, duration time.Duration
 		return err
 	}
 	canaryDir := filepath.Join(out, "canary")
-	if err := runLoad(ctx, o, &loadJob{File: file, Protocol: "openai", Target: candidate, Client: model,
-		Out: canaryDir, Command: "gonogo demo (canary)", Samples: true, Labels: map[string]string{"version": "v2"}}); err != nil {
+	if _, err := demoRun(ctx, o, runner.Config{File: file, Protocol: "openai", Target: candidate, Client: model,
+		Dir: canaryDir, Command: command("canary"), Samples: true, Labels: map[string]string{"version": "v2"}}); err != nil {
 		return err
 	}
 	// The gates are written once: a newcomer's edits survive the next demo.
@@ -167,17 +193,53 @@ func runDemo(ctx context.Context, o *options, out string, duration time.Duration
 			return err
 		}
 	}
-	fmt.Fprintln(o.Out)
-	verr := runVerdict(ctx, o, verdictFlags{gates: gatesPath, baseline: filepath.Join(out, "replay"), shadow: shadowDir}, canaryDir)
-	var ee *exitError
-	if verr != nil && !(errors.As(verr, &ee) && (ee.code == exitNoGo || ee.code == exitInconclusive)) {
-		return verr
-	}
-	fmt.Fprintln(o.Out)
-	if err := runReport(o, reportFlags{baseline: filepath.Join(out, "replay"), shadow: shadowDir}, canaryDir); err != nil {
+	in, err := demoJudge(o, gatesPath, canaryDir, replayDir, shadowDir)
+	if err != nil {
 		return err
 	}
-	return demoRecap(o, out, canaryDir)
+	return demoRecap(o, out, canaryDir, in)
+}
+
+// demoJudge judges the canary against the replay (baseline) and the
+// shadow run's divergence, writes verdict.json and the reports, and
+// returns what the reports were made of.
+func demoJudge(o *options, gatesPath, canaryDir, baseDir, shadowDir string) (reports.Input, error) {
+	var in reports.Input
+	gates, err := analyze.LoadGates(gatesPath)
+	if err != nil {
+		return in, err
+	}
+	if in.Run, in.Data, err = reports.LoadRun(canaryDir); err != nil {
+		return in, err
+	}
+	if in.Baseline, in.BaselineData, err = reports.LoadRun(baseDir); err != nil {
+		return in, err
+	}
+	if in.Data.Divergence, err = reports.ReadDivergence(shadowDir); err != nil {
+		return in, err
+	}
+	if in.Verdict, err = analyze.Judge(gates, in.Data, in.BaselineData); err != nil {
+		return in, err
+	}
+	dir := rundir.Dir(canaryDir)
+	if err := runner.WriteVerdict(dir, in.Verdict); err != nil {
+		return in, err
+	}
+	fmt.Fprintln(o.Out)
+	if err := reports.WriteVerdictText(o.Out, in.Verdict); err != nil {
+		return in, err
+	}
+	fmt.Fprintln(o.Out)
+	for _, r := range []struct {
+		name  string
+		write func(io.Writer, reports.Input) error
+	}{{rundir.HTML, reports.WriteHTML}, {rundir.JUnit, reports.WriteJUnit}, {rundir.Markdown, reports.WriteMarkdown}} {
+		if err := dir.WriteAtomic(r.name, func(w io.Writer) error { return r.write(w, in) }); err != nil {
+			return in, err
+		}
+		fmt.Fprintf(o.Out, "wrote %s\n", dir.Path(r.name))
+	}
+	return in, nil
 }
 
 // demoGates are the gates of the demo's canary, written to --out so that a
@@ -187,19 +249,12 @@ func runDemo(ctx context.Context, o *options, out string, duration time.Duration
 var demoGates []byte
 
 // demoRecap prints the whole flow on one screen.
-func demoRecap(o *options, out, canaryDir string) error {
-	in, err := loadReportInput(canaryDir, "", "")
-	if err != nil {
-		return err
-	}
-	if in.Data.Divergence, err = reports.ReadDivergence(filepath.Join(out, "shadow")); err != nil {
-		return err
-	}
+func demoRecap(o *options, out, canaryDir string, in reports.Input) error {
 	fmt.Fprintf(o.Out, "\n━━ the whole flow\n\n")
 	for _, r := range []struct{ step, dir, what string }{
 		{"1. stress", "stress", "built-in stress profile, v1"},
 		{"2. replay", "replay", "recorded Azure trace at 5×, v1 (baseline)"},
-		{"3. shadow", "shadow", "v1 primary, noisy v1 secondary, v2 candidate"},
+		{"3. shadow", "shadow", "v1 primary and secondary, v2 candidate, noisy"},
 		{"4. canary", "canary", "recorded trace at 5×, v2, judged"},
 	} {
 		fmt.Fprintf(o.Out, "  %-10s %-28s %s\n", r.step, filepath.Join(out, r.dir), r.what)
@@ -208,16 +263,16 @@ func demoRecap(o *options, out, canaryDir string) error {
 		for _, c := range d.Candidates {
 			for _, h := range c.Headline {
 				if h.Metric == "text_mismatch_rate" {
-					fmt.Fprintf(o.Out, "\n  divergence: v2 answers differ on %.1f %% of prompts, %.1f %% after cancelling the secondary's noise (truth: %.0f %%)\n",
+					fmt.Fprintf(o.Out, "\n  divergence: v2 answers differ on %.1f %% of prompts, %.1f %% after correcting for the noise the secondary shows (truth: %.0f %%)\n",
 						100*h.Raw, 100*h.Corrected, 100*modelserver.DefaultDiffFraction)
 				}
 			}
 		}
 	}
 	if v := in.Verdict; v != nil {
-		fmt.Fprintf(o.Out, "  verdict:    %s (score %g/100, %d gates) — %s\n", strings.ToUpper(string(v.Verdict)), v.Score, len(v.Gates), filepath.Join(canaryDir, analyze.VerdictFile))
+		fmt.Fprintf(o.Out, "  verdict:    %s (score %g/100, %d gates) — %s\n", strings.ToUpper(string(v.Verdict)), v.Score, len(v.Gates), filepath.Join(canaryDir, rundir.Verdict))
 	}
 	fmt.Fprintf(o.Out, "  gates:      %s\n", filepath.Join(out, "gates.yaml"))
-	fmt.Fprintf(o.Out, "  report:     %s  (open it in a browser)\n", filepath.Join(canaryDir, reports.HTMLFile))
+	fmt.Fprintf(o.Out, "  report:     %s  (open it in a browser)\n", filepath.Join(canaryDir, rundir.HTML))
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/reports"
 	"github.com/gonogo-dev/gonogo/reports/history"
+	"github.com/gonogo-dev/gonogo/rundir"
 )
 
 func newHistoryCmd(o *options) *cobra.Command {
@@ -28,15 +29,17 @@ func newHistoryCmd(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "history",
 		Short: "List past runs, follow a percentile's trend, backfill the run history",
-		Long: `The run history is a SQLite database (default ` + history.DefaultPath + `) where
-gonogo load and gonogo verdict record each run: its run.json, labels,
-histograms and verdict. It outlives the run directories, so the latest go
-run can serve as the baseline of a verdict (--baseline last-go).`,
+		Long: `The run history is a SQLite database where gonogo load and gonogo
+verdict record each run: its run.json, labels, histograms and verdict. It
+is $GONOGO_HISTORY when set (set and empty: no history), else
+$XDG_STATE_HOME/gonogo/history.db, else ~/.local/state/gonogo/history.db,
+whatever the current directory. It outlives the run directories, so the
+latest go run can serve as the baseline of a verdict (--baseline last-go).`,
 		Example: `  gonogo history list --scenario stress --label version=v2
   gonogo history trend --scenario stress --quantile 99 --last 30
   gonogo history record results/nightly-*`,
 	}
-	cmd.PersistentFlags().StringVar(&dbPath, "db", history.DefaultPath, "run history database")
+	cmd.PersistentFlags().StringVar(&dbPath, "db", defaultHistory, "run history database")
 	cmd.AddCommand(newHistoryListCmd(o, &dbPath), newHistoryTrendCmd(o, &dbPath), newHistoryRecordCmd(o, &dbPath))
 	return cmd
 }
@@ -329,7 +332,7 @@ func recordRunDir(o *options, db *history.DB, dir string) error {
 // error naming the file when it is not a verdict or judges another run
 // than runID (a stale verdict in a reused directory).
 func readVerdictFile(dir, runID string) (*analyze.Verdict, error) {
-	path := filepath.Join(dir, analyze.VerdictFile)
+	path := filepath.Join(dir, rundir.Verdict)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/reports"
 	"github.com/gonogo-dev/gonogo/reports/history"
+	"github.com/gonogo-dev/gonogo/rundir"
 )
 
 // writeHistoryRunDir writes a run directory of scenario "stress" whose
@@ -41,7 +42,7 @@ func writeHistoryRunDir(t *testing.T, dir, id string, started time.Time, p99Ms f
 	for _, tag := range []string{"latency", "stress/latency"} {
 		fmt.Fprintf(&hlog, "Tag=%s,%.3f,20.000,%.3f,%s\n", tag, float64(started.Unix()), float64(h.Max())/1000, enc)
 	}
-	if err := os.WriteFile(filepath.Join(dir, analyze.IntervalLogFile), hlog.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, rundir.IntervalLog), hlog.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ms := func(q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1000 }
@@ -67,7 +68,7 @@ func writeHistoryRunDir(t *testing.T, dir, id string, started time.Time, p99Ms f
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, analyze.VerdictFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, rundir.Verdict), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gonogo-dev/gonogo/reports/k6"
+	"github.com/gonogo-dev/gonogo/rundir"
+	"github.com/gonogo-dev/gonogo/runner"
 )
 
 func newImportCmd(o *options) *cobra.Command {
@@ -102,7 +104,7 @@ func runImportK6(cmd *cobra.Command, o *options, f *importK6Flags, file string) 
 		Options: k6.Options{ReorderWindow: f.window, SkipBad: f.skipBad},
 		Command: importCommand(cmd, f, file),
 		Labels:  f.labels,
-		Files:   []string{summaryFile},
+		Files:   []string{rundir.Summary},
 	})
 	if err != nil {
 		var le *k6.LineError
@@ -115,7 +117,7 @@ func runImportK6(cmd *cobra.Command, o *options, f *importK6Flags, file string) 
 		return err
 	}
 	warnImport(o, imp, f.window)
-	if err := writeSummary(o, dir, run); err != nil {
+	if err := runner.WriteSummary(rundir.Dir(dir), run, o.Out); err != nil {
 		return err
 	}
 	st := imp.Stats

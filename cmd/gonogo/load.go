@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/extensions/container"
 	"github.com/gonogo-dev/gonogo/replay"
+	"github.com/gonogo-dev/gonogo/runner"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
 
@@ -39,6 +39,9 @@ type loadFlags struct {
 	samples          bool
 	tags             []string
 	quiet            bool
+	warmup           time.Duration
+	noPreflight      bool
+	judge            judgeFlags
 }
 
 func newLoadCmd(o *options) *cobra.Command {
@@ -105,6 +108,9 @@ pass, 3 when any fails.`,
 	fs.BoolVar(&f.samples, "samples", false, "also write every request (trace row, tags, timings, outcome) to samples.ndjson.gz")
 	fs.StringArrayVar(&f.tags, "tag", nil, "tag KEY=VALUE added to every request (repeatable)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress line")
+	fs.DurationVar(&f.warmup, "warmup", 0, "closed-model scenarios: run the VUs this long before time zero and leave those requests out of the results")
+	fs.BoolVar(&f.noPreflight, "no-preflight", false, "send no readiness check before the run")
+	f.judge.register(fs)
 	f.rec.register(fs)
 	return cmd
 }
@@ -148,12 +154,16 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 		MetricsAddr: f.metricsAddr,
 		Samples:     f.samples,
 		Quiet:       f.quiet,
-		Command:     "gonogo " + strings.Join(commandArgs(cmd), " "),
+		Command:     o.Args,
 		Labels:      labels,
 		History:     f.rec.history,
+		Preflight:   runner.Preflight{Skip: f.noPreflight},
 	}
 	if f.image != "" {
-		job.WaitReady = container.DefaultStartupTimeout
+		job.Preflight.Wait = container.DefaultStartupTimeout
+	}
+	if err := f.judge.load(o, job, f.rec.history); err != nil {
+		return err
 	}
 	return runLoad(ctx, o, job)
 }
@@ -194,6 +204,9 @@ func (f *loadFlags) scenarioFile(fs *pflag.FlagSet) (*scenarios.File, error) {
 	}
 	if fs.Changed("saturation") {
 		ov.Saturation = &f.saturation
+	}
+	if fs.Changed("warmup") {
+		ov.Warmup = &f.warmup
 	}
 	if err := f.trafficOverrides(fs, &ov.Traffic); err != nil {
 		return nil, err
@@ -273,60 +286,4 @@ func addTags(file *scenarios.File, tags []string) error {
 		}
 	}
 	return nil
-}
-
-// scenarioOptions fills the options a flag left zero from a scenario's
-// request block.
-func scenarioOptions(base extensions.Options, spec *scenarios.RequestSpec) extensions.Options {
-	o := base
-	if spec == nil {
-		return o
-	}
-	str := func(dst *string, v string) {
-		if *dst == "" {
-			*dst = v
-		}
-	}
-	str(&o.Method, spec.Method)
-	str(&o.Path, spec.Path)
-	str(&o.Model, spec.Model)
-	str(&o.API, spec.API)
-	if o.Body == nil && spec.Body != "" {
-		o.Body = []byte(spec.Body)
-	}
-	if o.PromptTokens == 0 {
-		o.PromptTokens = spec.PromptTokens
-	}
-	if o.MaxTokens == 0 {
-		o.MaxTokens = spec.MaxTokens
-	}
-	if len(spec.Headers) > 0 {
-		h := make(map[string]string, len(spec.Headers)+len(o.Headers))
-		for k, v := range spec.Headers {
-			h[k] = v
-		}
-		for k, v := range o.Headers { // flags win
-			h[k] = v
-		}
-		o.Headers = h
-	}
-	return o
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// commandArgs reconstructs the command line for run.json.
-func commandArgs(cmd *cobra.Command) []string {
-	args := []string{cmd.Name()}
-	cmd.Flags().Visit(func(fl *pflag.Flag) {
-		args = append(args, fmt.Sprintf("--%s=%s", fl.Name, fl.Value.String()))
-	})
-	return args
 }

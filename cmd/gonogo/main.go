@@ -19,8 +19,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/extensions"
 	_ "github.com/gonogo-dev/gonogo/extensions/all" // register every protocol
+	"github.com/gonogo-dev/gonogo/extensions/container"
+	"github.com/gonogo-dev/gonogo/runner"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
 
@@ -37,6 +40,9 @@ const (
 // whether a person is watching.
 type options struct {
 	Out, Err io.Writer
+	// Args is the command line as typed, program name first: the command
+	// a run records (its credentials redacted).
+	Args []string
 	// Interactive is true when Err is a terminal and not under CI: only
 	// then are live progress lines drawn.
 	Interactive bool
@@ -66,6 +72,9 @@ func exitCode(err error) int {
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.As(err, &ve),
+		errors.Is(err, runner.ErrInput),
+		errors.Is(err, container.ErrNoImage),
+		errors.Is(err, analyze.ErrGates),
 		errors.Is(err, extensions.ErrUnknownProtocol),
 		errors.Is(err, extensions.ErrUnreachable):
 		return exitUsage
@@ -97,13 +106,23 @@ Exit codes: 0 go/success, 1 runtime error, 2 bad usage or input, 3 no-go,
 4 inconclusive.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionLine(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(o.Out)
 	root.SetErr(o.Err)
 	root.AddCommand(newLoadCmd(o), newShadowCmd(o), newAnalyzeCmd(o), newTraceCmd(o), newFixtureCmd(o), newDemoCmd(o), newVersionCmd(o))
 	root.AddCommand(newVerdictCmd(o), newReportCmd(o))
 	root.AddCommand(newHistoryCmd(o))
-	root.AddCommand(newImportCmd(o))
+	root.AddCommand(newImportCmd(o), newMarkCmd(o))
+	// Without a command, the help; an unknown one is bad usage (exit 2).
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError("unknown command %q for gonogo (gonogo --help lists them)", args[0])
+		}
+		return cmd.Help()
+	}
 	usageArgs(root)
 	return root
 }
@@ -126,6 +145,7 @@ func usageArgs(c *cobra.Command) {
 
 // run executes the CLI with args and returns the exit code.
 func run(ctx context.Context, o *options, args []string) int {
+	o.Args = append([]string{"gonogo"}, args...)
 	root := newRootCmd(o)
 	root.SetArgs(args)
 	root.SetContext(ctx)

@@ -6,11 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/reports"
 	"github.com/gonogo-dev/gonogo/reports/history"
+	"github.com/gonogo-dev/gonogo/rundir"
 )
 
 type reportFlags struct {
@@ -31,7 +34,9 @@ it was judged:
   --html      one self-contained HTML file (inline SVG charts, no network):
               verdict banner, gate table, latency over time, percentile
               spectrum with the baseline overlaid, throughput and errors,
-              TTFT/TPOT, divergence by segment, events on every time axis;
+              TTFT and TPOT over time and their spectra, divergence by
+              segment, the run's events on every time axis and in a table;
+              a partial run (killed, interrupted, aborted) says so;
   --junit     JUnit XML, one test case per gate (per threshold when the run
               was not judged), for CI test reporters;
   --markdown  a short summary for pull-request comments and
@@ -39,7 +44,10 @@ it was judged:
 
 Without any of them, all three are written into DIR (report.html,
 junit.xml, summary.md). --baseline DIR (or last-go) overlays a baseline run
-on the charts and adds baseline columns.`,
+on the charts and adds baseline columns. Without --baseline, a judged run
+is reported against the baseline its verdict names: the run directory the
+run history recorded for it, else the history's copy, else a directory of
+that name beside DIR; when none is found, a warning says so.`,
 		Example: `  gonogo report results/nightly
   gonogo report results/nightly --html report.html --junit junit.xml --markdown summary.md
   gonogo report results/canary --baseline results/stable --shadow results/shadow --html canary.html`,
@@ -54,12 +62,12 @@ on the charts and adds baseline columns.`,
 	fs.StringVar(&f.markdown, "markdown", "", "write the Markdown summary to FILE")
 	fs.StringVar(&f.baseline, "baseline", "", "baseline run directory, or last-go (from the run history)")
 	fs.StringVar(&f.shadow, "shadow", "", "shadow run directory whose divergence.json to chart (default: DIR's own)")
-	fs.StringVar(&f.history, "history", defaultHistory, "run history database, for --baseline last-go")
+	fs.StringVar(&f.history, "history", defaultHistory, "run history database, for --baseline last-go and the verdict's baseline")
 	return cmd
 }
 
 func runReport(o *options, f reportFlags, dir string) error {
-	in, err := loadReportInput(dir, f.baseline, f.history)
+	in, err := loadReportInput(o.Err, dir, f.baseline, f.history)
 	if err != nil {
 		return err
 	}
@@ -69,9 +77,9 @@ func runReport(o *options, f reportFlags, dir string) error {
 		}
 	}
 	if f.html == "" && f.junit == "" && f.markdown == "" {
-		f.html = filepath.Join(dir, reports.HTMLFile)
-		f.junit = filepath.Join(dir, reports.JUnitFile)
-		f.markdown = filepath.Join(dir, reports.MarkdownFile)
+		f.html = filepath.Join(dir, rundir.HTML)
+		f.junit = filepath.Join(dir, rundir.JUnit)
+		f.markdown = filepath.Join(dir, rundir.Markdown)
 	}
 	for _, out := range []struct {
 		path  string
@@ -92,9 +100,10 @@ func runReport(o *options, f reportFlags, dir string) error {
 	return nil
 }
 
-// loadReportInput loads a run directory with its verdict and, when asked,
-// a baseline.
-func loadReportInput(dir, baseline, historyPath string) (reports.Input, error) {
+// loadReportInput loads a run directory with its verdict and a baseline:
+// the one asked for, else the one the verdict names (a warning to warn
+// when it cannot be found).
+func loadReportInput(warn io.Writer, dir, baseline, historyPath string) (reports.Input, error) {
 	var in reports.Input
 	var err error
 	if in.Run, in.Data, err = loadRunDir(dir); err != nil {
@@ -103,23 +112,26 @@ func loadReportInput(dir, baseline, historyPath string) (reports.Input, error) {
 	if in.Verdict, err = readVerdictFile(dir, in.Run.ID); err != nil {
 		return in, err
 	}
-	switch baseline {
-	case "":
-	case "last-go":
+	judgedAgainst := ""
+	if in.Verdict != nil {
+		judgedAgainst = in.Verdict.Baseline
+	}
+	switch {
+	case baseline == "" && judgedAgainst != "":
+		if in.Baseline, in.BaselineData, err = verdictBaseline(dir, judgedAgainst, historyPath); err != nil {
+			fmt.Fprintf(warn, "warning: %v: reporting without a baseline (pass --baseline DIR)\n", err)
+		}
+	case baseline == "":
+	case baseline == "last-go":
 		// The baseline the verdict was judged against, or else the
 		// latest go run before this one.
 		if historyPath == "" {
 			return in, usageError("--baseline last-go needs the run history (--history)")
 		}
-		db, err := history.Open(historyPath)
-		if err != nil {
-			return in, fmt.Errorf("--baseline last-go: %w", err)
-		}
-		defer db.Close()
-		if in.Verdict != nil && in.Verdict.Baseline != "" {
-			in.Baseline, in.BaselineData, err = db.Get(in.Verdict.Baseline)
+		if judgedAgainst != "" {
+			in.Baseline, in.BaselineData, err = verdictBaseline(dir, judgedAgainst, historyPath)
 		} else {
-			in.Baseline, in.BaselineData, err = db.LastGo(baselineFilter("", in.Run, nil))
+			in.Baseline, in.BaselineData, err = lastGoFromHistory(historyPath, lastGoFilter("", in.Run, nil))
 		}
 		if err != nil {
 			return in, usageError("--baseline last-go: %v", err)
@@ -130,6 +142,60 @@ func loadReportInput(dir, baseline, historyPath string) (reports.Input, error) {
 		}
 	}
 	return in, nil
+}
+
+// verdictBaseline finds the run a verdict of dir was judged against by its
+// id: in the run directory the history at historyPath recorded for it
+// (when it still holds that run), else the history's stored copy, else in
+// a directory of that name beside dir, as gonogo names run directories.
+// The error says where it looked.
+func verdictBaseline(dir, id, historyPath string) (*reports.Run, *analyze.RunData, error) {
+	var looked []string
+	if historyPath != "" {
+		run, data, err := baselineFromHistory(id, historyPath)
+		if err == nil {
+			return run, data, nil
+		}
+		looked = append(looked, err.Error())
+	}
+	sibling := filepath.Join(filepath.Dir(filepath.Clean(dir)), id)
+	if run, data, err := loadRunDir(sibling); err == nil && run.ID == id {
+		return run, data, nil
+	}
+	looked = append(looked, "no run directory "+sibling)
+	return nil, nil, fmt.Errorf("baseline %s named by %s not found (%s)",
+		id, filepath.Join(dir, rundir.Verdict), strings.Join(looked, "; "))
+}
+
+// baselineFromHistory loads the run of this id from the directory the
+// history recorded for it, else from the history's copy. A missing
+// history is an error, not a new empty one.
+func baselineFromHistory(id, historyPath string) (*reports.Run, *analyze.RunData, error) {
+	if _, err := os.Stat(historyPath); err != nil {
+		return nil, nil, fmt.Errorf("no run history at %s", historyPath)
+	}
+	db, err := history.Open(historyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer db.Close()
+	if d, err := db.Dir(id); err == nil && d != "" {
+		if run, data, err := loadRunDir(d); err == nil && run.ID == id {
+			return run, data, nil
+		}
+	}
+	return db.Get(id)
+}
+
+// lastGoFromHistory loads the latest go run of the history that matches
+// f.
+func lastGoFromHistory(historyPath string, f history.Filter) (*reports.Run, *analyze.RunData, error) {
+	db, err := history.Open(historyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer db.Close()
+	return db.LastGo(f)
 }
 
 // writeFileWith writes a file through a buffered writer, reporting the

@@ -1,47 +1,17 @@
 package main
 
 import (
-	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/pflag"
 
-	"github.com/gonogo-dev/gonogo/analyze"
-	"github.com/gonogo-dev/gonogo/reports"
 	"github.com/gonogo-dev/gonogo/reports/history"
 )
 
 // defaultHistory is where runs and verdicts are recorded unless --history
-// says otherwise.
-const defaultHistory = history.DefaultPath
-
-// recordHistory records a run and its verdict in the history at path.
-func recordHistory(path string, run *reports.Run, data *analyze.RunData, v *analyze.Verdict) error {
-	db, err := history.Open(path)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Record(run, data); err != nil {
-		return err
-	}
-	return db.SetVerdict(run.ID, v)
-}
-
-// baselineFilter selects the history runs a last-go baseline may come from:
-// started before the judged run and not that run, of the given scenario
-// (the gates file's) or else of the judged run's only one, and carrying
-// every label asked for (--baseline-label).
-func baselineFilter(scenario string, run *reports.Run, labels map[string]string) history.Filter {
-	f := history.Filter{Scenario: scenario, StartedBefore: run.Started, Except: run.ID, Labels: labels}
-	if f.Scenario == "" && len(run.Scenarios) == 1 {
-		for name := range run.Scenarios {
-			f.Scenario = name
-		}
-	}
-	return f
-}
+// says otherwise: history.DefaultPath, as the environment had it when
+// gonogo started.
+var defaultHistory = history.DefaultPath()
 
 // recordFlags say how a load or shadow run is labelled and recorded.
 type recordFlags struct {
@@ -69,27 +39,4 @@ func parseLabels(flag string, list []string) (map[string]string, error) {
 		m[k] = v
 	}
 	return m, nil
-}
-
-// recordRun records a finished run directory in the history at path; a
-// failure is a warning, never a lost run.
-func recordRun(w io.Writer, path, dir string) {
-	if path == "" {
-		return
-	}
-	err := func() error {
-		run, data, err := reports.LoadRun(dir)
-		if err != nil {
-			return err
-		}
-		db, err := history.Open(path)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		return db.Record(run, data)
-	}()
-	if err != nil {
-		fmt.Fprintf(w, "warning: run history %s: %v\n", path, err)
-	}
 }

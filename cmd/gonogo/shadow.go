@@ -1,18 +1,16 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gonogo-dev/gonogo/analyze/divergence"
 	"github.com/gonogo-dev/gonogo/extensions"
-	"github.com/gonogo-dev/gonogo/replay"
+	"github.com/gonogo-dev/gonogo/runner"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
 
@@ -25,12 +23,12 @@ type shadowFlags struct {
 	protocol             string
 	speed, rate          float64
 	from, to, duration   time.Duration
-	maxVUs               int
-	queue, workers       int
+	maxVUs, mirrorCap    int
 	allowUnsafe, samples bool
 	segments             []string
 	out                  string
-	quiet                bool
+	quiet, noPreflight   bool
+	judge                judgeFlags
 	req                  requestFlags
 	traceOpts            traceFlags
 }
@@ -41,16 +39,20 @@ func newShadowCmd(o *options) *cobra.Command {
 		Use:   "shadow",
 		Short: "Replay recorded traffic into primary, secondary and candidate versions and measure divergence",
 		Long: `Send every request of a recorded trace to the primary (production) version and,
-asynchronously, to an optional secondary (a second copy of production, which
-measures non-determinism) and to one or more candidates. Users never see the
-mirrored answers; gonogo stores every answer of every target in
-pairs.ndjson.gz and reports how the candidates' outputs and latencies
-diverge from the primary's, with the primary-vs-secondary noise cancelled.
+at the same moment, a copy to an optional secondary (a second copy of
+production, which measures non-determinism) and to one or more candidates.
+Users never see the mirrored answers; gonogo stores every answer of every
+target in pairs.ndjson.gz and reports how the candidates' outputs and
+latencies diverge from the primary's, with the primary-vs-secondary noise
+cancelled. Every target's latency is timed from the same intended send time.
 
-The mirrors are fully asynchronous with bounded queues: a slow or dead
-candidate never slows the primary; what its queue cannot take is counted as
-dropped. Requests with unsafe methods (POST/PUT/PATCH/DELETE outside the
-inference paths) are not mirrored unless --allow-unsafe.
+Each secondary/candidate may have as many requests in flight as the primary
+(--mirror-max-in-flight, default --max-vus): it gets the load production
+gets. A slow or dead candidate never slows the primary: a copy that finds its
+mirror at that cap is dropped and counted, and the divergence report then
+says the latency comparison is invalid. Requests with unsafe methods
+(POST/PUT/PATCH/DELETE outside the inference paths) are not mirrored unless
+--allow-unsafe.
 
 The pace is the recorded one (--speed to compress it) or, with --rate, the
 rows in order at a fixed rate. Load results of the primary go to run.json as
@@ -76,14 +78,15 @@ for gonogo load; the divergence report to divergence.json and the terminal.`,
 	fs.DurationVar(&f.from, "from", 0, "replay the trace from this offset")
 	fs.DurationVar(&f.to, "to", 0, "replay the trace up to this offset")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (default: the end of the trace)")
-	fs.IntVar(&f.maxVUs, "max-vus", 0, "cap on concurrent primary requests")
-	fs.IntVar(&f.queue, "queue", 0, "mirror queue length per secondary/candidate (default 1024)")
-	fs.IntVar(&f.workers, "workers", 0, "concurrent requests per secondary/candidate (default 64)")
+	fs.IntVar(&f.maxVUs, "max-vus", 0, "cap on concurrent primary requests, and by default on each mirror's (default 1000)")
+	fs.IntVar(&f.mirrorCap, "mirror-max-in-flight", 0, "cap on concurrent requests per secondary/candidate; copies beyond it are dropped (default: --max-vus, 1000)")
 	fs.BoolVar(&f.allowUnsafe, "allow-unsafe", false, "also mirror POST/PUT/PATCH/DELETE requests outside the inference paths")
 	fs.StringSliceVar(&f.segments, "segments", nil, "tag keys to break divergence down by (besides input length), e.g. region,user")
 	fs.BoolVar(&f.samples, "samples", false, "also write every primary request to samples.ndjson.gz")
 	fs.StringVar(&f.out, "out", "", "results directory (default results/shadow-<time>)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress line")
+	fs.BoolVar(&f.noPreflight, "no-preflight", false, "send no readiness check to the primary before the run")
+	f.judge.register(fs)
 	f.req.register(fs)
 	f.traceOpts.register(fs)
 	f.rec.register(fs)
@@ -105,6 +108,8 @@ func runShadowCmd(cmd *cobra.Command, o *options, f *shadowFlags) error {
 		return usageError("--rate: must be > 0 (got %g)", f.rate)
 	case fs.Changed("duration") && f.duration <= 0:
 		return usageError("--duration: must be > 0 (got %s)", f.duration)
+	case f.mirrorCap < 0:
+		return usageError("--mirror-max-in-flight: must not be negative (got %d)", f.mirrorCap)
 	}
 	ro, err := f.traceOpts.options()
 	if err != nil {
@@ -131,16 +136,16 @@ func runShadowCmd(cmd *cobra.Command, o *options, f *shadowFlags) error {
 		return err
 	}
 	copts.KeepOutput = true
-	mirrors := []namedTarget{}
+	var mirrors []runner.Mirror
 	if f.secondary != "" {
-		mirrors = append(mirrors, namedTarget{"secondary", f.secondary})
+		mirrors = append(mirrors, runner.Mirror{Name: "secondary", Target: f.secondary})
 	}
 	for i, c := range f.candidates {
 		name := "candidate"
 		if i > 0 {
 			name = fmt.Sprintf("candidate-%d", i+1)
 		}
-		mirrors = append(mirrors, namedTarget{name, c})
+		mirrors = append(mirrors, runner.Mirror{Name: name, Target: c})
 	}
 	if fs.Changed("duration") && !fs.Changed("rate") {
 		// At the recorded pace, a duration is a window of the trace.
@@ -158,104 +163,22 @@ func runShadowCmd(cmd *cobra.Command, o *options, f *shadowFlags) error {
 	if out == "" {
 		out = filepath.Join("results", "shadow-"+time.Now().Format("20060102-150405"))
 	}
-	return runLoad(ctx, o, &loadJob{
+	job := &loadJob{
 		File: file, Protocol: f.protocol, Target: f.primary, Client: copts, Out: out,
 		Samples: f.samples, Quiet: f.quiet, Labels: labels, History: f.rec.history,
-		Command: "gonogo " + strings.Join(commandArgs(cmd), " "),
-		Shadow: &shadowJob{
-			Mirrors: mirrors, Queue: f.queue, Workers: f.workers, AllowUnsafe: f.allowUnsafe,
-			Segments: f.segments,
+		Command:   o.Args,
+		Preflight: runner.Preflight{Skip: f.noPreflight},
+		Shadow: &runner.Shadow{
+			Mirrors: mirrors, MaxInFlight: f.mirrorCap, AllowUnsafe: f.allowUnsafe,
+			Divergence: divergence.Options{Segments: f.segments},
 		},
-	})
+	}
+	if err := f.judge.load(o, job, f.rec.history); err != nil {
+		return err
+	}
+	return runLoad(ctx, o, job)
 }
 
 // maxShadowDuration bounds a shadow run at a given rate whose length is
 // not given: the end of the trace normally comes first.
 const maxShadowDuration = 24 * time.Hour
-
-// namedTarget is a mirror: its role and base URL.
-type namedTarget struct{ name, url string }
-
-// shadowJob is the mirroring part of a load job.
-type shadowJob struct {
-	Mirrors     []namedTarget
-	Queue       int
-	Workers     int
-	AllowUnsafe bool
-	Segments    []string
-
-	fanouts []*replay.Fanout
-	pairs   *replay.PairWriter
-	file    *os.File
-}
-
-// wrap replaces each plan's client by a fan-out to the primary (the
-// plan's client) and the mirrors, writing pairs to dir.
-func (sj *shadowJob) wrap(o *options, dir string, protocol string, base extensions.Options, plans []scenarios.Plan) error {
-	f, err := os.Create(filepath.Join(dir, replay.PairsFile))
-	if err != nil {
-		return fmt.Errorf("results directory: %w", err)
-	}
-	sj.file, sj.pairs = f, replay.NewPairWriter(f)
-	for i := range plans {
-		var mirrors []replay.Mirror
-		for _, m := range sj.Mirrors {
-			mo := scenarioOptions(base, plans[i].Scenario.Request)
-			mo.Target = m.url
-			c, err := extensions.New(protocol, mo)
-			if err != nil {
-				return &exitError{code: exitUsage, err: fmt.Errorf("--%s: %w", strings.SplitN(m.name, "-", 2)[0], err)}
-			}
-			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := extensions.Preflight(pctx, c, m.url); err != nil {
-				fmt.Fprintf(o.Err, "warning: %s: %v (its requests will be recorded as failures)\n", m.name, err)
-			}
-			cancel()
-			mirrors = append(mirrors, replay.Mirror{Name: m.name, Client: c})
-		}
-		fan := replay.NewFanout(plans[i].Client, mirrors, sj.pairs, replay.FanoutOptions{
-			QueueSize: sj.Queue, Workers: sj.Workers, AllowUnsafe: sj.AllowUnsafe,
-		})
-		sj.fanouts = append(sj.fanouts, fan)
-		plans[i].Client = fan
-	}
-	return nil
-}
-
-// mirrorDrainTimeout bounds how long a finished shadow run waits for the
-// mirrors' queued requests.
-const mirrorDrainTimeout = 2 * time.Minute
-
-// finish drains the mirrors, closes the pair store and returns the mirrors'
-// counts for run.json.
-func (sj *shadowJob) finish(o *options) (map[string]replay.MirrorStats, error) {
-	stats := map[string]replay.MirrorStats{}
-	var firstErr error
-	for _, f := range sj.fanouts {
-		ctx, cancel := context.WithTimeout(context.Background(), mirrorDrainTimeout)
-		err := f.Close(ctx)
-		cancel()
-		switch {
-		case errors.Is(err, context.DeadlineExceeded):
-			// Every pair is written; the unanswered ones are marked so.
-			fmt.Fprintf(o.Err, "warning: mirrors still busy after %s: their last requests are recorded as canceled or dropped\n", mirrorDrainTimeout)
-		case err != nil && firstErr == nil:
-			firstErr = err
-		}
-		for name, st := range f.Stats() {
-			sum := stats[name]
-			sum.Sent += st.Sent
-			sum.Dropped += st.Dropped
-			sum.Skipped += st.Skipped
-			sum.Failed += st.Failed
-			stats[name] = sum
-		}
-	}
-	if err := sj.pairs.Close(); err != nil && firstErr == nil {
-		firstErr = err
-	}
-	if err := sj.file.Close(); err != nil && firstErr == nil {
-		firstErr = err
-	}
-	return stats, firstErr
-}

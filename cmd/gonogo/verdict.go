@@ -9,15 +9,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gonogo-dev/gonogo/analyze"
-	"github.com/gonogo-dev/gonogo/extensions/ndjson"
 	"github.com/gonogo-dev/gonogo/reports"
-	"github.com/gonogo-dev/gonogo/reports/history"
+	"github.com/gonogo-dev/gonogo/rundir"
+	"github.com/gonogo-dev/gonogo/runner"
 )
 
 type verdictFlags struct {
@@ -95,14 +94,15 @@ func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) err
 	// A baseline directory loads beside the run: decoding two long runs'
 	// interval logs is most of a verdict's time.
 	type loaded struct {
+		run  *reports.Run
 		data *analyze.RunData
 		err  error
 	}
 	baseDir := make(chan loaded, 1)
 	if f.baseline != "" && f.baseline != "last-go" {
 		go func() {
-			_, d, err := loadRunDir(f.baseline)
-			baseDir <- loaded{d, err}
+			r, d, err := loadRunDir(f.baseline)
+			baseDir <- loaded{r, d, err}
 		}()
 	}
 	run, cand, err := loadRunDir(dir)
@@ -118,40 +118,34 @@ func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) err
 	switch f.baseline {
 	case "":
 	case "last-go":
-		if base, err = lastGoBaseline(o, f.history, baselineFilter(gates.Scenario, run, baseLabels)); err != nil {
+		if base, err = lastGoBaseline(o, f.history, lastGoFilter(gates.Scenario, run, baseLabels)); err != nil {
 			return err
 		}
 	default:
 		l := <-baseDir
-		if base, err = l.data, l.err; err != nil {
-			return err
+		if l.err != nil {
+			return l.err
 		}
+		warnBaseline(o, run, l.run)
+		base = l.data
 	}
 	v, err := analyze.Judge(gates, cand, base)
 	if err != nil {
-		var ee *exitError
-		if !errors.As(err, &ee) {
-			err = &exitError{code: exitUsage, err: err}
-		}
 		return err
 	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, analyze.VerdictFile), append(b, '\n'), 0o644); err != nil {
+	if err := runner.WriteVerdict(rundir.Dir(dir), v); err != nil {
 		return err
 	}
 	if f.history != "" {
-		if err := recordHistory(f.history, run, cand, v); err != nil {
+		if err := runner.RecordVerdict(f.history, run, cand, v); err != nil {
 			fmt.Fprintf(o.Err, "warning: run history %s: %v\n", f.history, err)
 		}
 	}
 	if f.asJSON {
-		_, err = o.Out.Write(append(b, '\n'))
+		err = analyze.WriteVerdict(o.Out, v)
 	} else {
 		err = reports.WriteVerdictText(o.Out, v)
-		fmt.Fprintf(o.Out, "verdict: %s\n", filepath.Join(dir, analyze.VerdictFile))
+		fmt.Fprintf(o.Out, "verdict: %s\n", filepath.Join(dir, rundir.Verdict))
 	}
 	if err != nil {
 		return err
@@ -167,108 +161,10 @@ func runVerdict(ctx context.Context, o *options, f verdictFlags, dir string) err
 	return nil
 }
 
-// lastGoBaseline finds the latest go run in the history; when there is
-// none yet, relative gates become inconclusive rather than the whole
-// verdict failing, so that a first nightly run is judged and recorded.
-func lastGoBaseline(o *options, path string, f history.Filter) (*analyze.RunData, error) {
-	if path == "" {
-		return nil, usageError("--baseline last-go needs the run history (--history)")
-	}
-	db, err := history.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("--baseline last-go: %w", err)
-	}
-	defer db.Close()
-	_, base, err := db.LastGo(f)
-	if errors.Is(err, history.ErrNoBaseline) {
-		fmt.Fprintf(o.Err, "warning: --baseline last-go: %v: relative gates are inconclusive\n", err)
-		return analyze.MissingBaseline(err.Error()), nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("--baseline last-go: %w", err)
-	}
-	return base, nil
-}
-
-// loadRunDir loads a run directory with its samples for goodput gates; a
-// missing or corrupt directory is bad input.
-func loadRunDir(dir string) (*reports.Run, *analyze.RunData, error) {
-	run, data, err := reports.LoadRun(dir)
-	if err != nil {
-		return nil, nil, &exitError{code: exitUsage, err: err}
-	}
-	samples := filepath.Join(dir, ndjson.File)
-	if slices.Contains(run.Files, ndjson.File) {
-		data.Goodput = func(group string, sloMs map[string]float64) (int64, int64, error) {
-			return goodput(samples, group, sloMs)
-		}
-	}
-	return run, data, nil
-}
-
-// goodput counts the samples of a group that met every SLO; dropped
-// arrivals and failures miss them, and a request without a metric (tpot
-// of a one-token answer) is not held to that SLO.
-func goodput(path, group string, sloMs map[string]float64) (met, total int64, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
-	have := make(map[string]int64, len(sloMs))
-	err = ndjson.Read(f, func(s *ndjson.Sample) bool {
-		if group != analyze.Overall && analyze.ScenarioGroup(s.Scenario) != group {
-			return true
-		}
-		total++
-		if s.Dropped || s.Class != "" {
-			return true
-		}
-		ok := true
-		for m, lim := range sloMs {
-			v := sampleMs(s, m)
-			if v <= 0 {
-				continue // not measured for this request
-			}
-			have[m]++
-			ok = ok && v <= lim
-		}
-		if ok {
-			met++
-		}
-		return true
-	})
-	if err != nil {
-		return 0, 0, &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", path, err)}
-	}
-	for m := range sloMs {
-		if have[m] == 0 && total > 0 {
-			return 0, 0, fmt.Errorf("%w: no successful request of the run has %s", analyze.ErrNoSLOData, m)
-		}
-	}
-	return met, total, nil
-}
-
-// sampleMs is a sample's value of one of analyze.GoodputMetrics, 0 when
-// the request has none.
-func sampleMs(s *ndjson.Sample, metric string) float64 {
-	switch metric {
-	case analyze.MetricLatency:
-		return s.LatencyMs
-	case analyze.MetricLatencyService, analyze.MetricE2E:
-		return s.ServiceMs
-	case analyze.MetricTTFT:
-		return s.TTFTMs
-	case analyze.MetricTPOT:
-		return s.TPOTMs
-	}
-	return 0
-}
-
 // serveVerdict serves dir's verdict.json on ln until ctx ends or d passes.
 func serveVerdict(ctx context.Context, o *options, ln net.Listener, d time.Duration, dir string) error {
 	read := func(w http.ResponseWriter) (*analyze.Verdict, []byte, bool) {
-		b, err := os.ReadFile(filepath.Join(dir, analyze.VerdictFile))
+		b, err := os.ReadFile(filepath.Join(dir, rundir.Verdict))
 		var v analyze.Verdict
 		if err == nil {
 			err = json.Unmarshal(b, &v)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/rundir"
 )
 
 // TestServeVerdict checks the Argo Rollouts (/verdict: always 200) and
@@ -21,7 +22,7 @@ func TestServeVerdict(t *testing.T) {
 	dir := t.TempDir()
 	write := func(d analyze.Decision) {
 		b, _ := json.Marshal(analyze.Verdict{Schema: 1, Verdict: d, Run: "r1"})
-		if err := os.WriteFile(filepath.Join(dir, analyze.VerdictFile), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, rundir.Verdict), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

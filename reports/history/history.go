@@ -28,8 +28,30 @@ import (
 	"github.com/gonogo-dev/gonogo/reports"
 )
 
-// DefaultPath is where gonogo keeps its history unless told otherwise.
-const DefaultPath = "results/history.db"
+// PathEnv names the environment variable that overrides DefaultPath; set
+// and empty, it turns the run history off.
+const PathEnv = "GONOGO_HISTORY"
+
+// DefaultPath is where gonogo keeps its run history unless told
+// otherwise, the same whatever the current directory: $GONOGO_HISTORY when
+// set, else gonogo/history.db in the user's state directory
+// ($XDG_STATE_HOME, else ~/.local/state). It is empty when GONOGO_HISTORY
+// is set and empty, or when no home directory is known. Open creates the
+// directory.
+func DefaultPath() string {
+	if p, ok := os.LookupEnv(PathEnv); ok {
+		return p
+	}
+	// The XDG spec ignores a relative XDG_STATE_HOME.
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "gonogo", "history.db")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return ""
+	}
+	return filepath.Join(home, ".local", "state", "gonogo", "history.db")
+}
 
 // SchemaVersion is the database schema this package writes and reads; it
 // is stored in the schema_version table.
@@ -104,7 +126,7 @@ type DB struct {
 func Open(path string) (*DB, error) {
 	switch {
 	case path == "":
-		return nil, errors.New("history: open: no path given")
+		return nil, fmt.Errorf("history: open: no path given (set %s or pass the database's path)", PathEnv)
 	case strings.ContainsRune(path, '?'):
 		return nil, fmt.Errorf("history: open %s: a path with '?' is not supported", path)
 	}
@@ -175,8 +197,9 @@ func (db *DB) Close() error {
 }
 
 // Record stores a run, replacing any run of the same ID but keeping its
-// verdict: the run.json document, labels, scenario names, data.Dir, and
-// every cumulative histogram of data.Hists. The ID is run.ID, or data.ID
+// verdict: the run.json document, labels, scenario names, data.Dir (made
+// absolute, so that Dir finds it from anywhere), and every cumulative
+// histogram of data.Hists. The ID is run.ID, or data.ID
 // when run.ID is empty. data may be nil for a run without histograms.
 func (db *DB) Record(run *reports.Run, data *analyze.RunData) error {
 	doc := *run
@@ -205,7 +228,11 @@ func (db *DB) Record(run *reports.Run, data *analyze.RunData) error {
 	var dir string
 	var hists map[string][]byte
 	if data != nil {
-		dir = data.Dir
+		if dir = data.Dir; dir != "" {
+			if dir, err = filepath.Abs(dir); err != nil {
+				return fmt.Errorf("history: record %s: %w", doc.ID, err)
+			}
+		}
 		hists = make(map[string][]byte, len(data.Hists))
 		for key, h := range data.Hists {
 			if h == nil {
@@ -307,6 +334,21 @@ func (db *DB) LastGo(f Filter) (*reports.Run, *analyze.RunData, error) {
 func (db *DB) Get(id string) (*reports.Run, *analyze.RunData, error) {
 	return db.load(`SELECT id, run_json FROM runs WHERE id = ?`, []any{id},
 		func() error { return fmt.Errorf("%w: %s in %s", ErrUnknownRun, id, db.path) })
+}
+
+// Dir returns the run directory recorded with the run of this ID, empty
+// when none was; an unknown ID wraps ErrUnknownRun. The directory may have
+// been deleted or reused by a later run since.
+func (db *DB) Dir(id string) (string, error) {
+	var dir string
+	err := db.db.QueryRow(`SELECT dir FROM runs WHERE id = ?`, id).Scan(&dir)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", fmt.Errorf("%w: %s in %s", ErrUnknownRun, id, db.path)
+	case err != nil:
+		return "", fmt.Errorf("history: run %s: %w", id, err)
+	}
+	return dir, nil
 }
 
 // load rebuilds the run the query (selecting id, run_json) finds; none

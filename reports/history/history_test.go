@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -164,7 +165,7 @@ func TestList(t *testing.T) {
 		t.Fatalf("got %v, %v; want run b", es, err)
 	}
 	e := es[0]
-	if e.Dir != filepath.Join("results", "b") || !e.Started.Equal(t0.Add(time.Hour)) || e.Target != "http://a" || e.Protocol != "openai" {
+	if wantDir, _ := filepath.Abs(filepath.Join("results", "b")); e.Dir != wantDir || !e.Started.Equal(t0.Add(time.Hour)) || e.Target != "http://a" || e.Protocol != "openai" {
 		t.Errorf("entry %+v: wrong dir, start, target or protocol", e)
 	}
 	if !slices.Equal(e.Scenarios, []string{"stress"}) || e.Labels["team"] != "ml" || e.Labels["version"] != "v2" {
@@ -475,5 +476,62 @@ func TestGet(t *testing.T) {
 	}
 	if _, _, err := db.Get("zzz"); !errors.Is(err, ErrUnknownRun) {
 		t.Errorf("Get(zzz): %v, want ErrUnknownRun", err)
+	}
+}
+
+func TestDefaultPath(t *testing.T) {
+	home := t.TempDir()
+	for _, c := range []struct {
+		name              string
+		env, xdg, homeEnv *string
+		want              string
+	}{
+		{name: "home", homeEnv: &home, want: filepath.Join(home, ".local", "state", "gonogo", "history.db")},
+		{name: "xdg", xdg: ptr("/var/lib/ci-state"), homeEnv: &home, want: "/var/lib/ci-state/gonogo/history.db"},
+		{name: "relative xdg ignored", xdg: ptr("state"), homeEnv: &home, want: filepath.Join(home, ".local", "state", "gonogo", "history.db")},
+		{name: "env wins", env: ptr("/ci/history.db"), xdg: ptr("/var/lib/ci-state"), homeEnv: &home, want: "/ci/history.db"},
+		{name: "env empty turns it off", env: ptr(""), homeEnv: &home, want: ""},
+		{name: "no home", homeEnv: ptr(""), want: ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for name, v := range map[string]*string{PathEnv: c.env, "XDG_STATE_HOME": c.xdg, "HOME": c.homeEnv} {
+				t.Setenv(name, "") // restored after the test
+				if v == nil {
+					os.Unsetenv(name)
+				} else {
+					os.Setenv(name, *v)
+				}
+			}
+			if got := DefaultPath(); got != c.want {
+				t.Errorf("DefaultPath() = %q, want %q", got, c.want)
+			}
+		})
+	}
+	// Open creates the state directory on first use.
+	t.Setenv(PathEnv, "")
+	os.Unsetenv(PathEnv)
+	t.Setenv("XDG_STATE_HOME", "")
+	t.Setenv("HOME", home)
+	open(t, DefaultPath())
+	if _, err := os.Stat(filepath.Join(home, ".local", "state", "gonogo", "history.db")); err != nil {
+		t.Errorf("history not created in the state directory: %v", err)
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func TestDir(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "history.db"))
+	run, data := build(three[0])
+	data.Dir = filepath.Join("results", "a")
+	if err := db.Record(run, data); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := filepath.Abs(data.Dir)
+	if got, err := db.Dir("a"); err != nil || got != want {
+		t.Errorf("Dir(a) = %q, %v, want %q (absolute)", got, err, want)
+	}
+	if _, err := db.Dir("zzz"); !errors.Is(err, ErrUnknownRun) {
+		t.Errorf("Dir(zzz): %v, want ErrUnknownRun", err)
 	}
 }

@@ -17,8 +17,10 @@ import (
 type Filter struct {
 	// Scenario keeps runs that ran a scenario of this name.
 	Scenario string
-	// Target keeps runs against this target, compared exactly.
-	Target string
+	// Target keeps runs against this target, compared exactly; Protocol
+	// runs of this protocol.
+	Target   string
+	Protocol string
 	// Labels keeps runs carrying every one of these labels.
 	Labels map[string]string
 	// Verdict keeps runs judged with this decision.
@@ -43,6 +45,10 @@ func (f Filter) conds() ([]string, []any) {
 	if f.Target != "" {
 		conds = append(conds, `runs.target = ?`)
 		args = append(args, f.Target)
+	}
+	if f.Protocol != "" {
+		conds = append(conds, `runs.protocol = ?`)
+		args = append(args, f.Protocol)
 	}
 	for _, k := range slices.Sorted(maps.Keys(f.Labels)) {
 		switch k {
@@ -86,6 +92,9 @@ func (f Filter) describe() string {
 	}
 	if f.Target != "" {
 		parts = append(parts, "target="+f.Target)
+	}
+	if f.Protocol != "" {
+		parts = append(parts, "protocol="+f.Protocol)
 	}
 	for _, k := range slices.Sorted(maps.Keys(f.Labels)) {
 		parts = append(parts, k+"="+f.Labels[k])

@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/reports"
+	"github.com/gonogo-dev/gonogo/rundir"
 )
 
 // DirOptions configure ImportDir.
@@ -63,7 +63,7 @@ func ImportDir(path, dir string, opts DirOptions) (*reports.Run, *Imported, erro
 	run := &reports.Run{
 		ID: reports.RunID(dir, imp.Start), Command: opts.Command, Target: target, Protocol: Protocol,
 		Labels: labels, Scenarios: map[string]reports.Scenario{},
-		Files: append([]string{analyze.IntervalLogFile, analyze.TimelineFile, analyze.CumulativeLogFile}, opts.Files...),
+		Files: append([]string{rundir.IntervalLog, rundir.Timeline, rundir.Cumulative}, opts.Files...),
 	}
 	run.SetSummary(imp.Summary())
 	if err := reports.WriteRunJSON(dir, run); err != nil {
@@ -94,15 +94,15 @@ func importFiles(in *os.File, dir string, opts Options, name string) (imp *Impor
 		tmps = append(tmps, f)
 		return f, nil
 	}
-	hf, err := create(analyze.IntervalLogFile)
+	hf, err := create(rundir.IntervalLog)
 	if err != nil {
 		return nil, err
 	}
-	tf, err := create(analyze.TimelineFile)
+	tf, err := create(rundir.Timeline)
 	if err != nil {
 		return nil, err
 	}
-	cf, err := create(analyze.CumulativeLogFile)
+	cf, err := create(rundir.Cumulative)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func importFiles(in *os.File, dir string, opts Options, name string) (imp *Impor
 	for _, f := range []struct {
 		tmp   *os.File
 		final string
-	}{{hf, analyze.IntervalLogFile}, {tf, analyze.TimelineFile}, {cf, analyze.CumulativeLogFile}} {
+	}{{hf, rundir.IntervalLog}, {tf, rundir.Timeline}, {cf, rundir.Cumulative}} {
 		if err = os.Chmod(f.tmp.Name(), 0o644); err == nil {
 			err = os.Rename(f.tmp.Name(), filepath.Join(dir, f.final))
 		}

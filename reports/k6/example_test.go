@@ -27,6 +27,6 @@ func ExampleImport() {
 	// Output:
 	// target: http://api.example.test:8080
 	// requests: 20 failed: map[connect:1 http_4xx:1 http_5xx:2 timeout:1] dropped: 3
-	// latency p50 55 ms, p99 120 ms; scheduling lag 0 ms
+	// latency p50 60 ms, p99 120 ms; scheduling lag 0 ms
 	// checks 14/20 passed
 }

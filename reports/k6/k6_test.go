@@ -32,24 +32,38 @@ const sampleFile = "testdata/sample.ndjson"
 // A 404 that the script expected (http_req_failed 0) is a success. One
 // checkout request is written after a later browse one (1.22 s after
 // 2.55 s), and one browse request has its http_req_failed point first.
-var sampleLatenciesMs = func() []float64 {
-	var v []float64
+//
+// sampleLatenciesMs are the latencies of the 15 successful requests, those
+// latency describes; sampleFailedMs those of the 5 failures, kept apart.
+var sampleLatenciesMs, sampleFailedMs = func() (ok, failed []float64) {
+	bad := map[float64]bool{40: true, 70: true, 25: true, 55: true, 65: true}
 	for i := range 12 {
-		v = append(v, float64(10*(i+1)))
+		v := float64(10 * (i + 1))
+		if bad[v] {
+			failed = append(failed, v)
+		} else {
+			ok = append(ok, v)
+		}
 	}
 	for j := range 8 {
-		v = append(v, float64(15+10*j))
+		v := float64(15 + 10*j)
+		if bad[v] {
+			failed = append(failed, v)
+		} else {
+			ok = append(ok, v)
+		}
 	}
-	slices.Sort(v)
-	return v
+	slices.Sort(ok)
+	slices.Sort(failed)
+	return ok, failed
 }()
 
 // nearestRank is the value at percentile pct of sorted values, as HDR
-// histograms define it (the smallest value with at least pct % at or
-// below it).
+// histograms define it: the value of rank pct/100·n rounded to the nearest
+// integer, from 1 to n.
 func nearestRank(sorted []float64, pct float64) float64 {
-	n := int(math.Ceil(pct / 100 * float64(len(sorted))))
-	return sorted[max(n, 1)-1]
+	n := int(pct/100*float64(len(sorted)) + 0.5)
+	return sorted[min(max(n, 1), len(sorted))-1]
 }
 
 // closeHDR reports whether got is want within HDR precision (3 significant
@@ -143,8 +157,8 @@ func TestImportSample(t *testing.T) {
 		stats *analyze.MetricStats
 	}{{"latency", s.Overall.Latency}, {"latency_service", s.Overall.LatencyService}} {
 		ms := m.stats
-		if ms == nil || ms.Count != 20 {
-			t.Fatalf("%s: %+v, want 20 values", m.name, ms)
+		if ms == nil || ms.Count != 15 {
+			t.Fatalf("%s: %+v, want the 15 successful requests' values", m.name, ms)
 		}
 		for _, q := range []struct {
 			pct float64
@@ -157,6 +171,9 @@ func TestImportSample(t *testing.T) {
 		if !closeHDR(ms.Min, 10) || !closeHDR(ms.Max, 120) {
 			t.Errorf("%s min/max = %g/%g, want 10/120", m.name, ms.Min, ms.Max)
 		}
+	}
+	if f := s.Overall.LatencyFailed; f == nil || f.Count != 5 || !closeHDR(f.Min, sampleFailedMs[0]) || !closeHDR(f.Max, sampleFailedMs[4]) {
+		t.Errorf("latency_failed = %+v, want the 5 failures' values %v", f, sampleFailedMs)
 	}
 	if lag := s.Overall.SchedulingLag; lag == nil || lag.Max != 0 {
 		t.Errorf("scheduling_lag = %+v, want all 0 (k6 has no intended send times)", lag)
@@ -178,13 +195,17 @@ func TestImportSample(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("timeline (start-end:requests/failed/dropped)\n got %v\nwant %v", got, want)
 	}
-	ivs, err := analyze.ReadIntervalLog(hlog)
+	ivs, err := analyze.ReadIntervalLog(bytes.NewReader(hlog.Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := analyze.Cumulative(ivs)[analyze.HistKey(analyze.Overall, analyze.MetricLatency)]
-	if h == nil || h.TotalCount() != 20 {
-		t.Fatalf("interval log: overall latency %v, want 20 values", h)
+	cum, err := analyze.ReadCumulative(hlog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := cum[analyze.HistKey(analyze.Overall, analyze.MetricLatency)]
+	if h == nil || h.TotalCount() != 15 {
+		t.Fatalf("interval log: overall latency %d values, want the 15 successes", h.TotalCount())
 	}
 	if !ivs[0].Start.Equal(imp.Start) {
 		t.Errorf("first interval starts %v, want %v", ivs[0].Start, imp.Start)
@@ -524,9 +545,9 @@ func TestImportDir(t *testing.T) {
 	}
 	for _, g := range []string{analyze.Overall, analyze.ScenarioGroup("browse"), analyze.ScenarioGroup("checkout")} {
 		h := d.Histogram(g, analyze.MetricLatency)
-		want := map[string]int64{analyze.Overall: 20, analyze.ScenarioGroup("browse"): 12, analyze.ScenarioGroup("checkout"): 8}[g]
+		want := map[string]int64{analyze.Overall: 15, analyze.ScenarioGroup("browse"): 10, analyze.ScenarioGroup("checkout"): 5}[g]
 		if h == nil || h.TotalCount() != want {
-			t.Errorf("latency.hlog %q: %v, want %d values", g, h, want)
+			t.Errorf("latency.hlog %q: %d values, want %d (successes)", g, h.TotalCount(), want)
 		}
 	}
 
