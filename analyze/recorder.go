@@ -20,8 +20,8 @@ const (
 	DefaultInterval     = time.Second
 	DefaultMaxTagGroups = 200
 	// DefaultRing is the number of intervals a Recorder keeps in memory for
-	// live windows when Config.Ring is 0: a minute at the default interval.
-	DefaultRing = 60
+	// live windows when Config.Ring is 0: 30 s at the default interval.
+	DefaultRing = 30
 	// MaxRing bounds Config.Ring: an hour of one-second intervals.
 	MaxRing = 3600
 	// MaxSLOs bounds Config.SLOs.
@@ -540,12 +540,25 @@ func (r *Recorder) flush(now time.Time) error {
 	}
 	r.mu.Unlock()
 
-	// The taken histograms are no longer touched by Record.
+	// The taken histograms are no longer touched by Record. A run's only
+	// scenario has the same interval as the whole run: its slice group is
+	// the overall one, shared (slices are not changed once made).
 	sl := &Slice{Start: ivStart, End: now, Groups: make(map[string]*SliceGroup, len(r.pending))}
+	onlyScenario := len(r.dense) == 2
 	p99 := int64(-1)
 	startMs, endMs := ivStart.UnixMilli(), now.UnixMilli()
 	for i := range r.pending {
 		p := &r.pending[i]
+		if onlyScenario && p.g == r.dense[1] {
+			for m := range numMetrics { // logged under its own tag, kept once
+				if h := p.dense[m]; h != nil && h.TotalCount() > 0 {
+					r.logDense(h, p.g.tags[m], startMs, endMs)
+					h.Reset()
+				}
+			}
+			sl.Groups[p.g.key] = sl.Groups[Overall]
+			continue
+		}
 		sg := &SliceGroup{Counts: p.counts.counts(r.slos)}
 		sl.Groups[p.g.key] = sg
 		for m := range numMetrics {
@@ -558,6 +571,7 @@ func (r *Recorder) flush(now time.Time) error {
 				r.logDense(h, p.g.tags[m], startMs, endMs)
 				ph = newPacked(m)
 				ph.MergeFrom(h)
+				ph.Compact()
 				h.Reset()
 			case p.g == r.overall && m == mLatency:
 				r.logDense(r.empty, p.g.tags[m], startMs, endMs)

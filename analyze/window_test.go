@@ -85,7 +85,7 @@ func TestWindowTruth(t *testing.T) {
 	}{
 		{10 * time.Second, 1000, 0, 10.6, 0.02},
 		{15 * time.Second, 1500, 25, 10.6, 0.02}, // 45–60 s: half of the error burst
-		{0, 6000, 50, 10.6, 0.02},                // the whole ring: its last 60 intervals
+		{0, 3000, 50, 10.6, 0.02},                // the whole ring: its last 30 intervals (30–60 s)
 	} {
 		w := r.Window(tc.span)
 		st := w.Summary.Overall

@@ -10,6 +10,7 @@ import (
 	"github.com/gonogo-dev/gonogo/analyze/divergence"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 	"github.com/gonogo-dev/gonogo/mirror"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
@@ -47,11 +48,7 @@ func shadowTruth(t *testing.T, s truthShadow) *divergence.Report {
 		if s.diff > 0 {
 			cfg.DiffFraction = s.diff
 		}
-		_, url, stop, err := modelserver.Start(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(stop)
+		_, url := modelservertest.Start(t, cfg)
 		return url
 	}
 	o := s.opts

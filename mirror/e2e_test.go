@@ -16,6 +16,7 @@ import (
 	"github.com/gonogo-dev/gonogo/extensions"
 	_ "github.com/gonogo-dev/gonogo/extensions/all"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 	"github.com/gonogo-dev/gonogo/mirror"
 	"github.com/gonogo-dev/gonogo/replay"
 	"github.com/gonogo-dev/gonogo/scenarios"
@@ -111,11 +112,7 @@ func TestShadowEndToEnd(t *testing.T) {
 		cfg.Addr, cfg.Version, cfg.Seed = "", version, seed
 		cfg.Knobs.Noise = noise
 		cfg.Knobs.LatencyScale = 0.25
-		_, url, stop, err := modelserver.Start(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(stop)
+		_, url := modelservertest.Start(t, cfg)
 		return url, cfg.Truth()
 	}
 	primaryURL, truth := start(modelserver.VersionV1, 1, 0)

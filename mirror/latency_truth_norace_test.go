@@ -17,6 +17,7 @@ import (
 	"github.com/gonogo-dev/gonogo/analyze/divergence"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 	"github.com/gonogo-dev/gonogo/fixtures/traffic"
 	"github.com/gonogo-dev/gonogo/mirror"
 	"github.com/gonogo-dev/gonogo/replay"
@@ -95,11 +96,7 @@ func shadowConv(t *testing.T, ratePerSec float64, dur time.Duration) truthRun {
 	client := func() (gonogo.Client, string) {
 		cfg := modelserver.DefaultConfig()
 		cfg.Addr, cfg.Version, cfg.Knobs.LatencyScale = "", modelserver.VersionV1, truthLatencyScale
-		_, url, stop, err := modelserver.Start(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(stop)
+		_, url := modelservertest.Start(t, cfg)
 		c, err := extensions.New("openai", extensions.Options{Target: url, NoStream: true, KeepOutput: true, Timeout: time.Minute})
 		if err != nil {
 			t.Fatal(err)

@@ -133,7 +133,17 @@ func latencyFigure(in Input, ax timeAxis) ([]*chartFigure, error) {
 		"Overall latency per interval, measured from the intended send time."+bucketNote(s.perBucket, "the maximum"))
 	p := ax.panel("latency (ms)")
 	f.panels = []*plot.Plot{p}
-	for _, sr := range []struct {
+	if err := f.addPercentiles(p, s, true); err != nil {
+		return nil, err
+	}
+	headroom(p)
+	return []*chartFigure{f}, nil
+}
+
+// addPercentiles draws a series' p50, p90 and p99 lines on p, and its
+// maximum when withMax.
+func (f *chartFigure) addPercentiles(p *plot.Plot, s latencySeries, withMax bool) error {
+	lines := []struct {
 		name  string
 		y     []float64
 		color color.Color
@@ -143,13 +153,16 @@ func latencyFigure(in Input, ax timeAxis) ([]*chartFigure, error) {
 		{"p90", s.p90, palette.green, 1.2},
 		{"p99", s.p99, palette.orange, 1.4},
 		{"max", s.max, palette.red, 0.8},
-	} {
-		if err := f.addLine(p, sr.name, toXYs(s.x, sr.y), sr.color, sr.width, false); err != nil {
-			return nil, err
+	}
+	if !withMax {
+		lines = lines[:3]
+	}
+	for _, l := range lines {
+		if err := f.addLine(p, l.name, toXYs(s.x, l.y), l.color, l.width, false); err != nil {
+			return err
 		}
 	}
-	headroom(p)
-	return []*chartFigure{f}, nil
+	return nil
 }
 
 // tokensOverTimeFigure plots TTFT p50, p90 and p99 per interval and,
@@ -174,19 +187,8 @@ func tokensOverTimeFigure(in Input, ax timeAxis) ([]*chartFigure, error) {
 		}
 		f.panels = append(f.panels, p)
 		legend := len(f.legend)
-		for _, sr := range []struct {
-			name  string
-			y     []float64
-			color color.Color
-			width vg.Length
-		}{
-			{"p50", s.p50, palette.blue, 1.4},
-			{"p90", s.p90, palette.green, 1.2},
-			{"p99", s.p99, palette.orange, 1.4},
-		} {
-			if err := f.addLine(p, sr.name, toXYs(s.x, sr.y), sr.color, sr.width, false); err != nil {
-				return nil, err
-			}
+		if err := f.addPercentiles(p, s, false); err != nil {
+			return nil, err
 		}
 		if i > 0 {
 			f.legend = f.legend[:legend] // the panels share the top one's legend

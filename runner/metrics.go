@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
@@ -51,9 +52,32 @@ func (r *Run) serveMetrics() (stop func(), err error) {
 	return func() { srv.Close() }, nil
 }
 
+// windowCache keeps the windowed percentiles of the last interval: a
+// window changes only when an interval closes, however often /metrics is
+// scraped.
+type windowCache struct {
+	mu  sync.Mutex
+	end time.Time // the end of the window's last interval
+	out []promout.WindowQuantile
+}
+
 // windowQuantiles reads the windowed percentiles of every group.
 func (r *Run) windowQuantiles() []promout.WindowQuantile {
-	w := r.rec.Window(MetricsWindow)
+	slices := r.rec.Slices(MetricsWindow)
+	if len(slices) == 0 {
+		return nil
+	}
+	c := &r.windows
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if end := slices[len(slices)-1].End; !end.Equal(c.end) {
+		c.end, c.out = end, quantilesOf(analyze.WindowOf(slices, r.rec.SLOs()))
+	}
+	return c.out
+}
+
+// quantilesOf digests a window into the percentiles /metrics serves.
+func quantilesOf(w *analyze.RunData) []promout.WindowQuantile {
 	groups := []string{analyze.Overall}
 	for name := range w.Summary.Scenarios {
 		groups = append(groups, analyze.ScenarioGroup(name))

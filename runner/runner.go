@@ -136,6 +136,7 @@ type Run struct {
 	stopped  string // status once stopped early (StatusAborted)
 	stopWhy  string
 	gateDown map[string]bool // live gates failing at the last check
+	windows  windowCache     // for /metrics
 }
 
 var _ gonogo.Sink = (*Run)(nil)

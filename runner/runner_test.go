@@ -18,6 +18,7 @@ import (
 	"github.com/gonogo-dev/gonogo/extensions"
 	_ "github.com/gonogo-dev/gonogo/extensions/all"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 	"github.com/gonogo-dev/gonogo/reports"
 	"github.com/gonogo-dev/gonogo/rundir"
 	"github.com/gonogo-dev/gonogo/scenarios"
@@ -28,11 +29,7 @@ func fixture(t *testing.T, knobs modelserver.Knobs) string {
 	t.Helper()
 	cfg := modelserver.DefaultConfig()
 	cfg.Addr, cfg.Knobs = "", knobs
-	_, url, stop, err := modelserver.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	_, url := modelservertest.Start(t, cfg)
 	return url
 }
 

@@ -83,9 +83,9 @@ func (p Plan) Summary() PlanSummary {
 		ps.UpTo = true
 		if sch := NewSchedule(s); sch != nil {
 			ps.Duration, ps.Requests = sch.Duration(), sch.Expected()
-		} else if b, ok := src.(Bounded); ok {
+		} else if b, ok := src.(Bounded); ok && b.Duration() > 0 {
 			ps.Duration = b.Duration()
-		} else if s.Traffic != nil {
+		} else if s.Traffic != nil { // a source that knows its length only later
 			ps.Duration, _ = s.Traffic.replayLength()
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gonogo-dev/gonogo/extensions"
 	_ "github.com/gonogo-dev/gonogo/extensions/all"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
 
@@ -25,15 +26,10 @@ import (
 func startFixture(t *testing.T, mutate func(*modelserver.Config)) (*modelserver.Server, string) {
 	t.Helper()
 	cfg := modelserver.DefaultConfig()
-	cfg.Addr = ""
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, url, stop, err := modelserver.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	srv, url := modelservertest.Start(t, cfg)
 	return srv, url
 }
 

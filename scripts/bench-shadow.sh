@@ -59,57 +59,20 @@ STRICT=${BENCH_STRICT:-0}
 GONOGO=bin/gonogo
 TRACE=fixtures/traffic/azure-conv-sample.csv
 
-say() { printf '\n== %s\n' "$*"; }
-die() { echo "bench-shadow: $*" >&2; exit 1; }
-
-# ---- background processes: started here, killed by pid at exit ----------
-PIDS=()
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+BENCH_NAME=bench-shadow
+. "$(dirname "$0")/benchlib.sh"
 
 # fixture LOG PORT ARGS... starts `gonogo fixture serve` on 127.0.0.1:PORT
 # and waits (≤ 10 s) until it accepts; its pid is in BG_PID.
 fixture() {
-	local log=$1 port=$2 i
+	local log=$1 port=$2
 	shift 2
-	"$GONOGO" fixture serve --addr "127.0.0.1:$port" "$@" >"$log" 2>&1 &
-	BG_PID=$!
-	PIDS+=("$BG_PID")
-	for i in $(seq 1 100); do
-		kill -0 "$BG_PID" 2>/dev/null || { cat "$log" >&2; die "fixture on port $port exited"; }
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	die "nothing listens on 127.0.0.1:$port after 10 s"
-}
-
-stop_bg() {
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
+	start_bg "$log" "$GONOGO" fixture serve --addr "127.0.0.1:$port" "$@"
+	wait_listen "$port" "$BG_PID" "$log"
 }
 
 ROWS=$OUT/rows.tsv
 MISSED=0
-# row SECTION WHAT VALUE GOAL VERDICT
-row() {
-	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$ROWS"
-	if [ "$5" = FAIL ]; then MISSED=$((MISSED + 1)); fi
-}
-
-calc() { python3 -c "from math import *; print($1)"; }
 now() { date +%s.%N; }
 
 rm -rf "$OUT"

@@ -88,62 +88,12 @@ OUT=results/bench
 GONOGO=bin/gonogo
 SERVER=bin/benchserver
 
-say() { printf '\n== %s\n' "$*"; }
-die() { echo "bench: $*" >&2; exit 1; }
-
-# ---- background processes: started here, killed by pid at exit ----------
-PIDS=()
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# free_port prints a free loopback TCP port.
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# start_bg LOG CMD... starts CMD in the background; its pid is in BG_PID.
-start_bg() {
-	local log=$1
-	shift
-	"$@" >"$log" 2>&1 &
-	BG_PID=$!
-	PIDS+=("$BG_PID")
-}
-
-# stop_bg PID stops one process started by start_bg.
-stop_bg() {
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-# wait_listen PORT PID LOG waits (≤ 10 s) until 127.0.0.1:PORT accepts.
-wait_listen() {
-	local port=$1 pid=$2 log=$3 i
-	for i in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "server on port $port exited"; }
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	die "nothing listens on 127.0.0.1:$port after 10 s"
-}
+BENCH_NAME=bench
+. "$(dirname "$0")/benchlib.sh"
 
 # ---- figures: one row per target, printed and saved at the end -----------
 ROWS=$OUT/rows.tsv
 MISSED=0
-# row SECTION WHAT VALUE GOAL VERDICT
-row() {
-	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$ROWS"
-	if [ "$5" = FAIL ]; then MISSED=$((MISSED + 1)); fi
-}
 
 # stats DIR prints a gonogo run's default-scenario figures as shell
 # assignments: target achieved total ok failed dropped queued lag_p99
@@ -166,8 +116,6 @@ print(f'target={r.get("target", 0)} achieved={r.get("achieved", 0)} total={q.get
 PY
 }
 
-# calc EXPR prints a Python expression's value (floats).
-calc() { python3 -c "from math import *; print($1)"; }
 
 # mem_at_mark TIMEPID MPORT N: once the run under TIMEPID (/usr/bin/time,
 # whose child is gonogo) has completed N requests by its live metrics,

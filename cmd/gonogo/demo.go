@@ -157,7 +157,7 @@ func runDemo(ctx context.Context, o *options, out string, duration time.Duration
 	if err != nil {
 		return err
 	}
-	s := &scenarios.Scenario{Executor: scenarios.ConstantArrivalRate, Rate: 30, Duration: 10 * time.Second,
+	s := &scenarios.Scenario{Executor: scenarios.ConstantArrivalRate, Rate: 30, Duration: 20 * time.Second,
 		Traffic: &scenarios.Traffic{Trace: tracePath, Replay: scenarios.ReplaySequential}}
 	file = &scenarios.File{Scenarios: map[string]*scenarios.Scenario{"shadow": s}}
 	if err := file.Validate(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 )
 
 // TestExitCodes asserts the exit code of every command, as a number: 0 go
@@ -16,12 +17,7 @@ import (
 // inconclusive (DESIGN.md, "Exit codes").
 func TestExitCodes(t *testing.T) {
 	cfg := modelserver.DefaultConfig()
-	cfg.Addr = ""
-	_, url, stop, err := modelserver.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	_, url := modelservertest.Start(t, cfg)
 	dir := t.TempDir()
 	p := func(name string) string { return filepath.Join(dir, name) }
 	write := func(name, content string) string {

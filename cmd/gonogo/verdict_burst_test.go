@@ -18,6 +18,7 @@ import (
 
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 	"github.com/gonogo-dev/gonogo/rundir"
 )
 
@@ -27,13 +28,8 @@ import (
 // while a run without the burst is a go.
 func TestVerdictErrorBurst(t *testing.T) {
 	cfg := modelserver.DefaultConfig()
-	cfg.Addr = ""
 	cfg.Knobs.LatencyScale = 5
-	srv, url, stop, err := modelserver.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	srv, url := modelservertest.Start(t, cfg)
 	dir := t.TempDir()
 	cli := func(args ...string) (int, string) {
 		var out bytes.Buffer

@@ -10,6 +10,7 @@ import (
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 )
 
 // With KeepOutput the "outputs" array is kept as compact JSON, as sent;
@@ -50,12 +51,7 @@ func TestKeepOutput(t *testing.T) {
 // probabilities.
 func TestKeepOutputMatchesFixture(t *testing.T) {
 	cfg := modelserver.DefaultConfig()
-	cfg.Addr = ""
-	_, url, stop, err := modelserver.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	_, url := modelservertest.Start(t, cfg)
 	c, err := New(extensions.Options{Target: url, Model: cfg.ClassifierModel, KeepOutput: true, InputLen: 8})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 )
 
 // A recorded request goes out as recorded: method, path and query,
@@ -50,11 +51,7 @@ func TestRecordedRequestSent(t *testing.T) {
 // another endpoint succeeds on its status; a recorded request that cannot
 // be sent fails with a message and reaches nothing.
 func TestRecordedAgainstFixture(t *testing.T) {
-	srv, url, stop, err := modelserver.Start(modelserver.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	srv, url := modelservertest.Start(t, modelserver.DefaultConfig())
 	gen, err := New(extensions.Options{Target: url, Model: modelserver.DefaultClassifierModel, KeepOutput: true})
 	if err != nil {
 		t.Fatal(err)

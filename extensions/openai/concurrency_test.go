@@ -10,6 +10,7 @@ import (
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 )
 
 // Many concurrent streams against the fixture: every one gets exactly the
@@ -17,12 +18,7 @@ import (
 // carried it.
 func TestConcurrentStreamsMatchFixture(t *testing.T) {
 	cfg := modelserver.DefaultConfig()
-	cfg.Addr = ""
-	_, url, stop, err := modelserver.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	_, url := modelservertest.Start(t, cfg)
 	const vus, each, prompt, tokens = 96, 3, 5, 8 // more than batchFrom per reactor
 	c, err := New(extensions.Options{Target: url, KeepOutput: true, PromptTokens: prompt, MaxTokens: tokens})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 )
 
 // With KeepOutput the generated text lands in Result.Output; reasoning and
@@ -62,12 +63,7 @@ func TestKeepOutput(t *testing.T) {
 // Against the fixture, the kept text is exactly the truth's completion.
 func TestKeepOutputMatchesFixture(t *testing.T) {
 	cfg := modelserver.DefaultConfig()
-	cfg.Addr = ""
-	_, url, stop, err := modelserver.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	_, url := modelservertest.Start(t, cfg)
 	for _, o := range []extensions.Options{
 		{Target: url, KeepOutput: true, PromptTokens: 5, MaxTokens: 6},
 		{Target: url, KeepOutput: true, PromptTokens: 5, MaxTokens: 6, NoStream: true, API: "chat"},

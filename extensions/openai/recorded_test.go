@@ -10,18 +10,14 @@ import (
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/extensions/openai"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 )
 
 // A request recorded in a request log is sent as recorded — here a
 // streaming chat request — and measured like a generated one.
 func TestRecordedRequestAgainstFixture(t *testing.T) {
 	cfg := modelserver.DefaultConfig()
-	cfg.Addr = ""
-	_, url, stop, err := modelserver.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	_, url := modelservertest.Start(t, cfg)
 	c, err := openai.New(extensions.Options{Target: url, NoStream: true})
 	if err != nil {
 		t.Fatal(err)

@@ -8,18 +8,14 @@ import (
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 )
 
 // A target written as the OpenAI SDKs write a base URL, ending in /v1,
 // is the same target as the bare host: no /v1/v1/... paths.
 func TestTargetWithV1(t *testing.T) {
 	cfg := modelserver.DefaultConfig()
-	cfg.Addr = ""
-	_, url, stop, err := modelserver.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	_, url := modelservertest.Start(t, cfg)
 	for _, tt := range []struct{ name, target string }{{"bare", url}, {"v1", url + "/v1"}, {"v1 slash", url + "/v1/"}} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := New(extensions.Options{Target: tt.target, Model: modelserver.DefaultModel, MaxTokens: 3, PromptTokens: 4})
