@@ -252,6 +252,10 @@ func htmlKeyNumbers(in Input) []htmlNumber {
 		{Label: "failed", Value: numfmt.Thousands(rq.FailedTotal()), Sub: htmlFailedByClass(rq.Failed), Bad: rq.FailedTotal() > 0},
 		{Label: "dropped", Value: numfmt.Thousands(rq.Dropped), Sub: "queued " + numfmt.Thousands(rq.Queued), Bad: rq.Dropped > 0},
 		htmlRateNumber(st, targetRatePerSec(in)),
+		{Label: "throughput", Value: numfmt.Sig(st.Rate.CompletedPerSec) + "/s", Sub: "completed; sent " + numfmt.Sig(st.Rate.SentPerSec) + "/s"},
+	}
+	if in.Run != nil && in.Run.Capacity != nil {
+		out = append(out, htmlCapacityNumber(in.Run.Capacity))
 	}
 	out = append(out, htmlMetricNumbers(st, overallStats(in.Baseline, in.BaselineData))...)
 	if st.TokensPerSec != nil {
@@ -287,6 +291,25 @@ func htmlMetricNumbers(st, base *analyze.Stats) []htmlNumber {
 		out = append(out, n)
 	}
 	return out
+}
+
+// htmlCapacityNumber says where a ramping run's service broke.
+func htmlCapacityNumber(c *analyze.Capacity) htmlNumber {
+	n := htmlNumber{Label: "capacity", Value: "none held", Sub: c.Window + " windows", Bad: c.At == nil}
+	if c.At != nil {
+		n.Value = "held " + numfmt.Sig(c.HeldPerSec) + "/s"
+	}
+	switch {
+	case c.BrokeAt != nil:
+		n.Sub = fmt.Sprintf("broke at +%gs: %s", c.BrokeAt.StartS, c.Broke)
+		n.Bad = true
+	case c.At != nil:
+		n.Sub = "never broke"
+	}
+	if c.KneePerSec > 0 {
+		n.Sub += "; knee " + numfmt.Sig(c.KneePerSec) + "/s"
+	}
+	return n
 }
 
 func htmlRateNumber(st *analyze.Stats, target float64) htmlNumber {

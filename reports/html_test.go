@@ -474,3 +474,16 @@ func mergeIntervals(ivs []analyze.Interval) map[string]*hdr.Histogram {
 	}
 	return out
 }
+
+// TestHTMLCapacity: a ramping run's report says where its service broke.
+func TestHTMLCapacity(t *testing.T) {
+	in := htmlFixture(t)
+	in.Run.Capacity = &analyze.Capacity{Window: "10s", HeldPerSec: 62, At: &analyze.WindowSpan{StartS: 40, EndS: 50},
+		BrokeAt: &analyze.WindowSpan{StartS: 45, EndS: 55}, Broke: "errors rate<0.05 (observed 0.08)", KneePerSec: 48, BaseP99Ms: 12}
+	page := renderHTML(t, in)
+	for _, want := range []string{"held 62/s", "broke at &#43;45s: errors rate&lt;0.05 (observed 0.08); knee 48/s", "throughput"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
