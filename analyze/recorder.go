@@ -538,18 +538,22 @@ func (r *Recorder) flush(now time.Time) error {
 	for _, g := range r.tagOrder {
 		take(g)
 	}
+	// A run's only scenario has the same interval as the whole run: its
+	// slice group is the overall one, shared (slices are not changed once
+	// made).
+	var only *group
+	if len(r.dense) == 2 {
+		only = r.dense[1]
+	}
 	r.mu.Unlock()
 
-	// The taken histograms are no longer touched by Record. A run's only
-	// scenario has the same interval as the whole run: its slice group is
-	// the overall one, shared (slices are not changed once made).
+	// The taken histograms are no longer touched by Record.
 	sl := &Slice{Start: ivStart, End: now, Groups: make(map[string]*SliceGroup, len(r.pending))}
-	onlyScenario := len(r.dense) == 2
 	p99 := int64(-1)
 	startMs, endMs := ivStart.UnixMilli(), now.UnixMilli()
 	for i := range r.pending {
 		p := &r.pending[i]
-		if onlyScenario && p.g == r.dense[1] {
+		if p.g == only {
 			for m := range numMetrics { // logged under its own tag, kept once
 				if h := p.dense[m]; h != nil && h.TotalCount() > 0 {
 					r.logDense(h, p.g.tags[m], startMs, endMs)
