@@ -14,8 +14,8 @@ import (
 func (r *Run) printPlan() {
 	target := strings.TrimSpace(r.cfg.Protocol + " " + RedactURL(r.cfg.Target))
 	fmt.Fprintf(r.out, "plan: %d scenario(s) against %s → %s\n", len(r.plans), target, r.dir)
-	for _, p := range r.plans {
-		ps := p.Summary()
+	for i, p := range r.plans {
+		ps := r.planned[i]
 		fmt.Fprintf(r.out, "  %s\n", ps)
 		if ps.RequestsRSE > uncertainRSE {
 			fmt.Fprintf(r.errw, "warning: %s: a run this short of bursty arrivals sends ±%.0f %% of its expected requests: it says little about the trace's long-run rate\n", ps.Scenario, 100*ps.RequestsRSE)
@@ -56,9 +56,9 @@ type progress struct {
 
 func newProgress(r *Run) *progress {
 	p := &progress{r: r, on: r.cfg.Progress}
-	for _, pl := range r.plans {
+	for i, pl := range r.plans {
 		p.target += pl.Scenario.TargetRate()
-		p.total = max(p.total, pl.Summary().End())
+		p.total = max(p.total, r.planned[i].End())
 	}
 	return p
 }

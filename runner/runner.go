@@ -113,14 +113,15 @@ const preflightTimeout = 30 * time.Second
 
 // Run is one run, from New to Execute.
 type Run struct {
-	cfg    Config
-	dir    rundir.Dir
-	plans  []scenarios.Plan
-	traces map[string]*trace
-	ths    analyze.Thresholds
-	hooks  []Hooks
-	out    io.Writer
-	errw   io.Writer
+	cfg     Config
+	dir     rundir.Dir
+	plans   []scenarios.Plan
+	planned []scenarios.PlanSummary // by plan, read before the run
+	traces  map[string]*trace
+	ths     analyze.Thresholds
+	hooks   []Hooks
+	out     io.Writer
+	errw    io.Writer
 
 	zero    time.Time
 	eng     *scenarios.Engine
@@ -194,6 +195,11 @@ func New(cfg Config) (*Run, error) {
 			r.Close()
 			return nil, err
 		}
+	}
+	// The plan is read before the run: during it the sources are the
+	// engine's.
+	for _, p := range r.plans {
+		r.planned = append(r.planned, p.Summary())
 	}
 	dir := cfg.Dir
 	if dir == "" {
@@ -801,8 +807,8 @@ func (r *Run) runJSON() *reports.Run {
 		Scenarios: map[string]reports.Scenario{},
 		Files:     []string{rundir.IntervalLog, rundir.Timeline, rundir.Events, rundir.Cumulative, rundir.Summary},
 	}
-	for _, p := range r.plans {
-		ps := p.Summary()
+	for i, p := range r.plans {
+		ps := r.planned[i]
 		run.Scenarios[p.Scenario.Name] = reports.Scenario{Executor: ps.Description,
 			ExpectedRequests: math.Round(ps.Requests*10) / 10, RequestsRSE: math.Round(ps.RequestsRSE*1000) / 1000}
 	}

@@ -50,7 +50,8 @@ type PlanSummary struct {
 
 // Summary summarizes the plan's scenario for the run's plan. A Source that
 // is Planned (Schedule) or Bounded gives the length and count; without a
-// Source the scenario's own schedule does.
+// Source the scenario's own schedule does. Call it before the run: it
+// reads the Source, which the engine owns once it runs.
 func (p Plan) Summary() PlanSummary {
 	s := p.Scenario
 	ps := PlanSummary{Scenario: s.Name, Description: s.Describe(), Open: s.openModel(), StartTime: s.StartTime}
