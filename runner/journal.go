@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/reports"
 	"github.com/gonogo-dev/gonogo/rundir"
 )
 
@@ -121,4 +124,37 @@ func Mark(dir rundir.Dir, message string, attrs map[string]string) error {
 	}
 	err = j.Emit(gonogo.Event{Kind: gonogo.EventMarker, Source: SourceMarker, Message: message, Attrs: attrs})
 	return errors.Join(err, j.Close())
+}
+
+// eventsForNextRun returns the events of dir's journal written after the
+// run that left the directory had ended (by its run.json; every event
+// when there was no run): a marker put there for the run about to start
+// ("deploy started"), which clearing the directory must not lose. Events of
+// the earlier run are not kept; an unreadable journal keeps nothing.
+func eventsForNextRun(dir rundir.Dir) []gonogo.Event {
+	f, err := os.Open(dir.Path(rundir.Events))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	events, err := analyze.ReadEvents(f)
+	if err != nil {
+		return nil
+	}
+	var after time.Time
+	if run, err := reports.ReadRunJSON(string(dir)); err == nil {
+		after = run.Ended
+		if after.IsZero() { // killed: it ran until its files last changed
+			if st, err := os.Stat(dir.Path(rundir.Timeline)); err == nil {
+				after = st.ModTime()
+			}
+		}
+	}
+	var out []gonogo.Event
+	for _, e := range events {
+		if e.Time.After(after) {
+			out = append(out, e)
+		}
+	}
+	return out
 }

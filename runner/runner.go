@@ -330,6 +330,7 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 	if err := r.dir.Make(); err != nil {
 		return nil, err
 	}
+	early := eventsForNextRun(r.dir)
 	if err := r.dir.Clear(); err != nil {
 		return nil, err
 	}
@@ -339,6 +340,9 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 	}
 	defer streams.close()
 	defer r.journal.Close() // closed by finish; this covers an early return
+	for _, e := range early {
+		_ = r.journal.Emit(e)
+	}
 
 	r.eng = scenarios.NewEngine(r)
 	r.eng.Warm(ctx, r.plans)

@@ -353,3 +353,36 @@ func TestStartHookFails(t *testing.T) {
 		t.Errorf("status %s (%s), %d requests", res.Run.Status, res.Run.AbortReason, res.Run.Overall.Requests.Total)
 	}
 }
+
+// TestEventsKeptForTheNextRun: a reused results directory loses the last
+// run's events, not a marker put there for the run about to start.
+func TestEventsKeptForTheNextRun(t *testing.T) {
+	url := fixture(t, modelserver.DefaultKnobs())
+	cfg := kserveConfig(t, url, constant(t, 20, time.Second))
+	r, first, err := execute(t, context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Mark(r.Dir(), "deploy of v2 started", nil); err != nil {
+		t.Fatal(err)
+	}
+	j, err := OpenJournal(r.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := gonogo.Event{Time: first.Run.Ended.Add(-time.Second), Kind: "fault", Message: "last night's fault"}
+	if err := errors.Join(j.Emit(old), j.Close()); err != nil {
+		t.Fatal(err)
+	}
+	r2, _, err := execute(t, context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, data, err := reports.LoadRun(string(r2.Dir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data.Events) != 1 || data.Events[0].Message != "deploy of v2 started" {
+		t.Errorf("events %+v, want only the marker put there for this run", data.Events)
+	}
+}
