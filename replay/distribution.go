@@ -270,6 +270,5 @@ func (d *Distribution) Rows() int { return d.rows }
 // when the trace is longer.
 func (d *Distribution) Samples() int { return len(d.samples) }
 
-
 // Skipped reports the malformed rows the reader skipped.
 func (d *Distribution) Skipped() Skips { return d.skips }
