@@ -1,6 +1,7 @@
 package extensions
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -130,4 +131,30 @@ func Get(ctx context.Context, rt http.RoundTripper, url string, h http.Header) (
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	Drain(resp.Body)
 	return resp.StatusCode, body, err
+}
+
+// ParseStatusLine reads an HTTP/1.x status line, "HTTP/1.x SSS reason", as
+// the plain-HTTP clients get it; keep is the protocol version's default for
+// connection reuse (HTTP/1.1 keeps, 1.0 closes). A malformed line is a
+// ProtocolError quoting its start.
+func ParseStatusLine(line []byte) (status int, keep bool, err error) {
+	quote := func() string {
+		if len(line) > 80 {
+			return string(line[:80]) + "…"
+		}
+		return string(line)
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
+		return 0, false, Protocolf("malformed status line %q", quote())
+	}
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return 0, false, Protocolf("malformed status code in %q", quote())
+		}
+		status = status*10 + int(c-'0')
+	}
+	if status < 100 {
+		return 0, false, Protocolf("status code %d out of range", status)
+	}
+	return status, line[7] == '1', nil
 }

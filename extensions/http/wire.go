@@ -230,7 +230,7 @@ func readResponse(br *bufio.Reader, head bool, out *[]byte) (status int, n int64
 		if err != nil {
 			return 0, 0, false, err
 		}
-		status, keep, err = parseStatusLine(line)
+		status, keep, err = extensions.ParseStatusLine(line)
 		if err != nil {
 			return 0, 0, false, err
 		}
@@ -284,24 +284,6 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 		line = line[:len(line)-1]
 	}
 	return line, nil
-}
-
-// parseStatusLine reads "HTTP/1.x SSS reason". keep is the protocol
-// version's default for connection reuse.
-func parseStatusLine(line []byte) (status int, keep bool, err error) {
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-		return 0, false, extensions.Protocolf("malformed status line %q", snip(line))
-	}
-	for _, c := range line[9:12] {
-		if c < '0' || c > '9' {
-			return 0, false, extensions.Protocolf("malformed status code in %q", snip(line))
-		}
-		status = status*10 + int(c-'0')
-	}
-	if status < 100 {
-		return 0, false, extensions.Protocolf("status code %d out of range", status)
-	}
-	return status, line[7] == '1', nil
 }
 
 // readHeaders reads header lines up to the blank line and returns the body

@@ -464,7 +464,7 @@ func (p *headParser) feed(b []byte) (used int, err error) {
 func (p *headParser) lineDone(line []byte) error {
 	switch {
 	case !p.inHeader:
-		code, keep, err := parseStatusLine(line)
+		code, keep, err := extensions.ParseStatusLine(line)
 		if err != nil {
 			return err
 		}
@@ -509,24 +509,6 @@ func (h *head) header(line []byte) error {
 		h.json = bytes.HasPrefix(value, []byte("application/json"))
 	}
 	return nil
-}
-
-// parseStatusLine reads "HTTP/1.x SSS reason". keep is the protocol
-// version's default for connection reuse.
-func parseStatusLine(line []byte) (status int, keep bool, err error) {
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-		return 0, false, extensions.Protocolf("malformed status line %q", clip(line, 80))
-	}
-	for _, c := range line[9:12] {
-		if c < '0' || c > '9' {
-			return 0, false, extensions.Protocolf("malformed status code in %q", clip(line, 80))
-		}
-		status = status*10 + int(c-'0')
-	}
-	if status < 100 {
-		return 0, false, extensions.Protocolf("status code %d out of range", status)
-	}
-	return status, line[7] == '1', nil
 }
 
 // Body framings.
