@@ -175,5 +175,5 @@ func (c *Client) Warm(ctx context.Context, conns int) error {
 	if c.wire == nil {
 		return nil
 	}
-	return c.wire.warm(ctx, conns)
+	return c.wire.pool.Warm(ctx, conns)
 }

@@ -27,8 +27,7 @@ type wire struct {
 	addr    string
 	timeout time.Duration
 	dialer  net.Dialer
-	idle    chan *wireConn // keep-alive connections waiting for a request
-	slots   chan struct{}  // caps open connections when Options.MaxConns > 0
+	pool    *extensions.Pool[*wireConn]
 }
 
 // wireConn is one keep-alive connection. watched is the context whose
@@ -55,13 +54,18 @@ func newWire(addr string, timeout time.Duration, maxConns int) *wire {
 	w := &wire{
 		addr: addr, timeout: timeout,
 		dialer: net.Dialer{Timeout: extensions.DefaultDialTimeout, KeepAlive: 30 * time.Second},
-		idle:   make(chan *wireConn, extensions.DefaultMaxIdleConnsPerHost),
 	}
-	if maxConns > 0 {
-		w.idle = make(chan *wireConn, maxConns)
-		w.slots = make(chan struct{}, maxConns)
-	}
+	w.pool = extensions.NewPool(maxConns, w.dial, (*wireConn).close, nil)
 	return w
+}
+
+// dial connects to the target.
+func (w *wire) dial(ctx context.Context) (*wireConn, error) {
+	c, err := w.dialer.DialContext(ctx, "tcp", w.addr)
+	if err != nil {
+		return nil, err
+	}
+	return newWireConn(c), nil
 }
 
 // serialize builds the bytes of a request (extensions.AppendRequestHead).
@@ -83,18 +87,16 @@ func serialize(method, path, host string, header http.Header, body []byte) []byt
 // attempt starts it over. A reused connection that turns out to be closed by the
 // server before answering is retried once on a new one, as net/http does.
 func (w *wire) do(ctx context.Context, request []byte, head bool, out *[]byte) (status int, n int64, err error) {
-	if w.slots != nil {
-		select {
-		case w.slots <- struct{}{}:
-			defer func() { <-w.slots }()
-		case <-ctx.Done():
-			return 0, 0, ctx.Err()
-		}
+	if err := w.pool.Acquire(ctx); err != nil {
+		return 0, 0, err
 	}
+	defer w.pool.Release()
 	for attempt := 0; ; attempt++ {
-		conn, reused, err := w.get(ctx)
-		if err != nil {
-			return 0, 0, err
+		conn, reused := w.pool.Idle()
+		if !reused {
+			if conn, err = w.dial(ctx); err != nil {
+				return 0, 0, err
+			}
 		}
 		if out != nil {
 			*out = (*out)[:0]
@@ -103,7 +105,7 @@ func (w *wire) do(ctx context.Context, request []byte, head bool, out *[]byte) (
 		if err != nil || !keep {
 			conn.close()
 		} else {
-			w.put(conn)
+			w.pool.Put(conn)
 		}
 		if err != nil && reused && status == 0 && attempt == 0 && ctx.Err() == nil && isStale(err) {
 			continue
@@ -131,71 +133,6 @@ func (w *wire) roundTrip(ctx context.Context, conn *wireConn, request []byte, he
 		return 0, 0, false, err
 	}
 	return readResponse(conn.br, head, out)
-}
-
-// get returns an idle connection, or dials a new one.
-func (w *wire) get(ctx context.Context) (conn *wireConn, reused bool, err error) {
-	select {
-	case conn := <-w.idle:
-		return conn, true, nil
-	default:
-	}
-	c, err := w.dialer.DialContext(ctx, "tcp", w.addr)
-	if err != nil {
-		return nil, false, err
-	}
-	return newWireConn(c), false, nil
-}
-
-// warmDials is how many connections warm dials at once.
-const warmDials = 16
-
-// warm dials up to n connections into the idle pool (no more than it has
-// room for), warmDials at a time. It returns the first error, after which
-// it dials no more.
-func (w *wire) warm(ctx context.Context, n int) error {
-	n = min(n, cap(w.idle)-len(w.idle))
-	if n <= 0 {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, warmDials)
-	errs := make(chan error, n)
-	for range n {
-		go func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if err := ctx.Err(); err != nil {
-				errs <- err
-				return
-			}
-			c, err := w.dialer.DialContext(ctx, "tcp", w.addr)
-			if err != nil {
-				cancel()
-				errs <- err
-				return
-			}
-			w.put(newWireConn(c))
-			errs <- nil
-		}()
-	}
-	var first error
-	for range n {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
-// put keeps conn for reuse, or closes it when the pool is full.
-func (w *wire) put(conn *wireConn) {
-	select {
-	case w.idle <- conn:
-	default:
-		conn.close()
-	}
 }
 
 // abortOn makes the cancellation of ctx abort any read or write on the

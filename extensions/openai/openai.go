@@ -175,7 +175,7 @@ func New(o extensions.Options) (*Client, error) {
 	if u.Scheme == "http" && haveWire {
 		addr, _ := extensions.HostPort(base) // BaseURL checked it
 		c.wire = newWire(addr, o.Timeout, o.MaxConns)
-		runtime.AddCleanup(c, (*wire).close, c.wire) // its idle connections go with it
+		runtime.AddCleanup(c, (*extensions.Pool[*wireConn]).Close, c.wire.pool) // its idle connections go with it
 		c.wireHead = extensions.AppendRequestHead(nil, http.MethodPost, u.RequestURI(), u.Host, h)
 	}
 

@@ -39,20 +39,17 @@ type wire struct {
 	addr    string
 	timeout time.Duration
 	dialer  net.Dialer
-	idle    chan *wireConn // keep-alive connections waiting for a request
-	slots   chan struct{}  // caps open connections when Options.MaxConns > 0
+	pool    *extensions.Pool[*wireConn]
 }
 
 func newWire(addr string, timeout time.Duration, maxConns int) *wire {
 	w := &wire{
 		addr: addr, timeout: timeout,
 		dialer: net.Dialer{Timeout: extensions.DefaultDialTimeout, KeepAlive: 30 * time.Second},
-		idle:   make(chan *wireConn, extensions.DefaultMaxIdleConnsPerHost),
 	}
-	if maxConns > 0 {
-		w.idle = make(chan *wireConn, maxConns)
-		w.slots = make(chan struct{}, maxConns)
-	}
+	w.pool = extensions.NewPool(maxConns, func(ctx context.Context) (*wireConn, error) {
+		return w.dial(ctx, time.Now().Add(extensions.DefaultDialTimeout))
+	}, (*wireConn).close, (*wireConn).dead)
 	return w
 }
 
@@ -70,19 +67,19 @@ type request struct {
 // reused connection that turns out to be closed by the server before
 // answering is retried once on a new one, as net/http does.
 func (w *wire) do(ctx context.Context, c *Client, r request, res *gonogo.Result) {
-	if w.slots != nil {
-		select {
-		case w.slots <- struct{}{}:
-			defer func() { <-w.slots }()
-		case <-ctx.Done():
-			res.Done = time.Now()
-			extensions.Fail(ctx, res, ctx.Err())
-			return
-		}
+	err := w.pool.Acquire(ctx)
+	if err != nil {
+		res.Done = time.Now()
+		extensions.Fail(ctx, res, err)
+		return
 	}
+	defer w.pool.Release()
 	deadline := time.Now().Add(w.timeout)
 	for attempt := 0; ; attempt++ {
-		conn, reused, err := w.get(ctx, deadline)
+		conn, reused := w.pool.Idle()
+		if !reused {
+			conn, err = w.dial(ctx, deadline)
+		}
 		if err != nil {
 			res.Done = time.Now()
 			extensions.Fail(ctx, res, err)
@@ -91,7 +88,7 @@ func (w *wire) do(ctx context.Context, c *Client, r request, res *gonogo.Result)
 		answered, keep, err := conn.roundTrip(ctx, c, r, deadline, res)
 		if keep {
 			conn.release()
-			w.put(conn)
+			w.pool.Put(conn)
 		} else {
 			conn.close()
 		}
@@ -118,89 +115,6 @@ func isStale(err error) bool {
 // errDead is a pooled connection that the server closed (or wrote to)
 // while it waited.
 var errDead = errors.New("connection closed while idle")
-
-// get returns an idle connection, or dials a new one. Pooled connections
-// that the server closed meanwhile are let go.
-func (w *wire) get(ctx context.Context, deadline time.Time) (conn *wireConn, reused bool, err error) {
-	for range cap(w.idle) {
-		select {
-		case conn := <-w.idle:
-			if conn.dead() {
-				conn.close()
-				continue
-			}
-			return conn, true, nil
-		default:
-		}
-		break
-	}
-	conn, err = w.dial(ctx, deadline)
-	return conn, false, err
-}
-
-// warmDials is how many connections warm dials at once.
-const warmDials = 16
-
-// warm dials up to n connections into the idle pool (no more than it has
-// room for), warmDials at a time. It returns the first error, after which
-// it dials no more.
-func (w *wire) warm(ctx context.Context, n int) error {
-	n = min(n, cap(w.idle)-len(w.idle))
-	if n <= 0 {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, warmDials)
-	errs := make(chan error, n)
-	for range n {
-		go func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if err := ctx.Err(); err != nil {
-				errs <- err
-				return
-			}
-			conn, err := w.dial(ctx, time.Now().Add(extensions.DefaultDialTimeout))
-			if err != nil {
-				cancel()
-				errs <- err
-				return
-			}
-			w.put(conn)
-			errs <- nil
-		}()
-	}
-	var first error
-	for range n {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
-// put keeps conn for reuse, or closes it when the pool is full.
-func (w *wire) put(conn *wireConn) {
-	select {
-	case w.idle <- conn:
-	default:
-		conn.close()
-	}
-}
-
-// close closes the idle connections; the engine drops a client at the end
-// of its run, and its connections must not outlive it.
-func (w *wire) close() {
-	for {
-		select {
-		case conn := <-w.idle:
-			conn.close()
-		default:
-			return
-		}
-	}
-}
 
 // roundTrip writes r and waits for its response, measured into res.
 // answered reports whether any of the response came; keep whether the
@@ -642,5 +556,5 @@ func (c *Client) Warm(ctx context.Context, conns int) error {
 	if c.wire == nil {
 		return nil
 	}
-	return c.wire.warm(ctx, conns)
+	return c.wire.pool.Warm(ctx, conns)
 }

@@ -241,7 +241,10 @@ func TestWireStampsSegments(t *testing.T) {
 	if err := c.Warm(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
-	conn := <-c.wire.idle
+	conn, ok := c.wire.pool.Idle()
+	if !ok {
+		t.Fatal("no warmed connection")
+	}
 	defer conn.close()
 	if !conn.stamped {
 		t.Fatal("SO_TIMESTAMPNS is not on: chunk times would be read times")

@@ -39,8 +39,11 @@ func TestWireChunkTimeIsArrival(t *testing.T) {
 	if err := c.Warm(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
-	conn := <-c.wire.idle
-	c.wire.idle <- conn
+	conn, ok := c.wire.pool.Idle()
+	if !ok {
+		t.Fatal("no warmed connection")
+	}
+	c.wire.pool.Put(conn)
 	got := make(chan *gonogo.Result)
 	go func() { got <- doRequest(c, context.Background(), 1) }()
 	<-sent
