@@ -132,4 +132,3 @@ func (p *Pool[C]) Close() {
 		}
 	}
 }
-
