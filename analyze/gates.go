@@ -44,7 +44,8 @@ type Gates struct {
 	Score       Score   `yaml:"score"`
 	Gates       []*Gate `yaml:"gates"`
 
-	src []byte
+	src  []byte
+	list string // the YAML path of the list of gates in src ("$.gates")
 }
 
 // Score holds the score thresholds: at or above Pass is a go, below
@@ -205,7 +206,24 @@ func ParseGates(name string, src []byte) (*Gates, error) {
 		msg, line, _ := yamlpos.OfError(src, err)
 		return nil, &GateError{File: name, Line: line, Msg: msg}
 	}
-	g.Path, g.src = name, src
+	g.Path, g.src, g.list = name, src, "$.gates"
+	if err := g.compile(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// ParseGateList parses a list of gates that another file holds at the
+// YAML path at ("$.steady-state-hypothesis.gates": a chaos experiment's
+// hypothesis), as a gates file with those gates and minRequests would
+// be; errors name name and the line in src.
+func ParseGateList(name string, src []byte, at string, minRequests int) (*Gates, error) {
+	var list []*Gate
+	if err := yamlpos.DecodeAt(src, at, &list); err != nil {
+		msg, line, _ := yamlpos.OfError(src, err)
+		return nil, &GateError{File: name, Line: line, Msg: msg}
+	}
+	g := &Gates{Path: name, MinRequests: minRequests, Gates: list, src: src, list: at}
 	if err := g.compile(); err != nil {
 		return nil, err
 	}
@@ -242,7 +260,7 @@ func (g *Gates) compile() error {
 		return &GateError{File: g.Path, Line: line, Gate: gate, Field: field, Msg: fmt.Sprintf(format, a...)}
 	}
 	if len(g.Gates) == 0 {
-		return fail("$.gates", "", "gates", "no gates")
+		return fail(g.list, "", "gates", "no gates")
 	}
 	if g.MinRequests < 0 {
 		return fail("$.minRequests", "", "minRequests", "must not be negative (0 or absent means %d)", DefaultMinRequests)
@@ -253,7 +271,7 @@ func (g *Gates) compile() error {
 	}
 	names := map[string]bool{}
 	for i, gt := range g.Gates {
-		path := fmt.Sprintf("$.gates[%d]", i)
+		path := fmt.Sprintf("%s[%d]", g.list, i)
 		if gt == nil {
 			return fail(path, fmt.Sprintf("gates[%d]", i), "", "empty gate")
 		}

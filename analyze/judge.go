@@ -73,21 +73,31 @@ func inputErr(format string, a ...any) error { return &inputError{fmt.Sprintf(fo
 // Evaluate judges one gate of g: over the whole of cand, or over each of
 // its windows for a windowed gate. See Judge for the errors.
 func (g *Gates) Evaluate(gt *Gate, cand, base *RunData) (GateResult, error) {
-	var r GateResult
-	var err error
 	if gt.window > 0 {
-		r, err = g.windowed(gt, cand, base)
-	} else {
-		r, err = g.evaluate(gt, cand, base)
+		r, err := g.windowed(gt, cand, base)
+		return r, g.gateErr(gt, err)
 	}
+	return g.EvaluateOnce(gt, cand, base)
+}
+
+// EvaluateOnce judges one gate of g over the whole of cand, its window
+// left aside: what a live check over the last window does (cand is that
+// window). See Judge for the errors.
+func (g *Gates) EvaluateOnce(gt *Gate, cand, base *RunData) (GateResult, error) {
+	r, err := g.evaluate(gt, cand, base)
+	return r, g.gateErr(gt, err)
+}
+
+// gateErr names the gate and file in an error of its evaluation.
+func (g *Gates) gateErr(gt *Gate, err error) error {
 	var ie *inputError
 	switch {
 	case errors.As(err, &ie):
-		return r, &GateError{File: g.Path, Line: gt.line, Gate: gt.Name, Msg: ie.msg}
+		return &GateError{File: g.Path, Line: gt.line, Gate: gt.Name, Msg: ie.msg}
 	case err != nil:
-		return r, fmt.Errorf("analyze: gate %q: %w", gt.Name, err)
+		return fmt.Errorf("analyze: gate %q: %w", gt.Name, err)
 	}
-	return r, nil
+	return nil
 }
 
 func (g *Gates) evaluate(gt *Gate, cand, base *RunData) (GateResult, error) {

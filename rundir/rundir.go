@@ -57,13 +57,28 @@ const (
 	HTML     = "report.html"
 	JUnit    = "junit.xml"
 	Markdown = "summary.md"
+	// Ledger holds every fault of a chaos experiment, written before the
+	// fault is applied and again once it is reverted (chaos.Ledger). It
+	// outlives the run, so that what a killed run left can be reverted:
+	// Clear keeps it, and every run appends to it.
+	Ledger = "chaos-ledger.ndjson"
+	// Lease is the lease a chaos run holds on its ledger and renews; a
+	// guard process reverts the ledger's faults when it lapses.
+	Lease = "chaos-lease.json"
+	// GuardLog is what the guard process of a chaos run said.
+	GuardLog = "chaos-guard.log"
+	// Experiment is a chaos experiment's journal: the hypothesis before,
+	// during and after the method, every activity, the status.
+	Experiment = "experiment.json"
+	// Fuzz is the findings of a malformed-input run (gonogo chaos fuzz).
+	Fuzz = "fuzz.json"
 )
 
 // Files lists every file a results directory may hold, in the order a
 // listing shows them.
 var Files = []string{
 	Run, Summary, IntervalLog, Cumulative, Timeline, Events, Samples, Pairs,
-	Divergence, Verdict, HTML, JUnit, Markdown,
+	Divergence, Verdict, HTML, JUnit, Markdown, Experiment, Fuzz,
 }
 
 // Dir is a results directory.

@@ -23,6 +23,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -81,6 +82,12 @@ type Config struct {
 	// Interval is the length of the run's intervals; zero means
 	// analyze.DefaultInterval.
 	Interval time.Duration
+	// Window is the longest span hooks ask Run.Window for: the recorder
+	// keeps at least that many intervals in memory.
+	Window time.Duration
+	// SLOs are counted live besides those of Gates, for the goodput gates
+	// hooks judge.
+	SLOs []analyze.SLO
 }
 
 // Preflight says how the target is checked before a run.
@@ -514,15 +521,22 @@ func (s *streams) close() error {
 // newRecorder creates the recorder and the sinks at time zero.
 func (r *Run) newRecorder(s *streams) error {
 	cfg := analyze.Config{Start: r.zero, Interval: r.cfg.Interval, IntervalLog: s.hlog, Timeline: s.tl}
+	longest := r.cfg.Window
 	if g := r.cfg.Gates; g != nil {
 		cfg.SLOs = g.SLOs()
-		if w := g.LongestWindow(); w > 0 {
-			iv := cfg.Interval
-			if iv <= 0 {
-				iv = analyze.DefaultInterval
-			}
-			cfg.Ring = max(analyze.DefaultRing, int(w/iv)+2)
+		longest = max(longest, g.LongestWindow())
+	}
+	for _, slo := range r.cfg.SLOs {
+		if !slices.ContainsFunc(cfg.SLOs, func(o analyze.SLO) bool { return o.Key == slo.Key }) {
+			cfg.SLOs = append(cfg.SLOs, slo)
 		}
+	}
+	if longest > 0 {
+		iv := cfg.Interval
+		if iv <= 0 {
+			iv = analyze.DefaultInterval
+		}
+		cfg.Ring = max(analyze.DefaultRing, int(longest/iv)+2)
 	}
 	rec, err := analyze.NewRecorder(cfg)
 	if err != nil {

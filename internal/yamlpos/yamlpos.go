@@ -105,3 +105,26 @@ func Decode(src []byte, v any) (err error) {
 	}()
 	return yaml.NewDecoder(bytes.NewReader(src), yaml.DisallowUnknownField()).Decode(v)
 }
+
+// DecodeAt decodes the node at the YAML path at of src into v strictly,
+// as Decode does a whole document. A missing node is an error naming at.
+func DecodeAt(src []byte, at string, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed YAML (%v)", r)
+		}
+	}()
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil {
+		return err
+	}
+	p, err := yaml.PathString(at)
+	if err != nil {
+		return err
+	}
+	node, err := p.FilterFile(f)
+	if err != nil || node == nil {
+		return fmt.Errorf("%s: missing", strings.TrimPrefix(at, "$."))
+	}
+	return yaml.NodeToValue(node, v, yaml.DisallowUnknownField())
+}
