@@ -47,7 +47,7 @@ func TestRegistry(t *testing.T) {
 	if !errors.Is(err, extensions.ErrUnknownProtocol) {
 		t.Fatalf("New(unknown) error = %v, want ErrUnknownProtocol", err)
 	}
-	if !strings.Contains(err.Error(), "http, kserve, openai") {
+	if !strings.Contains(err.Error(), "http, kserve, kserve-grpc, openai") {
 		t.Errorf("error %q does not list known protocols", err)
 	}
 

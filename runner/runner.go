@@ -278,11 +278,16 @@ func (r *Run) Record(res *gonogo.Result) { r.sinks.Record(res) }
 // Drop passes a dropped arrival to the run's sinks.
 func (r *Run) Drop(req *gonogo.Request) { r.sinks.Drop(req) }
 
-// Close releases what New opened (traces, clients' mirrors). Execute
+// Close releases what New opened (traces, clients and their mirrors). Execute
 // leaves them open so that a caller may inspect them; call Close last.
 func (r *Run) Close() {
 	for _, t := range r.traces {
 		t.close()
+	}
+	for _, p := range r.plans {
+		if c, ok := p.Client.(io.Closer); ok { // a gRPC client's connections
+			_ = c.Close()
+		}
 	}
 }
 

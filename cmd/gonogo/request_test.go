@@ -18,7 +18,7 @@ func TestRequestFlagsErrors(t *testing.T) {
 		{"api responses", []string{"--api", "responses"}, "openai", `--api "responses": unknown openai endpoint; one of completions, chat`},
 		{"api chat", []string{"--api", "chat"}, "openai", ""},
 		{"api completions", []string{"--api", "completions"}, "openai", ""},
-		{"unknown protocol", nil, "grpc", `--protocol: unknown protocol "grpc"; one of http, kserve, openai`},
+		{"unknown protocol", nil, "grpc", `--protocol: unknown protocol "grpc"; one of http, kserve, kserve-grpc, openai`},
 		{"zero timeout", []string{"--timeout", "0s"}, "http", "--timeout: must be > 0 (got 0s)"},
 		{"bad header, value not shown", []string{"-H", "Authorization Bearer sk-secret"}, "http", `--header "Authorization …": want 'Name: value'`},
 		{"bad header, one long word", []string{"-H", "sk-0123456789abcdef0123456789abcdef"}, "http", `--header "…": want 'Name: value'`},

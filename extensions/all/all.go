@@ -5,7 +5,8 @@
 package all
 
 import (
-	_ "github.com/gonogo-dev/gonogo/extensions/http"   // "http"
-	_ "github.com/gonogo-dev/gonogo/extensions/kserve" // "kserve"
-	_ "github.com/gonogo-dev/gonogo/extensions/openai" // "openai"
+	_ "github.com/gonogo-dev/gonogo/extensions/http"       // "http"
+	_ "github.com/gonogo-dev/gonogo/extensions/kserve"     // "kserve"
+	_ "github.com/gonogo-dev/gonogo/extensions/kservegrpc" // "kserve-grpc"
+	_ "github.com/gonogo-dev/gonogo/extensions/openai"     // "openai"
 )
