@@ -29,6 +29,7 @@ type htmlChart struct {
 // chartFuncs build the page's charts in order; each returns nil when the
 // run has no data for it.
 var chartFuncs = []func(in Input, ax timeAxis) ([]*chartFigure, error){
+	steadyStateFigure,
 	latencyFigure,
 	spectrumFigure,
 	throughputFigure,

@@ -31,7 +31,7 @@ const htmlMaxEvents = 500
 // so. The page fetches nothing and needs no script. Charts need in.Data;
 // without it the page has none.
 func WriteHTML(w io.Writer, in Input) error {
-	if in.Run == nil && in.Data == nil {
+	if in.Run == nil && in.Data == nil && in.Fuzz == nil {
 		return ErrNoRun
 	}
 	pg := htmlPage{
@@ -39,6 +39,8 @@ func WriteHTML(w io.Writer, in Input) error {
 		Gates:   htmlGateRows(in.Verdict),
 		Numbers: htmlKeyNumbers(in),
 		Details: htmlDetails(in),
+		GameDay: newGameDay(in.Experiment),
+		Fuzz:    newHTMLFuzz(in.Fuzz),
 	}
 	if in.Data != nil {
 		pg.Events, pg.MoreEvents = htmlEventRows(in.Data.Events, runTimeAxis(in).start)
@@ -68,6 +70,8 @@ type htmlPage struct {
 	// MoreEvents counts the events left out of the table.
 	MoreEvents int
 	Details    []htmlDetail
+	GameDay    *htmlGameDay
+	Fuzz       *htmlFuzz
 }
 
 type htmlBanner struct {
@@ -122,6 +126,10 @@ func newHTMLBanner(in Input) htmlBanner {
 	b := htmlBanner{Class: "none", Decision: "NOT JUDGED", Run: reportRunID(in), Baseline: baselineID(in)}
 	if v := in.Verdict; v != nil {
 		judgedBanner(&b, v)
+	} else if j := in.Experiment; j != nil {
+		experimentBanner(&b, j)
+	} else if f := in.Fuzz; f != nil && in.Run == nil {
+		fuzzBanner(&b, f)
 	}
 	b.Partial = htmlPartialNote(in)
 	if b.Partial == "" {
@@ -498,6 +506,8 @@ svg.chart text{font-family:"Liberation Sans",Arial,Helvetica,"Nimbus Sans","Deja
 dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 18px;background:#fff;border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:0}
 dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 dd ul{margin:0;padding-left:18px}
+.status-go{color:var(--go);font-weight:700}.status-no-go{color:var(--nogo);font-weight:700}.status-inconclusive{color:var(--inc);font-weight:700}
+.muted{color:var(--muted)}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 </style>
 </head>
@@ -518,6 +528,45 @@ dd ul{margin:0;padding-left:18px}
 {{range .Gates}}<tr class="{{.Class}}"><td><strong>{{.Name}}</strong>{{with .Reason}}<div class="reason">{{.}}</div>{{end}}</td><td>{{.Kind}}</td><td>{{.Scope}}</td><td><code>{{.Expr}}</code></td><td class="num">{{.Observed}}</td><td class="num">{{.Baseline}}</td><td class="num">{{.Change}}</td><td class="num">{{.PValue}}</td><td class="status">{{.Status}}</td><td>{{with .Critical}}<span class="crit">{{.}}</span>{{end}}</td></tr>
 {{end}}</tbody>
 </table>
+{{end}}
+{{with .GameDay}}
+<h2>Game day</h2>
+<section id="gameday">
+<p><strong>{{.Title}}</strong> — experiment <span class="status-{{.Class}}">{{.Status}}</span>, hypothesis <span class="status-{{.Class}}">{{.Verdict}}</span>{{with .Reason}}: {{.}}{{end}}</p>
+{{with .Description}}<p class="muted">{{.}}</p>{{end}}
+<p>Steady-state hypothesis{{with .Hypothesis}} “{{.}}”{{end}}: {{.Gates}}.</p>
+<table id="phases">
+<thead><tr><th>phase</th><th>checked at</th><th>status</th><th>gates not passing</th></tr></thead>
+<tbody>
+{{range .Phases}}<tr class="{{.Class}}"><td>{{.Phase}}</td><td class="num">{{.At}}</td><td class="status">{{.Status}}</td><td>{{.Gates}}</td></tr>
+{{end}}</tbody>
+</table>
+<h2>Timeline</h2>
+<table id="activities">
+<thead><tr><th>activity</th><th>kind</th><th>target</th><th>planned</th><th>in force</th><th>outcome</th><th>acted on</th><th>time to detect</th><th>time to recover</th></tr></thead>
+<tbody>
+{{range .Activities}}<tr class="{{.Class}}"><td><strong>{{.Name}}</strong>{{with .Error}}<div class="reason">{{.}}</div>{{end}}</td><td>{{.Kind}}</td><td class="mono">{{.Target}}</td><td class="num">{{.Planned}}</td><td class="num">{{.Span}}</td><td class="status">{{.Outcome}}</td><td class="num">{{.Affected}}</td><td class="num">{{.Detect}}</td><td class="num">{{.Recover}}</td></tr>
+{{end}}{{range .Rollbacks}}<tr class="{{.Class}}"><td><strong>{{.Name}}</strong> (rollback){{with .Error}}<div class="reason">{{.}}</div>{{end}}</td><td>{{.Kind}}</td><td class="mono">{{.Target}}</td><td class="num">end</td><td class="num">{{.Span}}</td><td class="status">{{.Outcome}}</td><td></td><td></td><td></td></tr>
+{{end}}</tbody>
+</table>
+<h2>Blast radius</h2>
+<div class="numbers" id="blast">
+{{range .Numbers}}<div class="card{{if .Bad}} bad{{end}}"><div class="label">{{.Label}}</div><div class="value">{{.Value}}</div>{{with .Sub}}<div class="sub">{{.}}</div>{{end}}</div>
+{{end}}</div>
+</section>
+{{end}}
+{{with .Fuzz}}
+<h2>Malformed input</h2>
+<section id="fuzz">
+<p>What <span class="mono">{{.Target}}</span> did with mutated requests{{with .Stopped}} (stopped early: {{.}}){{end}}.</p>
+<table>
+<thead><tr><th>mutation class</th><th>sent</th><th>outcomes</th><th></th></tr></thead>
+<tbody>
+{{range .Classes}}<tr class="{{.Rowclass}}"><td>{{.Class}}</td><td class="num">{{.Sent}}</td><td>{{.Outcomes}}</td><td class="status">{{.Verdict}}</td></tr>
+{{end}}</tbody>
+</table>
+{{if .Findings}}<h2>Findings</h2><ul id="findings">{{range .Findings}}<li class="mono">{{.}}</li>{{end}}{{with .MoreFindings}}<li>and {{.}} more (see fuzz.json)</li>{{end}}</ul>{{end}}
+</section>
 {{end}}
 {{if .Numbers}}
 <h2>Key numbers</h2>

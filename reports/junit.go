@@ -85,6 +85,10 @@ func WriteJUnit(w io.Writer, in Input) error {
 		for _, g := range v.Gates {
 			s.Cases = append(s.Cases, gateCase(g))
 		}
+	} else if j := in.Experiment; j != nil {
+		s.Name = "gonogo chaos experiment: " + j.Title
+		s.Properties = append(s.Properties, junitProperty{"status", j.Status}, junitProperty{"hypothesis", j.Verdict})
+		s.Cases = append(s.Cases, experimentCases(j)...)
 	} else {
 		s.Name = "gonogo thresholds: " + in.Run.ID
 		for _, t := range in.Run.Thresholds {
@@ -95,7 +99,7 @@ func WriteJUnit(w io.Writer, in Input) error {
 	if id := baselineID(in); id != "" {
 		s.Properties = append(s.Properties, junitProperty{"baseline", id})
 	}
-	if in.Run.Status != "" {
+	if in.Run.Status != "" && in.Experiment == nil {
 		s.Properties = append(s.Properties, junitProperty{"status", in.Run.Status})
 	}
 	if c, ok := runCompletedCase(in.Run); ok {

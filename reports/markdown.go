@@ -38,6 +38,8 @@ func WriteMarkdown(w io.Writer, in Input) error {
 		ew.printf("### gonogo: **PARTIAL RUN** (verdict go, score %s/100, is not a pass)\n\n", numfmt.Decimals(v.Score, 1))
 	case v != nil:
 		ew.printf("### gonogo: **%s** (score %s/100)\n\n", strings.ToUpper(string(v.Verdict)), numfmt.Decimals(v.Score, 1))
+	case in.Experiment != nil:
+		ew.printf("### gonogo chaos: **hypothesis %s** (%s)\n\n", strings.ToUpper(in.Experiment.Verdict), in.Experiment.Status)
 	case partial != "":
 		ew.printf("### gonogo: **PARTIAL RUN** (%s)\n\n", thresholdCount(in.Run.Thresholds))
 	default:
@@ -60,6 +62,9 @@ func WriteMarkdown(w io.Writer, in Input) error {
 		writeGateTable(ew, v.Gates)
 	} else {
 		writeThresholdTable(ew, in.Run.Thresholds)
+	}
+	if in.Experiment != nil {
+		writeExperiment(ew, in.Experiment)
 	}
 	writeKeyMetrics(ew, in)
 	if in.Data != nil && in.Data.Divergence != nil {

@@ -17,6 +17,9 @@
 #                            overhead on the primary (scripts/bench-shadow.sh)
 #   6. streaming             client CPU per completed stream at 1 000 streams, chunk_gap
 #                            p99 against a packet capture at 2 000 (scripts/bench-stream.sh)
+#   7. fault proxy           with no fault: latency p99 added at 5 000 req/s (≤ 1 ms) and
+#                            max sustained rate through it / direct (≥ 0.5)
+#                            (scripts/bench-chaos.sh)
 #   and, from the Go benchmarks, a live 30 s window snapshot of a 1 M-request
 #   run under 5 ms, and the verdict and report targets
 #
@@ -540,11 +543,11 @@ row memory "one run: peak RSS after $MEM_LARGE / after $MEM_SMALL requests" \
 	"$hratio ($(calc "round(${HWM_LARGE:-0} / 1024, 1)") / $(calc "round(${HWM_SMALL:-0} / 1024, 1)") MiB)" "<= 1.10" \
 	"$([ "$MEM_VALID" = 1 ] && [ -n "$HWM_SMALL" ] && [ -n "$HWM_LARGE" ] && [ "$(calc "int($hratio <= 1.10)")" = 1 ] && echo PASS || echo FAIL)"
 
-# ---- 5. shadow replay and 6. streaming, in scripts of their own -------------
-for part in shadow stream; do
+# ---- 5. shadow replay, 6. streaming, 7. fault proxy: scripts of their own ----
+for part in shadow stream chaos; do
 	say "$part (scripts/bench-$part.sh)"
 	rc=0
-	BENCH_SHADOW_OUT="$OUT/shadow" BENCH_STREAM_OUT="$OUT/stream" BENCH_STRICT=0 \
+	BENCH_SHADOW_OUT="$OUT/shadow" BENCH_STREAM_OUT="$OUT/stream" BENCH_CHAOS_OUT="$OUT/chaos" BENCH_STRICT=0 \
 		"./scripts/bench-$part.sh" || rc=$?
 	rows="$OUT/$part/rows.tsv"
 	if [ "$rc" != 0 ] || [ ! -s "$rows" ]; then

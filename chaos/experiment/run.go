@@ -15,7 +15,10 @@ import (
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/chaos"
+	"github.com/gonogo-dev/gonogo/chaos/container"
+	"github.com/gonogo-dev/gonogo/chaos/grpcfault"
 	"github.com/gonogo-dev/gonogo/chaos/httpfault"
+	"github.com/gonogo-dev/gonogo/chaos/tcpfault"
 	"github.com/gonogo-dev/gonogo/reports"
 	"github.com/gonogo-dev/gonogo/rundir"
 	"github.com/gonogo-dev/gonogo/runner"
@@ -38,9 +41,10 @@ type Options struct {
 	// chaos.Guard); nil starts none, and faults that outlive the run's
 	// process are then left to gonogo chaos revert.
 	Guard func(dir rundir.Dir) error
-	// Injectors add families the experiment does not build itself, by
-	// family name (container).
-	Injectors map[string]chaos.Injector
+	// Filler is a static gonogo binary that container fill faults copy
+	// into their containers (FROM-scratch images have no tools); "" makes
+	// such faults fail.
+	Filler string
 }
 
 // revertTimeout bounds the reverts and rollbacks at the end of a run,
@@ -56,6 +60,7 @@ type execution struct {
 	ledger  *chaos.Ledger
 	holder  *chaos.Holder
 	targets map[string]chaos.Injector // by proxy name
+	docker  *container.Injector       // container faults; nil until one is needed
 	stops   []func()                  // in-process proxies to stop
 	acts    []*running
 	first   time.Duration // the first activity's start
@@ -69,6 +74,7 @@ type execution struct {
 	stopped string // the status once the experiment stopped early
 	why     string
 	wg      sync.WaitGroup
+	over    chan struct{} // closed when the experiment stops, early or not
 }
 
 // running is a method activity as the run goes.
@@ -93,7 +99,7 @@ func Run(ctx context.Context, x *Experiment, o Options) (*chaos.Journal, error) 
 	if o.Err == nil {
 		o.Err = io.Discard
 	}
-	e := &execution{x: x, o: o, targets: map[string]chaos.Injector{}, iv: analyze.DefaultInterval}
+	e := &execution{x: x, o: o, targets: map[string]chaos.Injector{}, iv: analyze.DefaultInterval, over: make(chan struct{})}
 	if err := e.checkTargets(); err != nil {
 		return nil, err
 	}
@@ -224,6 +230,32 @@ func (e *execution) startProxies() (string, error) {
 			e.targets[p.Name] = &httpfault.Admin{URL: p.Admin, TokenFile: p.TokenFile, Lease: e.x.Lease.TTL}
 			continue
 		}
+		if p.Kind == ProxyGRPC {
+			px, err := grpcfault.NewProxy(p.Listen, p.Upstream, e.x.Seed)
+			if err != nil {
+				return "", err
+			}
+			e.stops = append(e.stops, func() { _ = px.Close() })
+			e.targets[p.Name] = px
+			if p.Name == e.x.Load.Through {
+				target = px.Addr()
+			}
+			fmt.Fprintf(e.o.Out, "proxy %s: grpc %s → %s\n", p.Name, px.Addr(), p.Upstream)
+			continue
+		}
+		if p.Kind == ProxyTCP {
+			px, err := tcpfault.NewProxy(p.Name, p.Listen, p.Upstream)
+			if err != nil {
+				return "", err
+			}
+			e.stops = append(e.stops, func() { _ = px.Close() })
+			e.targets[p.Name] = px
+			if p.Name == e.x.Load.Through {
+				target = "http://" + px.Addr()
+			}
+			fmt.Fprintf(e.o.Out, "proxy %s: tcp %s → %s\n", p.Name, px.Addr(), p.Upstream)
+			continue
+		}
 		px, err := httpfault.New(p.Upstream, httpfault.WithSeed(e.x.Seed))
 		if err != nil {
 			return "", err
@@ -281,6 +313,12 @@ func (a *Activity) fault() *chaos.Fault {
 	switch {
 	case a.HTTP != nil:
 		return &chaos.Fault{ID: a.Name, Kind: a.HTTP.Kind(), Target: a.HTTP.Proxy, Spec: a.HTTP}
+	case a.TCP != nil:
+		return &chaos.Fault{ID: a.Name, Kind: a.TCP.Kind(), Target: a.TCP.Proxy, Spec: a.TCP}
+	case a.GRPC != nil:
+		return &chaos.Fault{ID: a.Name, Kind: a.GRPC.Kind(), Target: a.GRPC.Proxy, Spec: &a.GRPC.Spec}
+	case a.Container != nil:
+		return &chaos.Fault{ID: a.Name, Kind: a.Container.Kind(), Target: a.Container.Selector(), Spec: a.Container}
 	case a.Request != nil:
 		return &chaos.Fault{ID: a.Name, Kind: "action.request", Target: a.Request.Method + " " + a.Request.URL, Spec: a.Request}
 	}
@@ -292,6 +330,12 @@ func (e *execution) injector(a *Activity) chaos.Injector {
 	switch {
 	case a.HTTP != nil:
 		return e.targets[a.HTTP.Proxy]
+	case a.TCP != nil:
+		return e.targets[a.TCP.Proxy]
+	case a.GRPC != nil:
+		return e.targets[a.GRPC.Proxy]
+	case a.Container != nil:
+		return e.docker
 	case a.Request != nil:
 		return requestInjector{}
 	}
@@ -312,6 +356,15 @@ func (e *execution) start(_ context.Context, r *runner.Run) error {
 	for _, inj := range e.targets {
 		if rn, ok := inj.(interface{ Renew(context.Context) error }); ok {
 			e.holder.AddRenewer(rn.Renew)
+		}
+	}
+	for _, a := range e.x.Method {
+		if a.Container != nil && e.docker == nil {
+			cli, err := container.NewClient()
+			if err != nil {
+				return fmt.Errorf("container faults need the Docker engine: %w", err)
+			}
+			e.docker = container.New(cli, container.WithFiller(e.o.Filler))
 		}
 	}
 	if e.o.Guard != nil {
@@ -396,6 +449,7 @@ func (e *execution) halt(status, why string) {
 	for _, ra := range e.acts {
 		closeOnce(ra.revert)
 	}
+	closeOnce(e.over)
 	e.run.Abort(why)
 }
 
@@ -504,12 +558,21 @@ func (e *execution) perform(ra *running) {
 	_ = e.writeJournal()
 	fmt.Fprintf(e.o.Out, "%s  %s started (%s on %s)\n", clock(start.Sub(e.run.Zero())), ra.a.Name, ra.fault.Kind, ra.fault.Target)
 
-	end := start
+	end, settled := start, time.Time{}
 	if s, ok := inj.(chaos.Settler); ok {
+		// A fault that ends by itself (a killed container restarted by
+		// its policy) is waited for until the experiment is over, its
+		// own revert time notwithstanding.
 		sctx, cancel := context.WithCancel(context.Background())
-		go func() { <-ra.revert; cancel() }()
-		if t, err := s.Settled(sctx, ra.fault); err == nil {
-			end = t
+		go func() {
+			select {
+			case <-e.over:
+			case <-sctx.Done():
+			}
+			cancel()
+		}()
+		if t, err := s.Settled(sctx, ra.fault); err == nil && !t.IsZero() {
+			settled = t
 		}
 		cancel()
 	}
@@ -522,7 +585,10 @@ func (e *execution) perform(ra *running) {
 	rctx, cancel := context.WithTimeout(context.Background(), revertTimeout)
 	rerr := revert(rctx)
 	cancel()
-	if ra.a.Duration > 0 || needsRevert(ra) {
+	switch {
+	case !settled.IsZero():
+		end = settled // it ended by itself: a killed container came back
+	case ra.a.Duration > 0 || needsRevert(ra):
 		end = time.Now()
 	}
 	if rerr == nil {
@@ -546,7 +612,7 @@ func (e *execution) perform(ra *running) {
 // until the end of the method (a proxy fault) rather than instant (an
 // action without a revert).
 func needsRevert(ra *running) bool {
-	return ra.a.HTTP != nil || (ra.a.Request != nil && ra.a.Request.Revert != nil)
+	return ra.a.HTTP != nil || ra.a.TCP != nil || ra.a.GRPC != nil || ra.a.Container != nil || (ra.a.Request != nil && ra.a.Request.Revert != nil)
 }
 
 // stop reverts everything still in force, runs the rollbacks and
@@ -555,6 +621,7 @@ func (e *execution) stop(ctx context.Context, r *runner.Run) {
 	for _, ra := range e.acts {
 		closeOnce(ra.revert)
 	}
+	closeOnce(e.over)
 	e.wg.Wait()
 	for i := range e.x.Rollbacks {
 		a := &e.x.Rollbacks[i]
@@ -688,8 +755,8 @@ func (e *execution) blastRadius() {
 		br.Failed += c.Failed
 		from := c.End.Add(-e.iv)
 		for _, a := range e.j.Activities {
-			// An interval counts when a fault was in force for most of it.
-			if a.Start != nil && a.End != nil && minTime(c.End, *a.End).Sub(maxTime(from, *a.Start)) > e.iv/2 {
+			// An interval counts when a fault was in force during it.
+			if a.Start != nil && a.End != nil && minTime(c.End, *a.End).After(maxTime(from, *a.Start)) {
 				br.DuringRequests += c.Requests
 				br.DuringFailed += c.Failed
 				break

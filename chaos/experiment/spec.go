@@ -27,7 +27,10 @@ import (
 
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/chaos"
+	"github.com/gonogo-dev/gonogo/chaos/container"
+	"github.com/gonogo-dev/gonogo/chaos/grpcfault"
 	"github.com/gonogo-dev/gonogo/chaos/httpfault"
+	"github.com/gonogo-dev/gonogo/chaos/tcpfault"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/internal/yamlpos"
 	"github.com/gonogo-dev/gonogo/scenarios"
@@ -146,8 +149,18 @@ type Activity struct {
 	At       chaos.Duration `yaml:"at"`
 	Duration chaos.Duration `yaml:"duration"`
 
-	HTTP    *httpfault.Fault `yaml:"http"`
-	Request *Request         `yaml:"request"`
+	HTTP      *httpfault.Fault `yaml:"http"`
+	TCP       *tcpfault.Spec   `yaml:"tcp"`
+	GRPC      *GRPCFault       `yaml:"grpc"`
+	Container *container.Spec  `yaml:"container"`
+	Request   *Request         `yaml:"request"`
+}
+
+// GRPCFault is a fault of a grpc proxy of the experiment.
+type GRPCFault struct {
+	// Proxy names the experiment's grpc proxy.
+	Proxy          string `yaml:"proxy"`
+	grpcfault.Spec `yaml:",inline"`
 }
 
 // Experiment is a parsed, checked experiment file.
@@ -280,13 +293,14 @@ func (x *Experiment) checkProxies() error {
 			p.Kind = ProxyHTTP
 		}
 		switch p.Kind {
-		case ProxyHTTP:
-		case ProxyTCP, ProxyGRPC:
-			return x.fail(path+".kind", "%s proxies are not built into this gonogo yet; use http", p.Kind)
+		case ProxyHTTP, ProxyTCP, ProxyGRPC:
 		default:
 			return x.fail(path+".kind", "%q: want http, tcp or grpc", p.Kind)
 		}
 		if p.Admin != "" {
+			if p.Kind != ProxyHTTP {
+				return x.fail(path+".admin", "only http proxies have an admin API")
+			}
 			if p.Upstream != "" || p.Listen != "" {
 				return x.fail(path+".admin", "an external proxy (admin) has its own listen address and upstream")
 			}
@@ -299,7 +313,7 @@ func (x *Experiment) checkProxies() error {
 			continue
 		}
 		if p.Upstream == "" {
-			return x.fail(path+".upstream", "a proxy needs its upstream (http://127.0.0.1:8000)")
+			return x.fail(path+".upstream", "a proxy needs its upstream (http://127.0.0.1:8000; host:port for tcp)")
 		}
 		if p.Listen == "" {
 			p.Listen = "127.0.0.1:0"
@@ -410,13 +424,13 @@ func (x *Experiment) checkActivity(path string, a *Activity, names map[string]bo
 		return x.fail(path, "at and duration must not be negative")
 	}
 	n := 0
-	for _, set := range []bool{a.HTTP != nil, a.Request != nil} {
+	for _, set := range []bool{a.HTTP != nil, a.TCP != nil, a.GRPC != nil, a.Container != nil, a.Request != nil} {
 		if set {
 			n++
 		}
 	}
 	if n != 1 {
-		return x.fail(path, "an activity is one fault or action: give one of http, request")
+		return x.fail(path, "an activity is one fault or action: give one of http, tcp, grpc, container, request")
 	}
 	switch {
 	case a.HTTP != nil:
@@ -429,6 +443,26 @@ func (x *Experiment) checkActivity(path string, a *Activity, names map[string]bo
 		p := x.proxy(a.HTTP.Proxy)
 		if p == nil || p.Kind != ProxyHTTP {
 			return x.fail(path+".http.proxy", "%q is not an http proxy of the experiment (proxies:)", a.HTTP.Proxy)
+		}
+	case a.TCP != nil:
+		if field, msg := a.TCP.Check(); msg != "" {
+			return x.fail(join(path+".tcp", field), "%s", msg)
+		}
+		p := x.proxy(a.TCP.Proxy)
+		if p == nil || p.Kind != ProxyTCP {
+			return x.fail(path+".tcp.proxy", "%q is not a tcp proxy of the experiment (proxies:)", a.TCP.Proxy)
+		}
+	case a.GRPC != nil:
+		if field, msg := a.GRPC.Check(); msg != "" {
+			return x.fail(join(path+".grpc", field), "%s", msg)
+		}
+		p := x.proxy(a.GRPC.Proxy)
+		if p == nil || p.Kind != ProxyGRPC {
+			return x.fail(path+".grpc.proxy", "%q is not a grpc proxy of the experiment (proxies:)", a.GRPC.Proxy)
+		}
+	case a.Container != nil:
+		if field, msg := a.Container.Check(); msg != "" {
+			return x.fail(join(path+".container", field), "%s", msg)
 		}
 	case a.Request != nil:
 		if field, msg := a.Request.check(); msg != "" {
@@ -526,6 +560,9 @@ func (x *Experiment) checkLoad() error {
 		}
 		length = l.Duration.D()
 	}
+	// One interval more than the checks need, so that the run's last
+	// interval closes before the load ends and the final check sees it.
+	length += analyze.DefaultInterval
 	var ov scenarios.Overrides
 	ov.Duration = &length
 	if l.Rate != 0 {

@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/chaos"
+	"github.com/gonogo-dev/gonogo/chaos/experiment"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
 	"github.com/gonogo-dev/gonogo/fixtures/traffic"
@@ -40,7 +42,11 @@ func newDemoCmd(o *options) *cobra.Command {
      how v2's outputs diverge from v1's with the noise corrected;
   4. replay the slice against v2 as a canary, judge it with the gates in
      --out/gates.yaml against the v1 replay (baseline) and the shadow
-     divergence, and write the verdict and an HTML report.
+     divergence, and write the verdict and an HTML report;
+  5. run a short chaos experiment (--out/chaos.yaml) on v1: a fault proxy
+     answers 10 % of requests with 503 and the GPU slows down for 6 s,
+     while a steady-state hypothesis is judged before, during and after;
+     write its journal and game-day report.
 
 Each step writes a results directory under --out.`,
 		Example: `  gonogo demo
@@ -197,7 +203,47 @@ func runDemo(ctx context.Context, o *options, out string, duration time.Duration
 	if err != nil {
 		return err
 	}
-	return demoRecap(o, out, canaryDir, in)
+
+	step(5, "chaos: a flaky gateway and a slower GPU for 6 s, the steady state judged before, during and after")
+	j, err := demoChaos(ctx, o, out, v1)
+	if err != nil {
+		return err
+	}
+	return demoRecap(o, out, canaryDir, in, j)
+}
+
+// demoChaosYAML is the demo's chaos experiment; TARGET stands for the
+// simulated server's URL.
+//
+//go:embed demo_chaos.yaml
+var demoChaosYAML string
+
+// demoChaos writes the experiment to --out, runs it against target and
+// writes its game-day report.
+func demoChaos(ctx context.Context, o *options, out, target string) (*chaos.Journal, error) {
+	path := filepath.Join(out, "chaos.yaml")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(demoChaosYAML, "TARGET", target)), 0o644); err != nil {
+		return nil, err
+	}
+	x, err := experiment.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(out, "chaos")
+	j, err := experiment.Run(ctx, x, experiment.Options{Dir: dir, Out: o.Out, Err: o.Err, Progress: o.Interactive,
+		Command: []string{"gonogo", "demo", "(chaos)"}})
+	if err != nil {
+		return nil, err
+	}
+	in := reports.Input{Experiment: j}
+	if in.Run, in.Data, err = reports.LoadRun(dir); err != nil {
+		return nil, err
+	}
+	if err := rundir.Dir(dir).WriteAtomic(rundir.HTML, func(w io.Writer) error { return reports.WriteHTML(w, in) }); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Out, "wrote %s\n", rundir.Dir(dir).Path(rundir.HTML))
+	return j, nil
 }
 
 // demoJudge judges the canary against the replay (baseline) and the
@@ -249,13 +295,14 @@ func demoJudge(o *options, gatesPath, canaryDir, baseDir, shadowDir string) (rep
 var demoGates []byte
 
 // demoRecap prints the whole flow on one screen.
-func demoRecap(o *options, out, canaryDir string, in reports.Input) error {
+func demoRecap(o *options, out, canaryDir string, in reports.Input, j *chaos.Journal) error {
 	fmt.Fprintf(o.Out, "\n━━ the whole flow\n\n")
 	for _, r := range []struct{ step, dir, what string }{
 		{"1. stress", "stress", "built-in stress profile, v1"},
 		{"2. replay", "replay", "recorded Azure trace at 5×, v1 (baseline)"},
 		{"3. shadow", "shadow", "v1 primary and secondary, v2 candidate, noisy"},
 		{"4. canary", "canary", "recorded trace at 5×, v2, judged"},
+		{"5. chaos", "chaos", "flaky gateway and slower GPU on v1, game day"},
 	} {
 		fmt.Fprintf(o.Out, "  %-10s %-28s %s\n", r.step, filepath.Join(out, r.dir), r.what)
 	}
@@ -274,5 +321,13 @@ func demoRecap(o *options, out, canaryDir string, in reports.Input) error {
 	}
 	fmt.Fprintf(o.Out, "  gates:      %s\n", filepath.Join(out, "gates.yaml"))
 	fmt.Fprintf(o.Out, "  report:     %s  (open it in a browser)\n", filepath.Join(canaryDir, rundir.HTML))
+	fmt.Fprintf(o.Out, "  chaos:      experiment %s, hypothesis %s", j.Status, j.Verdict)
+	for _, a := range j.Activities {
+		if a.TimeToDetectS != nil && a.TimeToRecoverS != nil {
+			fmt.Fprintf(o.Out, "; %s detected after %.0fs, recovered %.0fs after it ended", a.Name, *a.TimeToDetectS, *a.TimeToRecoverS)
+			break
+		}
+	}
+	fmt.Fprintf(o.Out, " — %s\n", filepath.Join(out, "chaos", rundir.HTML))
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/chaos"
 	"github.com/gonogo-dev/gonogo/extensions"
 	_ "github.com/gonogo-dev/gonogo/extensions/all" // register every protocol
 	"github.com/gonogo-dev/gonogo/extensions/container"
@@ -75,6 +76,7 @@ func exitCode(err error) int {
 		errors.Is(err, runner.ErrInput),
 		errors.Is(err, container.ErrNoImage),
 		errors.Is(err, analyze.ErrGates),
+		errors.Is(err, chaos.ErrInput),
 		errors.Is(err, extensions.ErrUnknownProtocol),
 		errors.Is(err, extensions.ErrUnreachable):
 		return exitUsage
@@ -115,6 +117,7 @@ Exit codes: 0 go/success, 1 runtime error, 2 bad usage or input, 3 no-go,
 	root.AddCommand(newVerdictCmd(o), newReportCmd(o))
 	root.AddCommand(newHistoryCmd(o))
 	root.AddCommand(newImportCmd(o), newMarkCmd(o))
+	root.AddCommand(newChaosCmd(o))
 	// Without a command, the help; an unknown one is bad usage (exit 2).
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/chaos"
+	"github.com/gonogo-dev/gonogo/chaos/fuzz"
 	"github.com/gonogo-dev/gonogo/reports"
 	"github.com/gonogo-dev/gonogo/reports/history"
 	"github.com/gonogo-dev/gonogo/rundir"
@@ -81,6 +84,12 @@ func runReport(o *options, f reportFlags, dir string) error {
 		f.junit = filepath.Join(dir, rundir.JUnit)
 		f.markdown = filepath.Join(dir, rundir.Markdown)
 	}
+	if in.Run == nil { // a malformed-input run alone: its findings, in HTML
+		if f.junit != "" || f.markdown != "" {
+			fmt.Fprintf(o.Err, "note: %s holds a malformed-input run only: writing the HTML report, no JUnit or Markdown\n", dir)
+		}
+		f.junit, f.markdown = "", ""
+	}
 	for _, out := range []struct {
 		path  string
 		write func(io.Writer, reports.Input) error
@@ -106,8 +115,17 @@ func runReport(o *options, f reportFlags, dir string) error {
 func loadReportInput(warn io.Writer, dir, baseline, historyPath string) (reports.Input, error) {
 	var in reports.Input
 	var err error
+	if in.Fuzz, err = fuzz.ReadReport(rundir.Dir(dir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return in, &exitError{code: exitUsage, err: err}
+	}
+	if in.Fuzz != nil && !rundir.Dir(dir).Exists(rundir.Run) {
+		return in, nil // a malformed-input run alone
+	}
 	if in.Run, in.Data, err = loadRunDir(dir); err != nil {
 		return in, err
+	}
+	if in.Experiment, err = chaos.ReadJournal(rundir.Dir(dir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return in, &exitError{code: exitUsage, err: err}
 	}
 	if in.Verdict, err = readVerdictFile(dir, in.Run.ID); err != nil {
 		return in, err
