@@ -1,22 +1,16 @@
 package container
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"path"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-
 	"github.com/gonogo-dev/gonogo/chaos"
-	"github.com/gonogo-dev/gonogo/internal/yamlpos"
 )
 
 // Actions: what a fault does to its containers.
@@ -51,9 +45,6 @@ var fields = map[string][]string{
 
 // validName matches the engine's container and network names (and IDs).
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
-// fieldKeys lists every YAML key of a container block.
-var fieldKeys = []string{"target", "label", "action", "signal", "timeout", "network", "cpus", "memory", "path", "bytes", "for"}
 
 // Bounds of a Spec's values.
 const (
@@ -388,51 +379,9 @@ func (b Bytes) String() string {
 // field is an error), and checks it. Bad input is a *chaos.InputError
 // naming the line and the field.
 func ParseSpec(src []byte) (*Spec, error) {
-	if len(bytes.TrimSpace(src)) == 0 {
-		return nil, &chaos.InputError{Msg: "empty container block"}
-	}
 	s := &Spec{}
-	if err := yamlpos.Decode(src, s); err != nil {
-		return nil, decodeError(src, err)
-	}
-	if field, msg := s.Check(); msg != "" {
-		line, _ := yamlpos.Parse(src).Find("$." + field)
-		return nil, &chaos.InputError{Line: line, Field: field, Msg: msg}
+	if err := chaos.ParseBlock("", src, s); err != nil {
+		return nil, err
 	}
 	return s, nil
-}
-
-// decodeError turns a go-yaml error into an InputError with its line and
-// field.
-func decodeError(src []byte, err error) error {
-	msg, line, col := yamlpos.OfError(src, err)
-	field := strings.TrimPrefix(yamlpos.Parse(src).PathAt(line, col), "$.")
-	var (
-		ue *yaml.UnknownFieldError
-		te *yaml.TypeError
-	)
-	switch {
-	case errors.As(err, &ue):
-		if field == "" {
-			field = strings.Trim(strings.TrimPrefix(msg, "unknown field "), `"`)
-		}
-		msg = "unknown field (want " + strings.Join(fieldKeys, ", ") + ")"
-	case errors.As(err, &te):
-		switch k := te.DstType; {
-		case k == nil:
-		case k.Kind() == reflect.String:
-			msg = "want a string"
-		case k.Kind() == reflect.Float64:
-			msg = "want a number"
-		default:
-			msg = "want a single value"
-		}
-		if te.Token != nil {
-			msg += fmt.Sprintf(" (got %s)", te.Token.Value)
-		}
-	}
-	if field == "$" {
-		field = ""
-	}
-	return &chaos.InputError{Line: line, Field: field, Msg: msg}
 }

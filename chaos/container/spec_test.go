@@ -62,7 +62,7 @@ func TestParseSpecErrors(t *testing.T) {
 		line      int
 		msgSubstr string
 	}{
-		{"empty", "", "", 0, "empty container block"},
+		{"empty", "", "", 0, "empty"},
 		{"no target", "action: kill\n", "target", 0, "required"},
 		{"both target and label", "target: a\nlabel: app=x\naction: kill\n", "label", 2, "not both"},
 		{"bad label", "label: app\naction: kill\n", "label", 1, "key=value"},

@@ -17,7 +17,6 @@
 package experiment
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -196,13 +195,9 @@ func LoadFile(path string) (*Experiment, error) {
 // relative paths start from its directory. Every error is a
 // *chaos.InputError naming the file, the line and the field.
 func Parse(name string, src []byte) (*Experiment, error) {
-	if len(bytes.TrimSpace(src)) == 0 {
-		return nil, &chaos.InputError{File: name, Msg: "empty experiment file"}
-	}
 	x := &Experiment{File: name, Dir: filepath.Dir(name), src: src}
-	if err := yamlpos.Decode(src, &x.Spec); err != nil {
-		msg, line, _ := yamlpos.OfError(src, err)
-		return nil, &chaos.InputError{File: name, Line: line, Msg: msg}
+	if err := chaos.DecodeYAML(name, src, &x.Spec); err != nil {
+		return nil, err
 	}
 	if err := x.check(); err != nil {
 		return nil, err

@@ -285,9 +285,8 @@ func (d *DelayFault) distribution() string {
 // line and field.
 func ParseSpec(file string, src []byte) (*Spec, error) {
 	var s Spec
-	if err := yamlpos.Decode(src, &s); err != nil {
-		msg, line, col := yamlpos.OfError(src, err)
-		return nil, &chaos.InputError{File: file, Line: line, Field: strings.TrimPrefix(yamlpos.Parse(src).PathAt(line, col), "$."), Msg: msg}
+	if err := chaos.ParseBlock(file, src, &s); err != nil {
+		return nil, err
 	}
 	return &s, checked(&s, file, yamlpos.Parse(src))
 }

@@ -1,18 +1,12 @@
 package tcpfault
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-
 	"github.com/gonogo-dev/gonogo/chaos"
-	"github.com/gonogo-dev/gonogo/internal/yamlpos"
 )
 
 // Toxics, in toxiproxy's vocabulary, plus Down.
@@ -254,86 +248,9 @@ func contains(list []string, s string) bool {
 // an error), and checks it. Bad input is a *chaos.InputError naming the
 // line and the field.
 func ParseSpec(src []byte) (*Spec, error) {
-	if len(bytes.TrimSpace(src)) == 0 {
-		return nil, &chaos.InputError{Msg: "empty tcp block"}
-	}
 	s := &Spec{}
-	if err := yamlpos.Decode(src, s); err != nil {
-		return nil, decodeError(src, err)
-	}
-	pos := yamlpos.Parse(src)
-	if path, line, _, text := pos.Fractional(s); path != "" {
-		return nil, &chaos.InputError{Line: line, Field: strings.TrimPrefix(path, "$."),
-			Msg: fmt.Sprintf("want a whole number (got %s)", text)}
-	}
-	if field, msg := s.Check(); msg != "" {
-		line, _ := pos.Find("$." + field)
-		return nil, &chaos.InputError{Line: line, Field: field, Msg: msg}
+	if err := chaos.ParseBlock("", src, s); err != nil {
+		return nil, err
 	}
 	return s, nil
-}
-
-// decodeError turns a go-yaml error into an InputError with its line and
-// field.
-func decodeError(src []byte, err error) error {
-	msg, line, col := yamlpos.OfError(src, err)
-	field := strings.TrimPrefix(yamlpos.Parse(src).PathAt(line, col), "$.")
-	var (
-		ue *yaml.UnknownFieldError
-		te *yaml.TypeError
-		oe *yaml.OverflowError
-	)
-	switch {
-	case errors.As(err, &ue):
-		if field == "" {
-			field = unknownField(msg)
-		}
-		msg = "unknown field (want " + strings.Join(fieldKeys, ", ") + ")"
-	case errors.As(err, &te):
-		msg = want(te.DstType)
-		if te.Token != nil {
-			msg += fmt.Sprintf(" (got %s)", te.Token.Value)
-		}
-	case errors.As(err, &oe):
-		msg = fmt.Sprintf("out of range: %s (got %s)", want(oe.DstType), oe.SrcNum)
-	}
-	if field == "$" {
-		field = ""
-	}
-	return &chaos.InputError{Line: line, Field: field, Msg: msg}
-}
-
-// want says what a value of type t is, in the words of a YAML file.
-func want(t reflect.Type) string {
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nil {
-		return "wrong type"
-	}
-	switch t.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "want a whole number"
-	case reflect.Float32, reflect.Float64:
-		return "want a number"
-	case reflect.String:
-		return "want a string"
-	case reflect.Struct:
-		return "want a mapping of tcp fields"
-	}
-	return "want a " + t.Kind().String()
-}
-
-// fieldKeys are the keys a tcp block takes.
-var fieldKeys = []string{"proxy", "toxic", "stream", "toxicity", "latency", "jitter", "rate", "delay", "timeout", "averageSize", "sizeVariation", "bytes"}
-
-// unknownField pulls the name out of go-yaml's `unknown field "x"`.
-func unknownField(msg string) string {
-	_, rest, ok := strings.Cut(msg, `"`)
-	if !ok {
-		return ""
-	}
-	name, _, _ := strings.Cut(rest, `"`)
-	return name
 }
