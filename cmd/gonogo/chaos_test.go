@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo/chaos"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
+	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 	"github.com/gonogo-dev/gonogo/rundir"
 )
 
@@ -339,4 +341,68 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestChaosExitCodes asserts the exit codes of the chaos commands as
+// numbers: 0 held, 3 deviated, 4 aborted, 2 bad input.
+func TestChaosExitCodes(t *testing.T) {
+	_, url := modelservertest.Start(t, modelserver.DefaultConfig())
+	dir := t.TempDir()
+	exp := func(name, target, fault, extra string) string {
+		p := filepath.Join(dir, name+".yaml")
+		os.WriteFile(p, []byte(fmt.Sprintf(`title: %s
+target: %s
+load: {protocol: kserve, model: resnet, rate: 100, through: edge}
+proxies:
+  - {name: edge, upstream: "%s"}
+steady-state-hypothesis:
+  window: 2s
+  gates:
+    - {name: errors, metric: errors, expr: rate<0.05}
+method:
+  - name: fault
+    at: 2s
+    duration: 2s
+    http: {proxy: edge, %s}
+%s`, name, target, target, fault, extra)), 0o644)
+		return p
+	}
+	held := exp("held", url, "delay: {mean: 5ms}", "")
+	deviated := exp("deviated", url, "error: {status: 503}", "")
+	aborted := exp("aborted", url, "error: {status: 503}", "abort:\n  - {name: radius, metric: errors, expr: rate<0.5, window: 1s}\n")
+	far := exp("far", "http://10.11.12.13:8000", "delay: {mean: 5ms}", "")
+	lease := exp("lease", url, "delay: {mean: 5ms}", "lease: {ttl: 1s, renew: 1s}\n")
+	cases := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"held", []string{"chaos", "run", held, "--out", filepath.Join(dir, "held")}, 0},
+		{"deviated", []string{"chaos", "run", deviated, "--out", filepath.Join(dir, "deviated")}, 3},
+		{"aborted", []string{"chaos", "run", aborted, "--out", filepath.Join(dir, "aborted")}, 4},
+		{"dry run", []string{"chaos", "run", held, "--dry-run"}, 0},
+		{"not loopback", []string{"chaos", "run", far, "--out", filepath.Join(dir, "far")}, 2},
+		{"lease not longer than its renewal", []string{"chaos", "run", lease, "--dry-run"}, 2},
+		{"missing experiment", []string{"chaos", "run", filepath.Join(dir, "none.yaml")}, 2},
+		{"revert without a ledger", []string{"chaos", "revert", "--ledger", filepath.Join(dir, "none")}, 2},
+		{"proxy without upstream", []string{"chaos", "proxy"}, 2},
+		{"proxy admin without token", []string{"chaos", "proxy", "--upstream", url, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, 2},
+		{"proxy to another host", []string{"chaos", "proxy", "--upstream", "http://10.11.12.13:80", "--admin", ""}, 2},
+	}
+	t.Run("commands", func(t *testing.T) { // the runs in parallel, all over before the revert below
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				o := quiet()
+				if got := run(context.Background(), o, tc.args); got != tc.want {
+					t.Errorf("gonogo %s: exit %d, want %d\n%s", strings.Join(tc.args, " "), got, tc.want, o.Err)
+				}
+			})
+		}
+	})
+	// After a run, the ledger has nothing to revert.
+	o := quiet()
+	if got := run(context.Background(), o, []string{"chaos", "revert", "--ledger", filepath.Join(dir, "held")}); got != 0 || !strings.Contains(o.Out.(*bytes.Buffer).String(), "nothing to revert") {
+		t.Errorf("chaos revert after a run: exit %d, %s", got, o.Out)
+	}
 }
