@@ -32,8 +32,8 @@ go test -count=1 -timeout 8m ./...
 # truths over 20 000 requests, 60 s of timestamp replay): under -race they
 # cost minutes, and the shorter tests drive the same concurrent code.
 # Timing-sensitive tests stay out of race builds (//go:build !race).
-echo "== race tests (engine, recorder, clients, replay, run, mirror, commands)"
+echo "== race tests (engine, recorder, clients, replay, run, mirror, chaos, commands)"
 go test -count=1 -race -short -timeout 5m ./scenarios/... ./analyze/... ./extensions/... \
-	./replay/... ./runner/... ./mirror/... ./cmd/gonogo/...
+	./replay/... ./runner/... ./mirror/... ./chaos/... ./cmd/gonogo/...
 echo "== fuzzing (${FUZZTIME:-3s} per target)"
 ./scripts/fuzz.sh "${FUZZTIME:-3s}"
