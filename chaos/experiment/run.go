@@ -67,6 +67,9 @@ type execution struct {
 	lastEnd time.Duration // the method's end
 	iv      time.Duration
 	ivGates *analyze.Gates // the hypothesis with MinIntervalRequests
+	// judgedBefore is set once the hypothesis was judged before the
+	// method (tick's goroutine only).
+	judgedBefore bool
 
 	mu      sync.Mutex
 	j       chaos.Journal
@@ -192,10 +195,13 @@ func (e *execution) checkTargets() error {
 			}
 		}
 	}
-	for _, list := range [][]Activity{e.x.Method, e.x.Rollbacks} {
-		for i, a := range list {
+	for _, list := range []struct {
+		path string
+		acts []Activity
+	}{{"$.method", e.x.Method}, {"$.rollbacks", e.x.Rollbacks}} {
+		for i, a := range list.acts {
 			if a.Request != nil {
-				if err := check(fmt.Sprintf("$.method[%d].request.url", i), a.Request.URL); err != nil {
+				if err := check(fmt.Sprintf("%s[%d].request.url", list.path, i), a.Request.URL); err != nil {
 					return err
 				}
 			}
@@ -412,7 +418,10 @@ func (e *execution) tick(ctx context.Context, r *runner.Run, now time.Time) {
 		e.halt(chaos.StatusAborted, "abort condition: "+reason)
 		return
 	}
-	if elapsed == e.first {
+	if !e.judgedBefore && elapsed >= e.first {
+		// The check at the first activity's start (or the first after it,
+		// when the run's loop fell behind and skipped an interval).
+		e.judgedBefore = true
 		e.mu.Lock()
 		before := c
 		e.j.Hypothesis.Before = &before
