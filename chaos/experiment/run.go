@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -270,7 +269,7 @@ func (e *execution) startProxies() (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("proxy %s: %w", p.Name, err)
 		}
-		srv := &http.Server{Handler: px, ReadHeaderTimeout: 10 * time.Second}
+		srv := httpfault.NewServer(px)
 		go srv.Serve(ln)
 		e.stops = append(e.stops, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

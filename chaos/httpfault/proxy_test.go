@@ -23,16 +23,55 @@ import (
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
 )
 
-// startProxy serves a proxy to upstream on loopback for the test.
+// The two ways a proxy serves: its Server (the fast path, as gonogo
+// chaos proxy runs it) and as an http.Handler under net/http.
+const (
+	modeServer  = "server"
+	modeHandler = "handler"
+)
+
+var serveModes = []string{modeServer, modeHandler}
+
+// startProxy serves a proxy to upstream on loopback for the test, with
+// its Server.
 func startProxy(t *testing.T, upstream string, opts ...Option) (*Proxy, string) {
+	t.Helper()
+	return startProxyMode(t, modeServer, upstream, opts...)
+}
+
+// forModes runs fn for each way a proxy serves.
+func forModes(t *testing.T, fn func(t *testing.T, mode string)) {
+	for _, m := range serveModes {
+		t.Run(m, func(t *testing.T) { fn(t, m) })
+	}
+}
+
+// startProxyMode serves a proxy to upstream one way or the other.
+func startProxyMode(t *testing.T, mode, upstream string, opts ...Option) (*Proxy, string) {
 	t.Helper()
 	p, err := New(upstream, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
-	return p, srv.URL
+	if mode == modeHandler {
+		srv := httptest.NewServer(p)
+		t.Cleanup(srv.Close)
+		return p, srv.URL
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(p)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		s.Close()
+		if err := <-done; err != http.ErrServerClosed {
+			t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
+		}
+	})
+	return p, "http://" + ln.Addr().String()
 }
 
 func pct(v float64) *float64 { return &v }
@@ -114,26 +153,38 @@ func openaiClient(t *testing.T, target string, maxTokens int) gonogo.Client {
 // median by 200 ms, within 5 ms, and leaves requests it does not select
 // alone.
 func TestDelayTruth(t *testing.T) {
+	if raceEnabled {
+		t.Skip("a timing truth: the race detector's slowdown swamps its 5 ms tolerance")
+	}
 	_, up := modelservertest.Start(t, modelserver.DefaultConfig())
 	p, addr := startProxy(t, up, WithSeed(7))
 	direct := median(latencies(run(t, kserveClient(t, up), 400, 8)))
 	mustAdd(t, p, Fault{ID: "slow", Match: Match{Path: "/v2/models/*/infer"},
 		Delay: &Delay{Mean: Duration(200 * time.Millisecond), Variation: Duration(50 * time.Millisecond), Distribution: DistUniform}})
-	rs := run(t, kserveClient(t, addr), 1500, 150)
+	// The truth: the delays the proxy draws for requests 1..n are known
+	// from its seed, so the test's own sampling adds no error.
+	const n = 800
+	e := p.list()[0]
+	drawn := make([]time.Duration, n)
+	for i := range drawn {
+		drawn[i] = e.f.Delay.draw(p.seed, uint64(i+1), e.stream)
+	}
+	rs := run(t, kserveClient(t, addr), n, 60)
 	got := median(latencies(rs))
-	want := direct + 200*time.Millisecond
+	want := median(drawn) + direct
 	if d := got - want; d < -5*time.Millisecond || d > 5*time.Millisecond {
-		t.Errorf("median through the delay = %v, want %v ± 5 ms (direct %v)", got, want, direct)
+		t.Errorf("median through the delay = %v, want %v ± 5 ms (drawn median %v, direct %v)", got, want, median(drawn), direct)
 	}
 	lat := latencies(rs)
 	slices.Sort(lat)
-	if lo, hi := lat[0], lat[len(lat)-1]; lo < 150*time.Millisecond || hi > 250*time.Millisecond+50*time.Millisecond {
-		t.Errorf("delays span %v..%v, want within 150..250 ms plus the service time", lo, hi)
+	lo, hi := slices.Min(drawn), slices.Max(drawn)
+	if lo < 150*time.Millisecond || hi > 250*time.Millisecond || lat[0] < lo || lat[len(lat)-1] > hi+100*time.Millisecond {
+		t.Errorf("drawn %v..%v, measured %v..%v: want draws within 150..250 ms and every latency at least its delay", lo, hi, lat[0], lat[len(lat)-1])
 	}
-	if m, a := p.Counts("slow"); m != 1500 || a != 1500 {
-		t.Errorf("counts = %d matched, %d affected, want 1500 and 1500", m, a)
+	if m, a := p.Counts("slow"); m != n || a != n {
+		t.Errorf("counts = %d matched, %d affected, want %d and %d", m, a, n, n)
 	}
-	t.Logf("direct median %v, through a 200±50 ms delay %v (error %v)", direct, got, got-want)
+	t.Logf("direct median %v, drawn median %v, through a 200±50 ms delay %v (error %v)", direct, median(drawn), got, got-want)
 }
 
 // TestErrorRateTruth: a 5 % error fault over 20 000 requests is measured
@@ -171,210 +222,222 @@ func TestErrorRateTruth(t *testing.T) {
 // TestAbortAfterChunks: an abort after 10 SSE events is a protocol error
 // for the openai client, with exactly 10 content chunks seen.
 func TestAbortAfterChunks(t *testing.T) {
-	_, up := modelservertest.Start(t, modelserver.DefaultConfig())
-	p, addr := startProxy(t, up)
-	mustAdd(t, p, Fault{ID: "cut", Abort: &Abort{When: AfterChunks, Chunks: 10}})
-	for _, res := range run(t, openaiClient(t, addr, 32), 20, 4) {
-		if res.Class != gonogo.ErrProtocol {
-			t.Fatalf("class %q (%s), want protocol", res.Class, res.Err)
+	forModes(t, func(t *testing.T, mode string) {
+		_, up := modelservertest.Start(t, modelserver.DefaultConfig())
+		p, addr := startProxyMode(t, mode, up)
+		mustAdd(t, p, Fault{ID: "cut", Abort: &Abort{When: AfterChunks, Chunks: 10}})
+		for _, res := range run(t, openaiClient(t, addr, 32), 20, 4) {
+			if res.Class != gonogo.ErrProtocol {
+				t.Fatalf("class %q (%s), want protocol", res.Class, res.Err)
+			}
+			if chunks := len(res.ChunkGaps) + 1; chunks != 10 || res.TTFT <= 0 {
+				t.Fatalf("%d chunks seen (ttft %v), want 10", chunks, res.TTFT)
+			}
 		}
-		if chunks := len(res.ChunkGaps) + 1; chunks != 10 || res.TTFT <= 0 {
-			t.Fatalf("%d chunks seen (ttft %v), want 10", chunks, res.TTFT)
-		}
-	}
+	})
 }
 
 // TestStreamFaults: stream faults as the openai client measures them.
 func TestStreamFaults(t *testing.T) {
-	_, up := modelservertest.Start(t, modelserver.DefaultConfig())
-	base := run(t, openaiClient(t, up, 8), 10, 2)
-	baseTTFT := base[0].TTFT
-	cases := []struct {
-		name  string
-		f     Stream
-		check func(t *testing.T, res gonogo.Result)
-	}{
-		{"first chunk delay", Stream{FirstChunkDelay: Duration(150 * time.Millisecond)}, func(t *testing.T, res gonogo.Result) {
-			if res.Failed() || res.TTFT < 150*time.Millisecond || res.TTFT > baseTTFT+200*time.Millisecond {
-				t.Errorf("ttft %v (%s), want 150 ms more than %v", res.TTFT, res.Err, baseTTFT)
-			}
-		}},
-		{"chunk delay", Stream{ChunkDelay: Duration(40 * time.Millisecond)}, func(t *testing.T, res gonogo.Result) {
-			if res.Failed() || len(res.ChunkGaps) == 0 || median(res.ChunkGaps) < 40*time.Millisecond {
-				t.Errorf("gaps %v (%s), want each ≥ 40 ms", res.ChunkGaps, res.Err)
-			}
-		}},
-		{"truncate", Stream{Truncate: true}, func(t *testing.T, res gonogo.Result) {
-			if res.Class != gonogo.ErrProtocol || !strings.Contains(res.Err, "[DONE]") || len(res.ChunkGaps)+1 != 8 {
-				t.Errorf("class %q err %q, %d chunks, want a protocol error for a stream without [DONE] after all 8 chunks", res.Class, res.Err, len(res.ChunkGaps)+1)
-			}
-		}},
-		{"truncate after 3", Stream{Truncate: true, TruncateAfter: 3}, func(t *testing.T, res gonogo.Result) {
-			if res.Class != gonogo.ErrProtocol || len(res.ChunkGaps)+1 != 3 {
-				t.Errorf("class %q, %d chunks, want protocol after 3", res.Class, len(res.ChunkGaps)+1)
-			}
-		}},
-		{"malformed", Stream{MalformedChunk: 2}, func(t *testing.T, res gonogo.Result) {
-			if res.Class != gonogo.ErrProtocol {
-				t.Errorf("class %q (%s), want protocol", res.Class, res.Err)
-			}
-		}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			p, addr := startProxy(t, up)
-			f := tc.f
-			mustAdd(t, p, Fault{Stream: &f})
-			for _, res := range run(t, openaiClient(t, addr, 8), 4, 2) {
-				tc.check(t, res)
-			}
-		})
-	}
+	forModes(t, func(t *testing.T, mode string) {
+		_, up := modelservertest.Start(t, modelserver.DefaultConfig())
+		base := run(t, openaiClient(t, up, 8), 10, 2)
+		baseTTFT := base[0].TTFT
+		cases := []struct {
+			name  string
+			f     Stream
+			check func(t *testing.T, res gonogo.Result)
+		}{
+			{"first chunk delay", Stream{FirstChunkDelay: Duration(150 * time.Millisecond)}, func(t *testing.T, res gonogo.Result) {
+				if res.Failed() || res.TTFT < 150*time.Millisecond || res.TTFT > baseTTFT+200*time.Millisecond {
+					t.Errorf("ttft %v (%s), want 150 ms more than %v", res.TTFT, res.Err, baseTTFT)
+				}
+			}},
+			{"chunk delay", Stream{ChunkDelay: Duration(40 * time.Millisecond)}, func(t *testing.T, res gonogo.Result) {
+				if res.Failed() || len(res.ChunkGaps) == 0 || median(res.ChunkGaps) < 40*time.Millisecond {
+					t.Errorf("gaps %v (%s), want each ≥ 40 ms", res.ChunkGaps, res.Err)
+				}
+			}},
+			{"truncate", Stream{Truncate: true}, func(t *testing.T, res gonogo.Result) {
+				if res.Class != gonogo.ErrProtocol || !strings.Contains(res.Err, "[DONE]") || len(res.ChunkGaps)+1 != 8 {
+					t.Errorf("class %q err %q, %d chunks, want a protocol error for a stream without [DONE] after all 8 chunks", res.Class, res.Err, len(res.ChunkGaps)+1)
+				}
+			}},
+			{"truncate after 3", Stream{Truncate: true, TruncateAfter: 3}, func(t *testing.T, res gonogo.Result) {
+				if res.Class != gonogo.ErrProtocol || len(res.ChunkGaps)+1 != 3 {
+					t.Errorf("class %q, %d chunks, want protocol after 3", res.Class, len(res.ChunkGaps)+1)
+				}
+			}},
+			{"malformed", Stream{MalformedChunk: 2}, func(t *testing.T, res gonogo.Result) {
+				if res.Class != gonogo.ErrProtocol {
+					t.Errorf("class %q (%s), want protocol", res.Class, res.Err)
+				}
+			}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				p, addr := startProxyMode(t, mode, up)
+				f := tc.f
+				mustAdd(t, p, Fault{Stream: &f})
+				for _, res := range run(t, openaiClient(t, addr, 8), 4, 2) {
+					tc.check(t, res)
+				}
+			})
+		}
+	})
 }
 
 // TestAborts: where each abort cuts, as a raw HTTP client sees it.
 func TestAborts(t *testing.T) {
-	body := strings.Repeat("x", 10000)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("X-Up", "1")
-		io.WriteString(w, body)
-	}))
-	defer up.Close()
-	cases := []struct {
-		abort       Abort
-		wantHeaders bool
-		wantBytes   int
-	}{
-		{Abort{When: BeforeHeaders}, false, 0},
-		{Abort{When: AfterHeaders}, true, 0},
-		{Abort{When: AfterBytes, Bytes: 1234}, true, 1234},
-	}
-	for _, tc := range cases {
-		t.Run(tc.abort.When, func(t *testing.T) {
-			p, addr := startProxy(t, up.URL)
-			a := tc.abort
-			mustAdd(t, p, Fault{Abort: &a})
-			res, err := http.Get(addr)
-			if !tc.wantHeaders {
-				if err == nil {
-					res.Body.Close()
-					t.Fatalf("got a response (%d), want the connection closed before headers", res.StatusCode)
+	forModes(t, func(t *testing.T, mode string) {
+		body := strings.Repeat("x", 10000)
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("X-Up", "1")
+			io.WriteString(w, body)
+		}))
+		defer up.Close()
+		cases := []struct {
+			abort       Abort
+			wantHeaders bool
+			wantBytes   int
+		}{
+			{Abort{When: BeforeHeaders}, false, 0},
+			{Abort{When: AfterHeaders}, true, 0},
+			{Abort{When: AfterBytes, Bytes: 1234}, true, 1234},
+		}
+		for _, tc := range cases {
+			t.Run(tc.abort.When, func(t *testing.T) {
+				p, addr := startProxyMode(t, mode, up.URL)
+				a := tc.abort
+				mustAdd(t, p, Fault{Abort: &a})
+				res, err := http.Get(addr)
+				if !tc.wantHeaders {
+					if err == nil {
+						res.Body.Close()
+						t.Fatalf("got a response (%d), want the connection closed before headers", res.StatusCode)
+					}
+					return
 				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("no headers: %v", err)
-			}
-			defer res.Body.Close()
-			if res.Header.Get("X-Up") != "1" {
-				t.Errorf("upstream headers missing")
-			}
-			b, err := io.ReadAll(res.Body)
-			if err == nil || len(b) != tc.wantBytes {
-				t.Errorf("read %d bytes, err %v; want %d bytes then an error", len(b), err, tc.wantBytes)
-			}
-		})
-	}
+				if err != nil {
+					t.Fatalf("no headers: %v", err)
+				}
+				defer res.Body.Close()
+				if res.Header.Get("X-Up") != "1" {
+					t.Errorf("upstream headers missing")
+				}
+				b, err := io.ReadAll(res.Body)
+				if err == nil || len(b) != tc.wantBytes {
+					t.Errorf("read %d bytes, err %v; want %d bytes then an error", len(b), err, tc.wantBytes)
+				}
+			})
+		}
+	})
 }
 
 // TestBodyFaults: a replaced or patched body breaks the kserve client's
 // check of the answer (a protocol error), and the patch lands where said.
 func TestBodyFaults(t *testing.T) {
-	_, up := modelservertest.Start(t, modelserver.DefaultConfig())
-	bad := `{"outputs": [`
-	for name, b := range map[string]Body{
-		"replace": {Replace: &bad},
-		"patch":   {Patch: map[string]any{"outputs.0.shape": []any{1, 7}}},
-	} {
-		t.Run(name, func(t *testing.T) {
-			p, addr := startProxy(t, up)
-			mustAdd(t, p, Fault{Body: &b})
-			rs := run(t, kserveClient(t, addr), 5, 1)
-			for _, res := range rs {
-				if res.Class != gonogo.ErrProtocol {
-					t.Errorf("class %q (%s), want protocol", res.Class, res.Err)
+	forModes(t, func(t *testing.T, mode string) {
+		_, up := modelservertest.Start(t, modelserver.DefaultConfig())
+		bad := `{"outputs": [`
+		for name, b := range map[string]Body{
+			"replace": {Replace: &bad},
+			"patch":   {Patch: map[string]any{"outputs.0.shape": []any{1, 7}}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				p, addr := startProxyMode(t, mode, up)
+				mustAdd(t, p, Fault{Body: &b})
+				rs := run(t, kserveClient(t, addr), 5, 1)
+				for _, res := range rs {
+					if res.Class != gonogo.ErrProtocol {
+						t.Errorf("class %q (%s), want protocol", res.Class, res.Err)
+					}
 				}
-			}
-		})
-	}
-	got, ok := patchJSON([]byte(`{"outputs":[{"name":"p","shape":[1,10]}]}`), map[string]any{"outputs.0.shape": []any{1, 7}, "extra.x": 1})
-	if !ok || string(got) != `{"extra":{"x":1},"outputs":[{"name":"p","shape":[1,7]}]}` {
-		t.Errorf("patch = %s, %v", got, ok)
-	}
-	if _, ok := patchJSON([]byte(`{"a":1}`), map[string]any{"a.b": 1}); ok {
-		t.Errorf("patching through a number succeeded")
-	}
+			})
+		}
+		got, ok := patchJSON([]byte(`{"outputs":[{"name":"p","shape":[1,10]}]}`), map[string]any{"outputs.0.shape": []any{1, 7}, "extra.x": 1})
+		if !ok || string(got) != `{"extra":{"x":1},"outputs":[{"name":"p","shape":[1,7]}]}` {
+			t.Errorf("patch = %s, %v", got, ok)
+		}
+		if _, ok := patchJSON([]byte(`{"a":1}`), map[string]any{"a.b": 1}); ok {
+			t.Errorf("patching through a number succeeded")
+		}
+	})
 }
 
 // TestBandwidth: a 100 kB/s cap makes a 50 kB body take about 0.5 s.
 func TestBandwidth(t *testing.T) {
-	body := strings.Repeat("y", 50000)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) }))
-	defer up.Close()
-	p, addr := startProxy(t, up.URL)
-	mustAdd(t, p, Fault{Bandwidth: &Bandwidth{BytesPerSec: 100000}})
-	start := time.Now()
-	res, err := http.Get(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	took := time.Since(start)
-	if err != nil || len(b) != len(body) {
-		t.Fatalf("read %d bytes: %v", len(b), err)
-	}
-	if took < 450*time.Millisecond || took > 800*time.Millisecond {
-		t.Errorf("50 kB at 100 kB/s took %v, want about 500 ms", took)
-	}
+	forModes(t, func(t *testing.T, mode string) {
+		body := strings.Repeat("y", 50000)
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) }))
+		defer up.Close()
+		p, addr := startProxyMode(t, mode, up.URL)
+		mustAdd(t, p, Fault{Bandwidth: &Bandwidth{BytesPerSec: 100000}})
+		start := time.Now()
+		res, err := http.Get(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		took := time.Since(start)
+		if err != nil || len(b) != len(body) {
+			t.Fatalf("read %d bytes: %v", len(b), err)
+		}
+		if took < 450*time.Millisecond || took > 800*time.Millisecond {
+			t.Errorf("50 kB at 100 kB/s took %v, want about 500 ms", took)
+		}
+	})
 }
 
 // TestSelectors: path, method, header and model select per request;
 // percentages are drawn per request even on one keep-alive connection.
 func TestSelectors(t *testing.T) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
-	defer up.Close()
-	p, addr := startProxy(t, up.URL, WithSeed(11))
-	mustAdd(t, p, Fault{ID: "gold", Match: Match{Path: "/v1/*", Method: "POST", Headers: map[string]string{"X-Tier": "gold"}, Model: "llama"},
-		Error: &Error{Status: 503}})
-	mustAdd(t, p, Fault{ID: "half", Match: Match{Path: "/half", Percent: pct(50)}, Error: &Error{Status: 500}})
-	c := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
-	status := func(method, path, tier, body string) int {
-		req, _ := http.NewRequest(method, addr+path, strings.NewReader(body))
-		if tier != "" {
-			req.Header.Set("X-Tier", tier)
+	forModes(t, func(t *testing.T, mode string) {
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+		defer up.Close()
+		p, addr := startProxyMode(t, mode, up.URL, WithSeed(11))
+		mustAdd(t, p, Fault{ID: "gold", Match: Match{Path: "/v1/*", Method: "POST", Headers: map[string]string{"X-Tier": "gold"}, Model: "llama"},
+			Error: &Error{Status: 503}})
+		mustAdd(t, p, Fault{ID: "half", Match: Match{Path: "/half", Percent: pct(50)}, Error: &Error{Status: 500}})
+		c := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+		status := func(method, path, tier, body string) int {
+			req, _ := http.NewRequest(method, addr+path, strings.NewReader(body))
+			if tier != "" {
+				req.Header.Set("X-Tier", tier)
+			}
+			res, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			return res.StatusCode
 		}
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		for _, tc := range []struct {
+			method, path, tier, body string
+			want                     int
+		}{
+			{"POST", "/v1/chat/completions", "gold", `{"model":"llama"}`, 503},
+			{"POST", "/v1/chat/completions", "gold", `{"model":"other"}`, 200},
+			{"POST", "/v1/chat/completions", "silver", `{"model":"llama"}`, 200},
+			{"GET", "/v1/chat/completions", "gold", `{"model":"llama"}`, 200},
+			{"POST", "/v2/models/llama/infer", "gold", ``, 200},
+		} {
+			if got := status(tc.method, tc.path, tc.tier, tc.body); got != tc.want {
+				t.Errorf("%s %s tier %q body %s: %d, want %d", tc.method, tc.path, tc.tier, tc.body, got, tc.want)
+			}
 		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		return res.StatusCode
-	}
-	for _, tc := range []struct {
-		method, path, tier, body string
-		want                     int
-	}{
-		{"POST", "/v1/chat/completions", "gold", `{"model":"llama"}`, 503},
-		{"POST", "/v1/chat/completions", "gold", `{"model":"other"}`, 200},
-		{"POST", "/v1/chat/completions", "silver", `{"model":"llama"}`, 200},
-		{"GET", "/v1/chat/completions", "gold", `{"model":"llama"}`, 200},
-		{"POST", "/v2/models/llama/infer", "gold", ``, 200},
-	} {
-		if got := status(tc.method, tc.path, tc.tier, tc.body); got != tc.want {
-			t.Errorf("%s %s tier %q body %s: %d, want %d", tc.method, tc.path, tc.tier, tc.body, got, tc.want)
+		fails := 0
+		for range 400 {
+			if status("GET", "/half", "", "") == 500 {
+				fails++
+			}
 		}
-	}
-	fails := 0
-	for range 400 {
-		if status("GET", "/half", "", "") == 500 {
-			fails++
+		if fails < 160 || fails > 240 {
+			t.Errorf("50 %% fault on one connection failed %d of 400", fails)
 		}
-	}
-	if fails < 160 || fails > 240 {
-		t.Errorf("50 %% fault on one connection failed %d of 400", fails)
-	}
+	})
 }
 
 // TestExclusiveBands: exclusive faults on overlapping selectors share
@@ -471,35 +534,39 @@ func TestStartDuration(t *testing.T) {
 
 // TestUpstreamDown: an upstream that refuses connections is a 502, data.
 func TestUpstreamDown(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
-	_, addr := startProxy(t, dead)
-	res, err := http.Get(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusBadGateway {
-		t.Errorf("status %d, want 502", res.StatusCode)
-	}
+	forModes(t, func(t *testing.T, mode string) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead := "http://" + ln.Addr().String()
+		ln.Close()
+		_, addr := startProxyMode(t, mode, dead)
+		res, err := http.Get(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadGateway {
+			t.Errorf("status %d, want 502", res.StatusCode)
+		}
+	})
 }
 
 func TestErrorResponse(t *testing.T) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { t.Error("upstream contacted") }))
-	defer up.Close()
-	p, addr := startProxy(t, up.URL)
-	mustAdd(t, p, Fault{Error: &Error{Status: 429, Body: `{"error":"rate limited"}`, RetryAfter: Duration(1500 * time.Millisecond)}})
-	res, err := http.Get(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 429 || res.Header.Get("Retry-After") != "2" || res.Header.Get("Content-Type") != "application/json" || !json.Valid(b) {
-		t.Errorf("got %d Retry-After %q type %q body %s", res.StatusCode, res.Header.Get("Retry-After"), res.Header.Get("Content-Type"), b)
-	}
+	forModes(t, func(t *testing.T, mode string) {
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { t.Error("upstream contacted") }))
+		defer up.Close()
+		p, addr := startProxyMode(t, mode, up.URL)
+		mustAdd(t, p, Fault{Error: &Error{Status: 429, Body: `{"error":"rate limited"}`, RetryAfter: Duration(1500 * time.Millisecond)}})
+		res, err := http.Get(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 429 || res.Header.Get("Retry-After") != "2" || res.Header.Get("Content-Type") != "application/json" || !json.Valid(b) {
+			t.Errorf("got %d Retry-After %q type %q body %s", res.StatusCode, res.Header.Get("Retry-After"), res.Header.Get("Content-Type"), b)
+		}
+	})
 }

@@ -165,7 +165,11 @@ func serveProxy(ctx context.Context, o *options, p *httpfault.Proxy, listen, adm
 	if err != nil {
 		return usageError("--listen: %v", err)
 	}
-	servers := []*http.Server{{Handler: p, ReadHeaderTimeout: 10 * time.Second}}
+	type server interface {
+		Serve(net.Listener) error
+		Shutdown(context.Context) error
+	}
+	servers := []server{httpfault.NewServer(p)}
 	lns := []net.Listener{ln}
 	fmt.Fprintf(o.Out, "fault proxy: http://%s → %s\n", ln.Addr(), p.Upstream())
 	if admin != "" {

@@ -1,0 +1,5 @@
+//go:build race
+
+package httpfault
+
+const raceEnabled = true

@@ -1,0 +1,200 @@
+package httpfault
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// upstreamPool keeps the fast path's idle keep-alive connections to the
+// upstream: a LIFO stack, so that the connections in use stay few and
+// warm. A client connection keeps the upstream connection it last used
+// (see clientConn) and gives it back here when it closes.
+type upstreamPool struct {
+	addr   string
+	dialer net.Dialer
+	max    int
+	down   atomic.Bool // the last dial failed
+
+	mu   sync.Mutex
+	idle []*upConn
+}
+
+// upConn is one connection to the upstream.
+type upConn struct {
+	c      net.Conn
+	fd     int // the socket, to peek at (-1: unknown)
+	br     *bufio.Reader
+	usedAt time.Time // when it last finished a response
+	reused bool      // it carried a request before
+}
+
+// Tuning of the upstream connections.
+const (
+	// upstreamIdleTimeout closes a connection idle that long, as
+	// net/http's DefaultTransport does.
+	upstreamIdleTimeout = 90 * time.Second
+	upstreamBufSize     = 8 << 10
+)
+
+func newUpstreamPool(addr string, max int) *upstreamPool {
+	return &upstreamPool{addr: addr, max: max, dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
+}
+
+var upReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, upstreamBufSize) }}
+
+// dial opens a new connection to the upstream.
+func (p *upstreamPool) dial(ctx context.Context) (*upConn, error) {
+	c, err := p.dialer.DialContext(ctx, "tcp", p.addr)
+	p.down.Store(err != nil)
+	if err != nil {
+		return nil, err
+	}
+	br := upReaders.Get().(*bufio.Reader)
+	br.Reset(c)
+	uc := &upConn{c: c, fd: -1, br: br}
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { uc.fd = int(fd) })
+		}
+	}
+	return uc, nil
+}
+
+// fill keeps as many idle connections in the pool as there are client
+// connections that have yet to send their first request (fresh), dialing
+// one at a time, until done: load generators open their connections
+// ahead of the load (extensions.Pool.Warm), and through the proxy the
+// upstream's should be open ahead of it too, not dialed by the load's
+// first requests. A kick on kick says fresh grew. It dials nothing while
+// dials to the upstream fail.
+func (p *upstreamPool) fill(fresh *atomic.Int64, kick <-chan struct{}, done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-kick:
+		}
+		for !p.down.Load() {
+			p.mu.Lock()
+			idle := len(p.idle)
+			p.mu.Unlock()
+			if idle >= int(fresh.Load()) || idle >= p.max {
+				break
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), p.dialer.Timeout)
+			uc, err := p.dial(ctx)
+			cancel()
+			if err != nil {
+				break
+			}
+			uc.usedAt = time.Now()
+			p.put(uc)
+		}
+	}
+}
+
+// get returns an idle connection that is still usable, or nil.
+func (p *upstreamPool) get(now time.Time) *upConn {
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		uc := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		if uc.usable(now) {
+			return uc
+		}
+		uc.close()
+	}
+}
+
+// put keeps uc for reuse, or closes it when the pool is full.
+func (p *upstreamPool) put(uc *upConn) {
+	p.mu.Lock()
+	if len(p.idle) < p.max {
+		p.idle = append(p.idle, uc)
+		uc = nil
+	}
+	p.mu.Unlock()
+	if uc != nil {
+		uc.close()
+	}
+}
+
+// sweep closes the connections idle longer than upstreamIdleTimeout.
+func (p *upstreamPool) sweep(now time.Time) {
+	p.mu.Lock()
+	var old []*upConn
+	keep := p.idle[:0]
+	for _, uc := range p.idle {
+		if now.Sub(uc.usedAt) > upstreamIdleTimeout {
+			old = append(old, uc)
+		} else {
+			keep = append(keep, uc)
+		}
+	}
+	clear(p.idle[len(keep):])
+	p.idle = keep
+	p.mu.Unlock()
+	for _, uc := range old {
+		uc.close()
+	}
+}
+
+// closeIdle closes the idle connections.
+func (p *upstreamPool) closeIdle() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, uc := range idle {
+		uc.close()
+	}
+}
+
+// usable reports whether an idle connection may carry another request:
+// not idle too long, nothing unasked-for buffered or pending, not closed
+// by the upstream meanwhile — which net/http's Transport learns from the
+// read it keeps going on every idle connection, and the fast path from a
+// non-blocking peek at the socket.
+func (uc *upConn) usable(now time.Time) bool {
+	if now.Sub(uc.usedAt) > upstreamIdleTimeout || uc.br.Buffered() > 0 {
+		return false
+	}
+	return uc.fd < 0 || !peek(uintptr(uc.fd))
+}
+
+func (uc *upConn) close() {
+	uc.c.Close()
+	if uc.br != nil {
+		uc.br.Reset(nil)
+		upReaders.Put(uc.br)
+		uc.br = nil
+	}
+}
+
+// staleErr reports whether err is what a reused keep-alive connection the
+// upstream had closed looks like.
+func staleErr(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
+// isTimeout reports whether err is a deadline's.
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
