@@ -8,22 +8,41 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${1:-3s}
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# Targets run FUZZJOBS at a time, each with as many fuzzing workers as
+# leaves one core per job: most of a short run is building and starting
+# the instrumented test binary, which one core does.
+jobs=${FUZZJOBS:-2}
+par=$(( $(nproc) / jobs ))
+[ "$par" -ge 1 ] || par=1
+
+# fuzz_one PKG TARGET fuzzes one target, retrying once when the engine
+# stopped without a finding; it fails (exit 1) on a finding only.
+fuzz_one() {
+  local pkg=$1 target=$2 log attempt
+  log=$(mktemp)
+  for attempt in 1 2; do
+    if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -parallel "$par" "$pkg" >"$log" 2>&1; then
+      echo "fuzz $pkg $target ($fuzztime)"
+      rm -f "$log"
+      return 0
+    fi
+    if grep -q 'Failing input written to' "$log"; then
+      echo "fuzz $pkg $target: FINDING"
+      cat "$log"
+      rm -f "$log"
+      return 1
+    fi
+    echo "fuzz $pkg $target: warning: the fuzzing engine stopped without a finding (attempt $attempt):"
+    tail -5 "$log" | sed 's/^/  | /'
+  done
+  rm -f "$log"
+}
+export -f fuzz_one
+export fuzztime par
+
 grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do
   pkg=./$(dirname "${f#./}")
   grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //' | while read -r target; do
-    echo "fuzz $pkg $target ($fuzztime)"
-    for attempt in 1 2; do
-      if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
-        break
-      fi
-      if grep -q 'Failing input written to' "$log"; then
-        cat "$log"
-        exit 1
-      fi
-      echo "  warning: the fuzzing engine stopped without a finding (attempt $attempt):"
-      tail -5 "$log" | sed 's/^/  | /'
-    done
+    echo "$pkg $target"
   done
-done
+done | xargs -P "$jobs" -n 2 bash -c 'fuzz_one "$0" "$1"' || { echo "fuzzing found a failing input (see above)"; exit 1; }

@@ -380,6 +380,15 @@ method:
 		{"held", []string{"chaos", "run", held, "--out", filepath.Join(dir, "held")}, 0},
 		{"deviated", []string{"chaos", "run", deviated, "--out", filepath.Join(dir, "deviated")}, 3},
 		{"aborted", []string{"chaos", "run", aborted, "--out", filepath.Join(dir, "aborted")}, 4},
+	}
+	if testing.Short() { // the runs take seconds each; the race step keeps the rest
+		cases = cases[3:]
+	}
+	cases = append(cases, []struct {
+		name string
+		args []string
+		want int
+	}{
 		{"dry run", []string{"chaos", "run", held, "--dry-run"}, 0},
 		{"not loopback", []string{"chaos", "run", far, "--out", filepath.Join(dir, "far")}, 2},
 		{"lease not longer than its renewal", []string{"chaos", "run", lease, "--dry-run"}, 2},
@@ -388,7 +397,7 @@ method:
 		{"proxy without upstream", []string{"chaos", "proxy"}, 2},
 		{"proxy admin without token", []string{"chaos", "proxy", "--upstream", url, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, 2},
 		{"proxy to another host", []string{"chaos", "proxy", "--upstream", "http://10.11.12.13:80", "--admin", ""}, 2},
-	}
+	}...)
 	t.Run("commands", func(t *testing.T) { // the runs in parallel, all over before the revert below
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -400,6 +409,9 @@ method:
 			})
 		}
 	})
+	if testing.Short() {
+		return
+	}
 	// After a run, the ledger has nothing to revert.
 	o := quiet()
 	if got := run(context.Background(), o, []string{"chaos", "revert", "--ledger", filepath.Join(dir, "held")}); got != 0 || !strings.Contains(o.Out.(*bytes.Buffer).String(), "nothing to revert") {
