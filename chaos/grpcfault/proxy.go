@@ -35,7 +35,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -342,19 +341,7 @@ func matches(m *Match, method string, h http.Header) bool {
 
 // drawDelay draws one delay of d (p.mu held).
 func (p *Proxy) drawDelay(d *DelayFault) time.Duration {
-	mean, v := float64(d.Mean.D()), float64(d.Variation.D())
-	var x float64
-	switch d.distribution() {
-	case Uniform:
-		x = mean - v + 2*v*p.rng.Float64()
-	case Normal:
-		x = mean + v*p.rng.NormFloat64()
-	case Exponential:
-		x = mean * p.rng.ExpFloat64()
-	default:
-		x = mean
-	}
-	return time.Duration(math.Max(0, math.Min(x, float64(2*MaxDelay))))
+	return d.Sample(p.rng.Float64(), p.rng.Float64())
 }
 
 // ServeHTTP serves one call: it decides the faults, waits out a delay,

@@ -303,7 +303,7 @@ func TestDelayFault(t *testing.T) {
 	before := median(run(c, 120, 8))
 	apply(t, p, "slow", &grpcfault.Spec{
 		Match: grpcfault.Match{Method: modelInfer},
-		Delay: &grpcfault.DelayFault{Mean: chaos.Duration(50 * time.Millisecond), Variation: chaos.Duration(10 * time.Millisecond), Distribution: grpcfault.Uniform},
+		Delay: &grpcfault.DelayFault{Mean: chaos.Duration(50 * time.Millisecond), Variation: chaos.Duration(10 * time.Millisecond), Distribution: chaos.DistUniform},
 	})
 	delayed := run(c, 120, 8)
 	after := median(delayed)

@@ -22,14 +22,6 @@ const (
 	KindAbort  = "grpc.abort"  // fail the call abruptly, with no status
 )
 
-// Delay distributions (DelayFault.Distribution).
-const (
-	Constant    = "constant"    // always Mean
-	Uniform     = "uniform"     // uniform in [Mean−Variation, Mean+Variation]
-	Normal      = "normal"      // normal, mean Mean, standard deviation Variation, cut at 0
-	Exponential = "exponential" // exponential with mean Mean (Variation must be 0)
-)
-
 // Abort modes (AbortFault.Mode).
 const (
 	// AbortReset resets the call's HTTP/2 stream (RST_STREAM
@@ -90,16 +82,7 @@ type StatusFault struct {
 }
 
 // DelayFault holds the call for a drawn time before forwarding it.
-type DelayFault struct {
-	// Mean is the mean delay (> 0, at most MaxDelay).
-	Mean chaos.Duration `yaml:"mean" json:"mean"`
-	// Variation is the spread: the half-width of a uniform delay, the
-	// standard deviation of a normal one; 0 for constant and exponential.
-	Variation chaos.Duration `yaml:"variation,omitempty" json:"variation,omitempty"`
-	// Distribution is constant, uniform, normal or exponential; empty:
-	// constant without Variation, uniform with it.
-	Distribution string `yaml:"distribution,omitempty" json:"distribution,omitempty"`
-}
+type DelayFault = chaos.Delay
 
 // AbortFault fails the call abruptly: the client gets no status, as when
 // a connection breaks.
@@ -150,7 +133,7 @@ func (s *Spec) Check() (field, msg string) {
 			return "status.code", m
 		}
 	case s.Delay != nil:
-		if f, m := s.Delay.check(); m != "" {
+		if f, m := s.Delay.Check(MaxDelay); m != "" {
 			return "delay." + f, m
 		}
 	default:
@@ -236,48 +219,6 @@ func (f *StatusFault) message() string {
 		return DefaultStatusMessage
 	}
 	return f.Message
-}
-
-func (d *DelayFault) check() (field, msg string) {
-	mean, v := d.Mean.D(), d.Variation.D()
-	switch {
-	case mean <= 0:
-		return "mean", fmt.Sprintf("%v: want more than 0", mean)
-	case mean > MaxDelay:
-		return "mean", fmt.Sprintf("%v: at most %v", mean, MaxDelay)
-	case v < 0:
-		return "variation", fmt.Sprintf("%v: want 0 or more", v)
-	}
-	switch d.distribution() {
-	case Constant:
-		if v != 0 {
-			return "variation", "a constant delay has no variation: use distribution uniform or normal"
-		}
-	case Uniform:
-		if v > mean {
-			return "variation", fmt.Sprintf("%v is more than the mean %v: a uniform delay cannot go below 0", v, mean)
-		}
-	case Normal:
-	case Exponential:
-		if v != 0 {
-			return "variation", "an exponential delay's spread is its mean: leave variation out"
-		}
-	default:
-		return "distribution", fmt.Sprintf("%q: want %s, %s, %s or %s", d.Distribution, Constant, Uniform, Normal, Exponential)
-	}
-	return "", ""
-}
-
-// distribution is d's distribution with the default filled in.
-func (d *DelayFault) distribution() string {
-	switch {
-	case d.Distribution != "":
-		return d.Distribution
-	case d.Variation != 0:
-		return Uniform
-	default:
-		return Constant
-	}
 }
 
 // ParseSpec decodes a grpc block from YAML (unknown fields are errors) and

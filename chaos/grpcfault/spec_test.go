@@ -33,14 +33,14 @@ func TestSpecCheck(t *testing.T) {
 		{name: "two", spec: Spec{Status: &StatusFault{Code: "INTERNAL"}, Abort: &AbortFault{}}, msg: "exactly one of"},
 		{name: "delay constant", spec: Spec{Delay: &DelayFault{Mean: ms(50 * time.Millisecond)}}, kind: KindDelay},
 		{name: "delay uniform", spec: Spec{Delay: &DelayFault{Mean: ms(50 * time.Millisecond), Variation: ms(10 * time.Millisecond)}}, kind: KindDelay},
-		{name: "delay normal", spec: Spec{Delay: &DelayFault{Mean: ms(50 * time.Millisecond), Variation: ms(80 * time.Millisecond), Distribution: Normal}}, kind: KindDelay},
-		{name: "delay exponential", spec: Spec{Delay: &DelayFault{Mean: ms(50 * time.Millisecond), Distribution: Exponential}}, kind: KindDelay},
+		{name: "delay normal", spec: Spec{Delay: &DelayFault{Mean: ms(50 * time.Millisecond), Variation: ms(80 * time.Millisecond), Distribution: chaos.DistNormal}}, kind: KindDelay},
+		{name: "delay exponential", spec: Spec{Delay: &DelayFault{Mean: ms(50 * time.Millisecond), Distribution: chaos.DistExponential}}, kind: KindDelay},
 		{name: "delay zero", spec: Spec{Delay: &DelayFault{}}, kind: KindDelay, field: "delay.mean", msg: "want more than 0"},
 		{name: "delay huge", spec: Spec{Delay: &DelayFault{Mean: ms(time.Hour)}}, kind: KindDelay, field: "delay.mean", msg: "at most 10m0s"},
 		{name: "delay negative variation", spec: Spec{Delay: &DelayFault{Mean: ms(time.Second), Variation: ms(-1)}}, kind: KindDelay, field: "delay.variation", msg: "0 or more"},
 		{name: "uniform below zero", spec: Spec{Delay: &DelayFault{Mean: ms(10 * time.Millisecond), Variation: ms(20 * time.Millisecond)}}, kind: KindDelay, field: "delay.variation", msg: "cannot go below 0"},
-		{name: "constant with variation", spec: Spec{Delay: &DelayFault{Mean: ms(time.Second), Variation: ms(time.Millisecond), Distribution: Constant}}, kind: KindDelay, field: "delay.variation", msg: "no variation"},
-		{name: "exponential with variation", spec: Spec{Delay: &DelayFault{Mean: ms(time.Second), Variation: ms(time.Millisecond), Distribution: Exponential}}, kind: KindDelay, field: "delay.variation", msg: "leave variation out"},
+		{name: "constant with variation", spec: Spec{Delay: &DelayFault{Mean: ms(time.Second), Variation: ms(time.Millisecond), Distribution: chaos.DistConstant}}, kind: KindDelay, field: "delay.variation", msg: "no variation"},
+		{name: "exponential with variation", spec: Spec{Delay: &DelayFault{Mean: ms(time.Second), Variation: ms(time.Millisecond), Distribution: chaos.DistExponential}}, kind: KindDelay, field: "delay.variation", msg: "leave variation out"},
 		{name: "unknown distribution", spec: Spec{Delay: &DelayFault{Mean: ms(time.Second), Distribution: "pareto"}}, kind: KindDelay, field: "delay.distribution", msg: `"pareto"`},
 		{name: "abort", spec: Spec{Abort: &AbortFault{}}, kind: KindAbort},
 		{name: "abort close", spec: Spec{Abort: &AbortFault{Mode: AbortClose}}, kind: KindAbort},
@@ -100,7 +100,7 @@ delay:
 	}
 	want := &Spec{
 		Match: Match{Method: "/inference.GRPCInferenceService/ModelInfer", Headers: map[string]string{"x-tenant": "blue"}, Percent: pct(5)},
-		Delay: &DelayFault{Mean: chaos.Duration(50 * time.Millisecond), Variation: chaos.Duration(10 * time.Millisecond), Distribution: Uniform},
+		Delay: &DelayFault{Mean: chaos.Duration(50 * time.Millisecond), Variation: chaos.Duration(10 * time.Millisecond), Distribution: chaos.DistUniform},
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("ParseSpec = %+v, want %+v", s, want)

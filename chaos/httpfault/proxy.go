@@ -83,6 +83,12 @@ type entry struct {
 	removed           atomic.Bool
 }
 
+// delayOf draws the delay of request n for e, a delay fault: from two
+// draw streams of its own, beside the one of its percentage.
+func (e *entry) delayOf(seed, n uint64) time.Duration {
+	return e.f.Delay.Sample(draw(seed, n, e.stream+1<<32), draw(seed, n, e.stream+2<<32))
+}
+
 // live reports whether e is in force at now.
 func (e *entry) live(now time.Time) bool {
 	if now.Before(e.from) || (!e.until.IsZero() && !now.Before(e.until)) {
@@ -467,7 +473,7 @@ func (p *Proxy) decide(pl *plan, list []*entry, method, path string, header func
 		e.affected.Add(1)
 		switch f := &e.f; {
 		case f.Delay != nil:
-			pl.delay += f.Delay.draw(p.seed, n, e.stream)
+			pl.delay += e.delayOf(p.seed, n)
 		case f.Stream != nil:
 			pl.stream = mergeStream(pl.stream, f.Stream)
 		case f.Bandwidth != nil:
@@ -655,24 +661,6 @@ func draw(seed, n, s uint64) float64 {
 	return float64(x>>11) / (1 << 53)
 }
 
-// draw returns the delay of request n.
-func (d *Delay) draw(seed, n, s uint64) time.Duration {
-	mean, v := float64(d.Mean), float64(d.Variation)
-	var x float64
-	switch d.dist() {
-	case DistConstant:
-		x = mean
-	case DistUniform:
-		x = mean + v*(2*draw(seed, n, s+1<<32)-1)
-	case DistNormal:
-		u1 := draw(seed, n, s+1<<32)
-		u2 := draw(seed, n, s+2<<32)
-		x = mean + v*math.Sqrt(-2*math.Log(1-u1))*math.Cos(2*math.Pi*u2)
-	case DistExponential:
-		x = -mean * math.Log(1-draw(seed, n, s+1<<32))
-	}
-	return time.Duration(math.Min(math.Max(x, 0), float64(MaxDelay)))
-}
 
 // bufferPool lends the reverse proxy its copy buffers.
 type bufferPool struct{}

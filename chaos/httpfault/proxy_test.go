@@ -160,14 +160,14 @@ func TestDelayTruth(t *testing.T) {
 	p, addr := startProxy(t, up, WithSeed(7))
 	direct := median(latencies(run(t, kserveClient(t, up), 400, 8)))
 	mustAdd(t, p, Fault{ID: "slow", Match: Match{Path: "/v2/models/*/infer"},
-		Delay: &Delay{Mean: Duration(200 * time.Millisecond), Variation: Duration(50 * time.Millisecond), Distribution: DistUniform}})
+		Delay: &chaos.Delay{Mean: Duration(200 * time.Millisecond), Variation: Duration(50 * time.Millisecond), Distribution: chaos.DistUniform}})
 	// The truth: the delays the proxy draws for requests 1..n are known
 	// from its seed, so the test's own sampling adds no error.
 	const n = 800
 	e := p.list()[0]
 	drawn := make([]time.Duration, n)
 	for i := range drawn {
-		drawn[i] = e.f.Delay.draw(p.seed, uint64(i+1), e.stream)
+		drawn[i] = e.delayOf(p.seed, uint64(i+1))
 	}
 	rs := run(t, kserveClient(t, addr), n, 60)
 	got := median(latencies(rs))

@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gonogo-dev/gonogo/chaos"
 )
 
 // rawUpstream is a test upstream that answers byte by byte: serve gets
@@ -453,7 +455,7 @@ func TestServerClientGoesAway(t *testing.T) {
 	}))
 	defer up.Close()
 	p, addr := startProxy(t, up.URL)
-	mustAdd(t, p, Fault{ID: "slow", Match: Match{Path: "/delayed"}, Delay: &Delay{Mean: Duration(time.Second)}})
+	mustAdd(t, p, Fault{ID: "slow", Match: Match{Path: "/delayed"}, Delay: &chaos.Delay{Mean: Duration(time.Second)}})
 	t.Run("mid-stream", func(t *testing.T) {
 		c, br := dialProxy(t, addr)
 		io.WriteString(c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -523,7 +525,7 @@ func TestServerKeepAliveAcrossFaults(t *testing.T) {
 	p, addr := startProxy(t, up.URL, WithSeed(5))
 	mustAdd(t, p, Fault{ID: "cut", Match: Match{Path: "/a", Percent: pct(30)}, Abort: &Abort{When: AfterBytes, Bytes: 100}})
 	mustAdd(t, p, Fault{ID: "patch", Match: Match{Path: "/b", Percent: pct(50)}, Body: &Body{Replace: ptr("patched")}})
-	mustAdd(t, p, Fault{ID: "slow", Match: Match{Path: "/b", Percent: pct(20)}, Delay: &Delay{Mean: Duration(time.Millisecond)}})
+	mustAdd(t, p, Fault{ID: "slow", Match: Match{Path: "/b", Percent: pct(20)}, Delay: &chaos.Delay{Mean: Duration(time.Millisecond)}})
 	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
 	defer client.CloseIdleConnections()
 	var cut, ok, patched, reusedAfterPatch int

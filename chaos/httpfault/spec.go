@@ -34,12 +34,12 @@ type Fault struct {
 	// goes away by itself.
 	Lease chaos.Duration `yaml:"lease" json:"lease,omitempty"`
 
-	Delay     *Delay     `yaml:"delay" json:"delay,omitempty"`
-	Error     *Error     `yaml:"error" json:"error,omitempty"`
-	Abort     *Abort     `yaml:"abort" json:"abort,omitempty"`
-	Stream    *Stream    `yaml:"stream" json:"stream,omitempty"`
-	Body      *Body      `yaml:"body" json:"body,omitempty"`
-	Bandwidth *Bandwidth `yaml:"bandwidth" json:"bandwidth,omitempty"`
+	Delay     *chaos.Delay `yaml:"delay" json:"delay,omitempty"`
+	Error     *Error       `yaml:"error" json:"error,omitempty"`
+	Abort     *Abort       `yaml:"abort" json:"abort,omitempty"`
+	Stream    *Stream      `yaml:"stream" json:"stream,omitempty"`
+	Body      *Body        `yaml:"body" json:"body,omitempty"`
+	Bandwidth *Bandwidth   `yaml:"bandwidth" json:"bandwidth,omitempty"`
 }
 
 // Match selects requests. Every field given must match; a zero Match
@@ -59,23 +59,6 @@ type Match struct {
 	// Percent is the share of matching requests the fault acts on (0 to
 	// 100, default 100), decided per request.
 	Percent *float64 `yaml:"percent" json:"percent,omitempty"`
-}
-
-// Distributions of a delay.
-const (
-	DistConstant    = "constant"    // always Mean
-	DistUniform     = "uniform"     // Mean ± Variation, uniformly
-	DistNormal      = "normal"      // Mean, standard deviation Variation, cut at 0
-	DistExponential = "exponential" // Mean; Variation unused
-)
-
-// Delay holds a request this long before it goes upstream.
-type Delay struct {
-	Mean      chaos.Duration `yaml:"mean" json:"mean"`
-	Variation chaos.Duration `yaml:"variation" json:"variation,omitempty"`
-	// Distribution is constant (default without Variation), uniform
-	// (default with it), normal or exponential.
-	Distribution string `yaml:"distribution" json:"distribution,omitempty"`
 }
 
 // Error answers in place of the upstream, which is never contacted.
@@ -197,7 +180,7 @@ func (f *Fault) Check() (field, msg string) {
 	}
 	switch {
 	case f.Delay != nil:
-		if field, msg := f.Delay.check(); msg != "" {
+		if field, msg := f.Delay.Check(MaxDelay); msg != "" {
 			return "delay." + field, msg
 		}
 	case f.Error != nil:
@@ -285,43 +268,6 @@ func (m *Match) check() (field, msg string) {
 		}
 	}
 	return "", ""
-}
-
-func (d *Delay) check() (field, msg string) {
-	if d.Mean < 0 || d.Mean.D() > MaxDelay {
-		return "mean", fmt.Sprintf("must be between 0 and %v", MaxDelay)
-	}
-	if d.Variation < 0 || d.Variation.D() > MaxDelay {
-		return "variation", fmt.Sprintf("must be between 0 and %v", MaxDelay)
-	}
-	switch d.dist() {
-	case DistConstant:
-		if d.Variation != 0 {
-			return "variation", "a constant delay has no variation"
-		}
-	case DistUniform:
-		if d.Variation > d.Mean {
-			return "variation", "a uniform delay's variation cannot exceed its mean (the delay would go below 0)"
-		}
-	case DistNormal, DistExponential:
-	default:
-		return "distribution", fmt.Sprintf("%q: want %s, %s, %s or %s", d.Distribution, DistConstant, DistUniform, DistNormal, DistExponential)
-	}
-	if d.Mean == 0 {
-		return "mean", "a delay needs a mean above 0"
-	}
-	return "", ""
-}
-
-// dist is the distribution with its default.
-func (d *Delay) dist() string {
-	switch {
-	case d.Distribution != "":
-		return d.Distribution
-	case d.Variation > 0:
-		return DistUniform
-	}
-	return DistConstant
 }
 
 // percent is the share with its default.
