@@ -661,7 +661,6 @@ func draw(seed, n, s uint64) float64 {
 	return float64(x>>11) / (1 << 53)
 }
 
-
 // bufferPool lends the reverse proxy its copy buffers.
 type bufferPool struct{}
 
