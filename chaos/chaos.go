@@ -26,42 +26,20 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gonogo-dev/gonogo/internal/input"
 )
 
 // ErrInput is matched by errors about a fault's or an experiment's input:
-// the CLI exits 2 on them.
-var ErrInput = errors.New("chaos: bad input")
+// the CLI exits 2 on them. It is input.ErrInput, shared by every package
+// that reads a user's file.
+var ErrInput = input.ErrInput
 
 // InputError is bad input with its place: file, line and field when known.
-type InputError struct {
-	File  string
-	Line  int
-	Field string
-	Msg   string
-}
-
-// Error reads "file:line: field: message", leaving out what is unknown.
-func (e *InputError) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			fmt.Fprintf(&b, ":%d", e.Line)
-		}
-		b.WriteString(": ")
-	}
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-// Unwrap returns ErrInput.
-func (e *InputError) Unwrap() error { return ErrInput }
+type InputError = input.Error
 
 // Inputf is a new InputError without a place.
-func Inputf(format string, a ...any) error { return &InputError{Msg: fmt.Sprintf(format, a...)} }
+func Inputf(format string, a ...any) error { return input.Errorf(format, a...) }
 
 // Fault is one fault on one target, as the ledger, the journal and the
 // reports name it.
@@ -175,26 +153,6 @@ func (u Undo) Do(ctx context.Context) error {
 	return fn(ctx, u.Data)
 }
 
-// Duration is a time.Duration written as a Go duration string ("200ms",
-// "1m30s") in YAML and JSON alike.
-type Duration time.Duration
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// MarshalText writes d as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// UnmarshalText reads a Go duration string; a bare 0 is zero.
-func (d *Duration) UnmarshalText(b []byte) error {
-	if string(b) == "0" {
-		*d = 0
-		return nil
-	}
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("not a duration (want 200ms, 5s, 1m): %q", b)
-	}
-	*d = Duration(v)
-	return nil
-}
+// Duration is a time.Duration written as a Go duration string
+// (input.Duration).
+type Duration = input.Duration
