@@ -1,0 +1,104 @@
+package rollout
+
+import (
+	"context"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync/atomic"
+	"time"
+)
+
+// Roles of a backend: the version serving production (stable; blue in a
+// blue-green rollout) and the one being rolled out (canary; green).
+const (
+	RoleStable = "stable"
+	RoleCanary = "canary"
+)
+
+// BackendHeader names the backend that served a response, on every
+// response the proxy forwards.
+const BackendHeader = "X-Gonogo-Backend"
+
+// backend is one version behind the proxy: its own connection pool, its
+// requests in flight (for draining) and whether it may receive traffic.
+type backend struct {
+	name, role string
+	url        *url.URL
+	transport  *http.Transport
+	proxy      *httputil.ReverseProxy
+	maxConns   int
+	tags       map[string]string // the recorder's groups: backend=name, role=role (read-only)
+	mirrorTags map[string]string // the same and mirrored=true, for mirrored requests
+
+	inflight atomic.Int64
+	// eligible is set once the backend is ready and warmed: only then
+	// may a header override, a header route or a flag send it traffic.
+	eligible atomic.Bool
+
+	// life ends the requests still in flight when a drain times out; a
+	// request takes the one current when it starts.
+	life atomic.Pointer[lifetime]
+}
+
+// lifetime is a context its backend's requests run under.
+type lifetime struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newLifetime() *lifetime {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &lifetime{ctx, cancel}
+}
+
+// newBackend returns a backend forwarding to u with a pool of maxConns
+// connections (0: unlimited).
+func newBackend(name, role string, u *url.URL, maxConns int) *backend {
+	tr := &http.Transport{
+		Proxy:                 nil, // the backend is named, never reached through an environment proxy
+		MaxConnsPerHost:       maxConns,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   512,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 0, // a model may think long before its first byte; the client's deadline bounds it
+		ForceAttemptHTTP2:     false,
+	}
+	b := &backend{name: name, role: role, url: u, transport: tr, maxConns: maxConns,
+		tags:       map[string]string{"backend": name, "role": role},
+		mirrorTags: map[string]string{"backend": name, "role": role, "mirrored": "true"}}
+	b.life.Store(newLifetime())
+	b.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.SetXForwarded()
+		},
+		Transport: tr,
+		// Server-sent events are flushed as they come (ReverseProxy does so
+		// for text/event-stream and unknown lengths); others every 10 ms.
+		FlushInterval: 10 * time.Millisecond,
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Set(BackendHeader, name)
+			return nil
+		},
+		ErrorHandler: proxyError,
+		ErrorLog:     discardLog,
+	}
+	return b
+}
+
+// drain waits until the backend has no request in flight or timeout
+// passes; then it cancels what is left and closes idle connections. It
+// returns how many requests it cut.
+func (b *backend) drain(timeout time.Duration) int64 {
+	deadline := time.Now().Add(timeout)
+	for b.inflight.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cut := b.inflight.Load()
+	if cut > 0 {
+		b.life.Swap(newLifetime()).cancel()
+	}
+	b.transport.CloseIdleConnections()
+	return cut
+}

@@ -1,0 +1,195 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/rollout/provider"
+	"github.com/gonogo-dev/gonogo/rollout/route"
+)
+
+// Decisions of a judgement besides analyze's go, no-go and inconclusive.
+const (
+	// DecisionHold: too little traffic in the window to judge.
+	DecisionHold = "hold"
+	// DecisionIdle: the canary has no traffic to judge (weight 0, no
+	// mirror).
+	DecisionIdle = "idle"
+)
+
+// Judgement is one judgement of the live window: the gates' verdict, the
+// sample-ratio check and the providers' measurements, and what they add
+// up to.
+type Judgement struct {
+	Time     time.Time `json:"time"`
+	Step     int       `json:"step"`
+	Decision string    `json:"decision"`
+	Reason   string    `json:"reason"`
+	// Canary and Stable count the requests of each in the window.
+	Canary    int64                  `json:"canary_requests"`
+	Stable    int64                  `json:"stable_requests"`
+	Verdict   *analyze.Verdict       `json:"verdict,omitempty"`
+	SRM       *SRMResult             `json:"srm,omitempty"`
+	Providers []provider.Measurement `json:"providers,omitempty"`
+}
+
+// SRMResult is the sample-ratio-mismatch check: the split the router
+// produced against the one configured.
+type SRMResult struct {
+	// Unit is what was counted: users (sticky) or requests.
+	Unit     string           `json:"unit"`
+	Observed map[string]int64 `json:"observed"`
+	Expected map[string]float64
+	ChiSq    float64 `json:"chi_square"`
+	PValue   float64 `json:"p_value"`
+	Alpha    float64 `json:"alpha"`
+	Mismatch bool    `json:"mismatch"`
+}
+
+// judge judges the live window of a rollout.
+type judge struct {
+	cfg *Config
+	rec *analyze.Recorder
+}
+
+func newJudge(cfg *Config, rec *analyze.Recorder) *judge { return &judge{cfg: cfg, rec: rec} }
+
+// minSRMCount is the least count a sample-ratio check needs in each
+// expected cell (the chi-square approximation's usual rule).
+const minSRMCount = 5
+
+// evaluate judges the window ending now that began at most at since (the
+// step's start): the gates on the routed (and mirrored) traffic, the
+// split's ratio, the providers.
+func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[string]int64, unit string, weights map[string]int, canary, stable string, mirrored bool) Judgement {
+	a := &j.cfg.Analysis
+	span := a.Window.D()
+	if d := now.Sub(since); d < span {
+		span = max(a.Interval.D(), d.Truncate(a.Interval.D()))
+	}
+	data := j.rec.Window(span)
+	out := Judgement{Time: now}
+	if data.Summary != nil {
+		out.Canary = data.Summary.Tags["role="+RoleCanary].Requests.Total
+		out.Stable = data.Summary.Tags["role="+RoleStable].Requests.Total
+	}
+	if weights[canary] == 0 && !mirrored {
+		out.Decision, out.Reason = DecisionIdle, "the canary has no traffic"
+		return out
+	}
+	var reasons []string
+	nogo, inconclusive := false, false
+	if !a.SRM.Disabled && weights[canary] > 0 && weights[stable] > 0 {
+		out.SRM = srm(split, weights, *a.SRM.Alpha, unit)
+		if out.SRM != nil && out.SRM.Mismatch {
+			nogo = true
+			reasons = append(reasons, fmt.Sprintf("sample ratio mismatch: %s split %s, configured %s (chi-square p = %.2g < %g)",
+				unit, countsText(out.SRM.Observed), weightsText(weights), out.SRM.PValue, out.SRM.Alpha))
+		}
+	}
+	if out.Canary < int64(a.MinRequests) {
+		out.Decision = DecisionHold
+		out.Reason = fmt.Sprintf("too few requests to judge: %d canary requests in the last %s, want %d", out.Canary, span, a.MinRequests)
+		if nogo {
+			out.Decision, out.Reason = string(analyze.NoGo), strings.Join(reasons, "; ")
+		}
+		return out
+	}
+	if j.cfg.gates != nil {
+		v, err := analyze.Judge(j.cfg.gates, data, nil)
+		switch {
+		case err != nil:
+			inconclusive = true
+			reasons = append(reasons, "gates: "+err.Error())
+		default:
+			out.Verdict = v
+			switch v.Verdict {
+			case analyze.NoGo:
+				nogo = true
+				reasons = append(reasons, v.Reasons...)
+			case analyze.Inconclusive:
+				inconclusive = true
+				reasons = append(reasons, v.Reasons...)
+			}
+		}
+	}
+	for i, p := range j.cfg.provider {
+		m := p.Measure(ctx)
+		out.Providers = append(out.Providers, m)
+		switch m.Status {
+		case provider.Fail:
+			// A critical provider's failure is a no-go; another's leaves
+			// the step to the inconclusive policy.
+			if a.Providers[i].Critical {
+				nogo = true
+			} else {
+				inconclusive = true
+			}
+			reasons = append(reasons, fmt.Sprintf("%s failed: %s", m.Name, m.Detail))
+		case provider.Inconclusive:
+			inconclusive = true
+			reasons = append(reasons, fmt.Sprintf("%s inconclusive: %s", m.Name, m.Detail))
+		}
+	}
+	switch {
+	case nogo:
+		out.Decision = string(analyze.NoGo)
+	case inconclusive:
+		out.Decision = string(analyze.Inconclusive)
+	default:
+		out.Decision = string(analyze.Go)
+		reasons = append(reasons, fmt.Sprintf("every check passed on %d canary and %d stable requests", out.Canary, out.Stable))
+	}
+	out.Reason = strings.Join(reasons, "; ")
+	return out
+}
+
+// srm tests the observed split against the weights with Pearson's
+// chi-square; nil when a cell expects too few to test.
+func srm(observed map[string]int64, weights map[string]int, alpha float64, unit string) *SRMResult {
+	var n int64
+	for _, c := range observed {
+		n += c
+	}
+	r := &SRMResult{Unit: unit, Observed: observed, Expected: map[string]float64{}, Alpha: alpha}
+	cells := 0
+	for name, w := range weights {
+		if w == 0 {
+			continue
+		}
+		e := float64(n) * float64(w) / route.Buckets
+		if e < minSRMCount {
+			return nil
+		}
+		r.Expected[name] = e
+		d := float64(observed[name]) - e
+		r.ChiSq += d * d / e
+		cells++
+	}
+	if cells < 2 {
+		return nil
+	}
+	r.PValue = distuv.ChiSquared{K: float64(cells - 1)}.Survival(r.ChiSq)
+	if math.IsNaN(r.PValue) {
+		return nil
+	}
+	r.Mismatch = r.PValue < alpha
+	return r
+}
+
+func countsText(m map[string]int64) string {
+	s := ""
+	for _, k := range sortedKeys(m) {
+		if s != "" {
+			s += " "
+		}
+		s += fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return s
+}

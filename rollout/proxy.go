@@ -1,0 +1,314 @@
+package rollout
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/extensions"
+	"github.com/gonogo-dev/gonogo/mirror"
+	"github.com/gonogo-dev/gonogo/rollout/flags"
+	"github.com/gonogo-dev/gonogo/rollout/route"
+)
+
+// MaxBodyBytes bounds a request body the proxy accepts: bodies are read
+// whole before they go upstream (sticky routing may read a field of them,
+// mirroring sends them twice, and a body streamed through net/http's
+// reverse proxy races with the server discarding it once the upstream
+// answered).
+const MaxBodyBytes = 16 << 20
+
+// Scenario is the scenario name of every routed request's result.
+const Scenario = "rollout"
+
+// Reasons a request went where it went, counted per backend.
+const (
+	ReasonSplit    = "split"    // the weights (sticky, random or round-robin)
+	ReasonOverride = "override" // the override header (always|never)
+	ReasonHeader   = "header"   // a setHeaderRoute step's header route
+	ReasonFlag     = "flag"     // a flag rule's targeting
+	ReasonGeo      = "geo"      // a region outside the canary's regions
+)
+
+var discardLog = log.New(io.Discard, "", 0)
+
+// table is what the proxy routes by, swapped whole and atomically: a
+// weight change, a header route and a mirror take effect together, and a
+// request routes by the table it loaded.
+type table struct {
+	backends []*backend
+	split    *route.Split // over backends, same order
+	stable   int          // index of the stable backend
+	canary   int          // index of the canary backend, -1 when none
+	// headerRoute sends requests whose header equals value to the canary.
+	headerRoute *HeaderRoute
+	// mirror copies mirrorBuckets/Buckets of the requests routed elsewhere
+	// to backend mirrorTo.
+	mirror        *mirror.Fanout
+	mirrorTo      int
+	mirrorBuckets int
+}
+
+// Proxy is the rollout's routing proxy: an http.Handler that picks a
+// backend per request, forwards to it (streaming responses as they come)
+// and records every request as a gonogo result of its backend.
+type Proxy struct {
+	cfg   *Routing
+	geo   []geoRange
+	salt  string
+	flags *flags.Set
+	sink  gonogo.Sink
+	table atomic.Pointer[table]
+
+	// counts[backend][reason] of routed requests, since the start.
+	counts map[string]*[numReasons]atomic.Int64
+	users  *userCounter
+	errs   atomic.Int64 // requests the proxy answered itself (4xx)
+}
+
+var reasons = [...]string{ReasonSplit, ReasonOverride, ReasonHeader, ReasonFlag, ReasonGeo}
+
+const numReasons = len(reasons)
+
+func reasonIndex(r string) int {
+	for i, s := range reasons {
+		if s == r {
+			return i
+		}
+	}
+	return 0
+}
+
+// decide picks the backend of one request and says why.
+func (p *Proxy) decide(t *table, r *http.Request, body []byte) (int, string) {
+	canaryOK := t.canary >= 0 && t.backends[t.canary].eligible.Load()
+	if h := p.cfg.Override.Header; h != "" && canaryOK {
+		switch strings.ToLower(r.Header.Get(h)) {
+		case "always":
+			return t.canary, ReasonOverride
+		case "never":
+			return t.stable, ReasonOverride
+		}
+	}
+	if hr := t.headerRoute; hr != nil && canaryOK && r.Header.Get(hr.Header) == hr.Value {
+		return t.canary, ReasonHeader
+	}
+	key := p.cfg.Sticky.key(r, body)
+	if f := p.cfg.Flags; p.flags != nil {
+		d := p.flags.Evaluate(f.Flag, flags.Context{Key: key, Attrs: f.attrs(r)}, splitter{t.split, p.salt})
+		if d.Reason == flags.ReasonTargetingMatch {
+			if i := t.split.Index(d.Variant); i >= 0 && t.backends[i].eligible.Load() {
+				return i, ReasonFlag
+			}
+		}
+	}
+	if g := p.cfg.Geo; g != nil && !g.canaryRegion(r, p.geo) {
+		return t.stable, ReasonGeo
+	}
+	switch {
+	case key != "":
+		i := t.split.Sticky(p.salt, key)
+		p.users.add(key, t.backends[i].name)
+		return i, ReasonSplit
+	case p.cfg.Mode == ModeRoundRobin:
+		return t.split.RoundRobin(), ReasonSplit
+	default:
+		return t.split.Pick(rand.IntN(route.Buckets)), ReasonSplit
+	}
+}
+
+// splitter lets a flag rule follow the live split (flags.Splitter).
+type splitter struct {
+	s    *route.Split
+	salt string
+}
+
+func (s splitter) Split(key string) string { return s.s.Name(s.s.Sticky(s.salt, key)) }
+
+// ServeHTTP routes one request.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	arrival := time.Now()
+	body, status := readBody(r)
+	if status != 0 {
+		p.errs.Add(1)
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	t := p.table.Load()
+	i, why := p.decide(t, r, body)
+	be := t.backends[i]
+	p.counts[be.name][reasonIndex(why)].Add(1)
+	be.inflight.Add(1)
+	defer be.inflight.Add(-1)
+
+	req := &gonogo.Request{Scenario: Scenario, Intended: arrival, Tags: be.tags}
+	var flight *mirror.Flight
+	if t.mirror != nil && i != t.mirrorTo && rand.IntN(route.Buckets) < t.mirrorBuckets {
+		req.Recorded = &gonogo.Recorded{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body}
+		flight = t.mirror.Start(req)
+	}
+	res := &gonogo.Result{Request: req, Sent: arrival}
+	rw := &recordingWriter{ResponseWriter: w, res: res}
+	defer func() {
+		v := recover()
+		if v != nil { // the response was cut while it streamed
+			rw.fail(r.Context(), extensions.Protocolf("response cut short: %v", v))
+		}
+		res.Done = time.Now()
+		if res.Class == gonogo.ErrNone {
+			res.Class = extensions.Classify(nil, res.Status)
+		}
+		p.sink.Record(res)
+		if flight != nil {
+			flight.Finish(res)
+		}
+		if v != nil {
+			panic(v)
+		}
+	}()
+	ctx, stop := joinContext(r.Context(), be.life.Load().ctx)
+	defer stop()
+	out := r.WithContext(ctx)
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	out.ContentLength = int64(len(body))
+	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	if len(body) == 0 && r.ContentLength <= 0 {
+		out.Body = http.NoBody
+	}
+	be.proxy.ServeHTTP(rw, out)
+}
+
+// readBody reads a request's body whole; a status when it cannot.
+func readBody(r *http.Request) ([]byte, int) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, http.StatusRequestEntityTooLarge
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, 0
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	switch {
+	case err != nil:
+		return nil, http.StatusBadRequest
+	case len(b) > MaxBodyBytes:
+		return nil, http.StatusRequestEntityTooLarge
+	}
+	return b, 0
+}
+
+// joinContext is a context ended by either parent.
+func joinContext(a, b context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(a)
+	stop := context.AfterFunc(b, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// recordingWriter measures a response as the proxy writes it: status,
+// time to its first body byte (TTFT for a stream) and bytes.
+type recordingWriter struct {
+	http.ResponseWriter
+	res   *gonogo.Result
+	wrote bool
+}
+
+func (w *recordingWriter) WriteHeader(code int) {
+	if !w.wrote && code >= 200 {
+		w.wrote = true
+		w.res.Status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recordingWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.wrote = true
+		w.res.Status = http.StatusOK
+	}
+	if w.res.TTFT == 0 && len(b) > 0 {
+		w.res.TTFT = time.Since(w.res.Sent)
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.res.BytesIn += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush.
+func (w *recordingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// fail notes why the request failed: the client went away (canceled) or
+// the backend did.
+func (w *recordingWriter) fail(ctx context.Context, err error) {
+	w.res.Err = err.Error()
+	if ctx.Err() != nil {
+		w.res.Class = gonogo.ErrCanceled
+		return
+	}
+	w.res.Class = extensions.Classify(err, w.res.Status)
+	if w.res.Class == gonogo.ErrNone || w.res.Class == gonogo.ErrHTTP4xx {
+		w.res.Class = gonogo.ErrProtocol
+	}
+}
+
+// proxyError answers a request the backend did not: 504 on a timeout,
+// 502 otherwise, and records the failure.
+func proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusBadGateway
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		status = http.StatusGatewayTimeout
+	}
+	if rw, ok := w.(*recordingWriter); ok {
+		rw.fail(r.Context(), err)
+		rw.res.Status = 0 // the backend gave no status; the proxy's own is not its
+		rw.wrote = true
+	}
+	if r.Context().Err() != nil {
+		return // the client is gone: nobody to answer
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, "gonogo rollout: backend unavailable: "+strconv.Itoa(status)+"\n")
+}
+
+// splitCounts are the requests routed by the split per backend.
+func (p *Proxy) splitCounts() map[string]int64 {
+	m := make(map[string]int64, len(p.counts))
+	for name, c := range p.counts {
+		m[name] = c[0].Load()
+	}
+	return m
+}
+
+// reasonCounts are the requests routed per backend and reason.
+func (p *Proxy) reasonCounts() map[string]map[string]int64 {
+	m := make(map[string]map[string]int64, len(p.counts))
+	for name, c := range p.counts {
+		m[name] = map[string]int64{}
+		for i, r := range reasons {
+			if n := c[i].Load(); n > 0 {
+				m[name][r] = n
+			}
+		}
+	}
+	return m
+}
+
+// liveSplitter follows the proxy's current split (flags.Splitter).
+type liveSplitter struct{ p *Proxy }
+
+func (l liveSplitter) Split(key string) string {
+	t := l.p.table.Load()
+	return t.split.Name(t.split.Sticky(l.p.salt, key))
+}
+
+func splitterOf(p *Proxy) flags.Splitter { return liveSplitter{p} }

@@ -1,0 +1,434 @@
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/extensions"
+	httpclient "github.com/gonogo-dev/gonogo/extensions/http"
+	"github.com/gonogo-dev/gonogo/internal/input"
+	"github.com/gonogo-dev/gonogo/mirror"
+	"github.com/gonogo-dev/gonogo/store"
+)
+
+// ErrInput is matched by errors about a rollout's input (exit 2).
+var ErrInput = input.ErrInput
+
+// atomic64 is a counter.
+type atomic64 = atomic.Int64
+
+// Run drives the rollout until it ends (promoted, aborted, rolled back)
+// or ctx is done: it warms the canary before it gets traffic, takes the
+// steps, and judges the live window at every interval. The proxy serves
+// (Handler) the whole time.
+func (c *Controller) Run(ctx context.Context) error {
+	defer close(c.done)
+	interval := c.cfg.Analysis.Interval.D()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	step := time.NewTimer(0)
+	defer step.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			_ = c.rec.Close(time.Now())
+			return nil
+		case now := <-tick.C:
+			_ = c.rec.Flush(now)
+			c.judgeNow(ctx, now)
+		case <-c.wake:
+		case <-step.C:
+		}
+		if wait := c.advance(ctx); wait > 0 {
+			step.Reset(wait)
+		}
+		if c.Phase() == PhasePromoted || c.Phase() == PhaseRolledBack || c.Phase() == PhaseAborted {
+			if c.exitOnEnd {
+				_ = c.rec.Close(time.Now())
+				return nil
+			}
+		}
+	}
+}
+
+// Phase is the rollout's current phase.
+func (c *Controller) Phase() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.Phase
+}
+
+// State returns a copy of the rollout's state.
+func (c *Controller) State() store.State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return *cloneState(c.st)
+}
+
+// poke makes Run look at the steps again.
+func (c *Controller) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// advance takes every step that can be taken now, and returns how long
+// until the current one may end by itself (0: nothing to wait for).
+func (c *Controller) advance(ctx context.Context) time.Duration {
+	for range len(c.steps) + 2 {
+		c.mu.Lock()
+		st := c.st
+		if Terminal(st.Phase) || st.Paused {
+			c.mu.Unlock()
+			return 0
+		}
+		if st.Step >= len(c.steps) {
+			c.finish(ActorController, "every step passed")
+			c.mu.Unlock()
+			return 0
+		}
+		s := c.steps[st.Step]
+		// The canary must be ready and warm before any step gives it
+		// traffic (a weight, or a mirror to it).
+		needsCanary := s.SetWeight != nil && *s.SetWeight > 0 || s.SetMirror != nil && s.SetMirror.Percent > 0 && !s.SetMirror.toStable
+		if needsCanary && !c.backends[0].eligible.Load() {
+			c.mu.Unlock()
+			if err := c.warm(ctx, c.backends[0]); err != nil {
+				c.mu.Lock()
+				c.rollback(ActorController, "rollback", "canary not ready: "+err.Error())
+				c.mu.Unlock()
+				return 0
+			}
+			continue
+		}
+		wait, next := c.stepDone(s, st)
+		if !next {
+			c.mu.Unlock()
+			return wait
+		}
+		n := cloneState(st)
+		n.Step++
+		n.StepStarted = time.Now()
+		kind, reason := "step", describe(s)
+		if s.SetWeight != nil {
+			n.Weights = c.weightsFor(*s.SetWeight)
+			kind = "flip"
+		}
+		n.Message = reason
+		if _, err := c.save(n, store.Event{Kind: kind, Actor: ActorController, Reason: reason}); err != nil {
+			c.logf("cannot store step %d: %v (not taken)", st.Step, err)
+			c.mu.Unlock()
+			return time.Second
+		}
+		c.enterStep()
+		if err := c.apply(n); err != nil {
+			c.logf("apply step %d: %v", st.Step, err)
+		}
+		c.mu.Unlock()
+	}
+	return 0
+}
+
+// stepDone says whether step s (the current one) is over, or how long
+// until it may be. A timed pause ends when its time is up and the last
+// judgement was no hold; an analysis step after its passes.
+func (c *Controller) stepDone(s Step, st *store.State) (time.Duration, bool) {
+	switch {
+	case s.Pause != nil:
+		if s.Pause.Duration == 0 {
+			return 0, false // until promoted
+		}
+		left := s.Pause.Duration.D() - time.Since(st.StepStarted)
+		if left > 0 {
+			return left, false
+		}
+		return 0, !c.holdingNow()
+	case s.Analysis != nil:
+		if s.Analysis.Timeout > 0 && time.Since(st.StepStarted) > s.Analysis.Timeout.D() && c.passes < s.Analysis.Passes {
+			c.inconclusive(fmt.Sprintf("analysis step %d not passed within %s", st.Step, s.Analysis.Timeout.D()))
+			return 0, false
+		}
+		return 0, c.passes >= s.Analysis.Passes
+	}
+	return 0, true
+}
+
+// holdingNow says whether the live analysis holds the rollout where it is.
+func (c *Controller) holdingNow() bool { return !c.holding.IsZero() }
+
+// enterStep resets what a step judges by: consecutive passes, holds and
+// the split's counts.
+func (c *Controller) enterStep() {
+	c.passes = 0
+	c.holding = time.Time{}
+	c.proxy.users.reset()
+	c.splitBase = c.proxy.splitCounts()
+}
+
+// judgeNow judges the live window and acts on it: a no-go rolls back at
+// once, a hold holds, an inconclusive window follows the policy.
+func (c *Controller) judgeNow(ctx context.Context, now time.Time) {
+	c.mu.Lock()
+	st := c.st
+	if Terminal(st.Phase) {
+		c.mu.Unlock()
+		return
+	}
+	canary, stable := c.backends[0].name, c.backends[1].name
+	t := c.proxy.table.Load()
+	mirrored := t.mirror != nil && t.mirrorBuckets > 0
+	counts, unit := c.proxy.users.counts(), "users"
+	if len(counts) == 0 {
+		counts, unit = diffCounts(c.proxy.splitCounts(), c.splitBase), "requests"
+	}
+	weights := st.Weights
+	since := st.StepStarted
+	c.mu.Unlock()
+
+	j := c.judge.evaluate(ctx, now, since, counts, unit, weights, canary, stable, mirrored)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st.Revision != st.Revision && Terminal(c.st.Phase) {
+		return // rolled back or ended while judging
+	}
+	j.Step = c.st.Step
+	c.last = &j
+	c.metrics.judged(j)
+	c.storeJudgement(j)
+	c.logf("judged step %d: %s: %s", j.Step, j.Decision, j.Reason)
+	switch j.Decision {
+	case string(analyze.NoGo):
+		c.rollback(ActorAnalysis, "rollback", j.Reason)
+	case DecisionHold:
+		c.hold(now, j.Reason)
+	case string(analyze.Inconclusive):
+		c.inconclusive(j.Reason)
+	case string(analyze.Go):
+		c.holding = time.Time{}
+		c.passes++
+	case DecisionIdle:
+		c.holding = time.Time{}
+	}
+}
+
+// hold keeps the step where it is, up to MaxHold; then rolls back.
+func (c *Controller) hold(now time.Time, reason string) {
+	if c.holding.IsZero() {
+		c.holding = now
+		c.event("hold", ActorAnalysis, reason)
+	}
+	if now.Sub(c.holding) > c.cfg.Analysis.MaxHold.D() {
+		c.rollback(ActorAnalysis, "rollback", fmt.Sprintf("held longer than maxHold (%s): %s", c.cfg.Analysis.MaxHold.D(), reason))
+	}
+}
+
+// inconclusive applies the inconclusive policy.
+func (c *Controller) inconclusive(reason string) {
+	switch c.cfg.Analysis.Inconclusive {
+	case PolicyRollback:
+		c.rollback(ActorAnalysis, "rollback", "inconclusive (policy rollback): "+reason)
+	case PolicyContinue:
+		c.holding = time.Time{}
+		c.passes++
+	default:
+		c.hold(time.Now(), "inconclusive (policy hold): "+reason)
+	}
+}
+
+// event stores a transition that changes nothing but the record.
+func (c *Controller) event(kind, actor, reason string) {
+	if _, err := c.save(cloneState(c.st), store.Event{Kind: kind, Actor: actor, Reason: reason}); err != nil {
+		c.logf("cannot store %s event: %v", kind, err)
+	}
+}
+
+// analysisStatus is a judgement's status in the store.
+var analysisStatus = map[string]string{string(analyze.Go): "pass", string(analyze.NoGo): "fail",
+	string(analyze.Inconclusive): "inconclusive", DecisionHold: "hold"}
+
+// storeJudgement keeps the judgement in the store's analysis table (not
+// an idle one: there was nothing to judge).
+func (c *Controller) storeJudgement(j Judgement) {
+	status, ok := analysisStatus[j.Decision]
+	if !ok {
+		return
+	}
+	detail, _ := json.Marshal(j)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.db.SaveAnalysis(ctx, store.Analysis{Rollout: c.cfg.Name, Step: j.Step, Time: j.Time, Status: status, Detail: detail}); err != nil {
+		c.logf("cannot store the judgement: %v", err)
+	}
+}
+
+// rollback sends every request to stable at once and drains the canary.
+// It runs even when the store cannot record it (then says so). Call with
+// c.mu held.
+func (c *Controller) rollback(actor, kind, reason string) {
+	n := cloneState(c.st)
+	n.Weights = c.weightsFor(0)
+	n.Phase = PhaseRolledBack
+	if kind == "abort" {
+		n.Phase = PhaseAborted
+	}
+	n.Paused = false
+	n.Message = reason
+	if _, err := c.save(n, store.Event{Kind: kind, Actor: actor, Reason: reason}); err != nil {
+		c.logf("cannot store the %s (%v): rolling back all the same", kind, err)
+		c.st = n
+	}
+	if err := c.apply(n); err != nil {
+		c.logf("%s: %v", kind, err)
+	}
+	c.backends[0].eligible.Store(false)
+	go c.drain(c.backends[0])
+}
+
+// finish promotes: all traffic to the canary, stable drained. Call with
+// c.mu held.
+func (c *Controller) finish(actor, reason string) {
+	n := cloneState(c.st)
+	n.Weights = c.weightsFor(100)
+	n.Phase = PhasePromoted
+	n.Step = len(c.steps)
+	n.Paused = false
+	n.Message = reason
+	if _, err := c.save(n, store.Event{Kind: "promote", Actor: actor, Reason: reason}); err != nil {
+		c.logf("cannot store the promotion: %v (not promoted)", err)
+		return
+	}
+	if err := c.apply(n); err != nil {
+		c.logf("promote: %v", err)
+	}
+	go c.drain(c.backends[1])
+}
+
+// drain waits for a backend out of the split to finish its requests.
+func (c *Controller) drain(b *backend) {
+	if r := c.router; r != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := r.Drain(ctx, b.name); err != nil {
+			c.logf("router drain %s: %v", b.name, err)
+		}
+		cancel()
+	}
+	start := time.Now()
+	cut := b.drain(c.cfg.DrainTimeout.D())
+	reason := fmt.Sprintf("%s drained in %s", b.name, time.Since(start).Round(time.Millisecond))
+	if cut > 0 {
+		reason = fmt.Sprintf("%s: drain timed out after %s, %d requests cut", b.name, c.cfg.DrainTimeout.D(), cut)
+	}
+	c.mu.Lock()
+	c.event("drain", ActorController, reason)
+	c.mu.Unlock()
+}
+
+// weightsFor returns the weights with the canary at pct percent.
+func (c *Controller) weightsFor(pct float64) map[string]int {
+	w := buckets(pct)
+	return map[string]int{c.backends[0].name: w, c.backends[1].name: buckets(100) - w}
+}
+
+func describe(s Step) string {
+	switch {
+	case s.SetWeight != nil:
+		return fmt.Sprintf("setWeight %g%%", *s.SetWeight)
+	case s.Pause != nil:
+		if s.Pause.Duration == 0 {
+			return "pause until promoted"
+		}
+		return "pause " + s.Pause.Duration.D().String()
+	case s.Analysis != nil:
+		return fmt.Sprintf("analysis passed %d time(s)", s.Analysis.Passes)
+	case s.SetMirror != nil:
+		to := "canary"
+		if s.SetMirror.toStable {
+			to = "stable"
+		}
+		return fmt.Sprintf("setMirror %g%% to %s", s.SetMirror.Percent, to)
+	case s.SetHeaderRoute != nil:
+		if s.SetHeaderRoute.Header == "" {
+			return "header route removed"
+		}
+		return fmt.Sprintf("setHeaderRoute %s: %s", s.SetHeaderRoute.Header, s.SetHeaderRoute.Value)
+	}
+	return "step"
+}
+
+func (c *Controller) logf(format string, a ...any) {
+	fmt.Fprintf(c.log, "rollout %s: %s\n", c.cfg.Name, fmt.Sprintf(format, a...))
+}
+
+// fanout returns the mirror fan-out to backend i, built on first use.
+func (c *Controller) fanout(i int) *mirror.Fanout {
+	c.fanMu.Lock()
+	defer c.fanMu.Unlock()
+	if f := c.fanouts[i]; f != nil {
+		return f
+	}
+	b := c.backends[i]
+	hc, err := httpclient.New(extensions.Options{Target: b.url.String(), Timeout: 5 * time.Minute, MaxConns: b.maxConns})
+	if err != nil {
+		c.logf("mirror to %s: %v", b.name, err)
+		return nil
+	}
+	f, err := mirror.NewFanout([]mirror.Target{{Name: "mirror-" + b.name, Client: &recordingClient{c: hc, sink: c.proxy.sink, tags: b.mirrorTags}}},
+		discardPairs{}, mirror.Options{MaxInFlight: 1000, AllowUnsafe: true})
+	if err != nil {
+		c.logf("mirror to %s: %v", b.name, err)
+		return nil
+	}
+	c.fanouts[i] = f
+	return f
+}
+
+// recordingClient records a mirrored request's result as its backend's.
+type recordingClient struct {
+	c    gonogo.Client
+	sink gonogo.Sink
+	tags map[string]string
+}
+
+func (r *recordingClient) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
+	r.c.Do(ctx, req, res)
+	mreq := *req
+	mreq.Tags = r.tags
+	mres := *res
+	mres.Request = &mreq
+	r.sink.Record(&mres)
+}
+
+// discardPairs drops the pairs of the live mirror: its results are
+// recorded as the mirror backend's.
+type discardPairs struct{}
+
+func (discardPairs) WritePair(*gonogo.Pair) error { return nil }
+
+// diffCounts is a − b per key.
+func diffCounts(a, b map[string]int64) map[string]int64 {
+	d := make(map[string]int64, len(a))
+	for k, v := range a {
+		d[k] = v - b[k]
+	}
+	return d
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+var errClosed = errors.New("rollout: controller stopped")

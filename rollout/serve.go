@@ -1,0 +1,133 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gonogo-dev/gonogo/internal/input"
+	"github.com/gonogo-dev/gonogo/store"
+)
+
+// ServeOptions say where a rollout serves and keeps its state.
+type ServeOptions struct {
+	Config *Config
+	// Store is the state database.
+	Store *store.DB
+	// Token is the admin API's bearer token.
+	Token string
+	// AllowRemote lets the proxy and the admin API listen beyond loopback.
+	AllowRemote bool
+	// Router, when set, is driven beside the embedded proxy.
+	Router Router
+	// Journal, IntervalLog and Timeline are the results directory's.
+	Journal               Journal
+	IntervalLog, Timeline io.Writer
+	// ExitOnEnd returns once the rollout is promoted, aborted or rolled
+	// back (and its backends drained); otherwise Serve runs until ctx ends.
+	ExitOnEnd bool
+	// Log receives the transitions and judgements.
+	Log io.Writer
+	// Ready, when set, is called with the proxy's and the admin API's
+	// addresses once both listen.
+	Ready func(proxy, admin string)
+}
+
+// CheckListen refuses a listen address beyond loopback unless allowed.
+func CheckListen(field, addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s: %q: %v", field, addr, err)
+	}
+	if allowRemote {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if host == "localhost" || ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%s: %q is not a loopback address (pass --allow-remote to listen beyond this machine)", field, addr)
+}
+
+// Serve runs a rollout: it checks the backends answer, listens, and
+// drives the controller. The result is the rollout's last state.
+func Serve(ctx context.Context, o ServeOptions) (store.State, error) {
+	cfg := o.Config
+	for field, addr := range map[string]string{"listen": cfg.Listen, "admin.listen": cfg.Admin.Listen} {
+		if err := CheckListen(field, addr, o.AllowRemote); err != nil {
+			return store.State{}, &input.Error{File: cfg.Path, Line: cfg.line(field), Field: field, Msg: err.Error()}
+		}
+	}
+	c, err := New(ctx, Options{Config: cfg, Store: o.Store, Router: o.Router, Journal: o.Journal,
+		IntervalLog: o.IntervalLog, Timeline: o.Timeline, Log: o.Log})
+	if err != nil {
+		return store.State{}, err
+	}
+	c.exitOnEnd = o.ExitOnEnd
+	if err := c.checkBackends(ctx); err != nil {
+		return c.State(), err
+	}
+	pl, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return c.State(), &input.Error{File: cfg.Path, Line: cfg.line("listen"), Field: "listen", Msg: err.Error()}
+	}
+	al, err := net.Listen("tcp", cfg.Admin.Listen)
+	if err != nil {
+		pl.Close()
+		return c.State(), &input.Error{File: cfg.Path, Line: cfg.line("admin.listen"), Field: "admin.listen", Msg: err.Error()}
+	}
+	ps := &http.Server{Handler: c.proxy, ReadHeaderTimeout: 10 * time.Second, ErrorLog: discardLog}
+	as := &http.Server{Handler: c.AdminHandler(o.Token), ReadHeaderTimeout: 10 * time.Second, ErrorLog: discardLog}
+	go func() { _ = ps.Serve(pl) }()
+	go func() { _ = as.Serve(al) }()
+	if o.Ready != nil {
+		o.Ready(pl.Addr().String(), al.Addr().String())
+	}
+	runErr := c.Run(ctx)
+	// In-flight requests finish on the backend they started on.
+	shut, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout.D())
+	defer cancel()
+	_ = ps.Shutdown(shut)
+	_ = as.Shutdown(shut)
+	c.closeMirrors(shut)
+	return c.State(), runErr
+}
+
+// checkBackends refuses to start when a backend that serves traffic now
+// does not answer its health check (bad input: the config names it).
+func (c *Controller) checkBackends(ctx context.Context) error {
+	st := c.State()
+	for i, spec := range c.cfg.Backends {
+		b := c.backends[0]
+		if spec.Role == RoleStable {
+			b = c.backends[1]
+		}
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := waitHealthy(pctx, b, spec.Health)
+		cancel()
+		if err != nil {
+			field := fmt.Sprintf("backends[%d].url", i)
+			return &input.Error{File: c.cfg.Path, Line: c.cfg.line(field), Field: field, Msg: fmt.Sprintf("%s does not answer: %v", spec.URL, errors.Unwrap(err))}
+		}
+		// A backend with traffic after a restart is warm: it served before.
+		if st.Weights[b.name] > 0 {
+			b.eligible.Store(true)
+		}
+	}
+	return nil
+}
+
+// closeMirrors waits for the mirrors' requests in flight.
+func (c *Controller) closeMirrors(ctx context.Context) {
+	c.fanMu.Lock()
+	defer c.fanMu.Unlock()
+	for _, f := range c.fanouts {
+		if f != nil {
+			_ = f.Close(ctx)
+		}
+	}
+}
