@@ -7,9 +7,13 @@ export TESTCONTAINERS_RYUK_DISABLED=true
 
 # The browser test of the HTML report (reports/html_browser_test.go) runs
 # headless chromium; Liberation Sans has the metrics the charts are laid out
-# with. apt-get update runs only when the install fails without it.
+# with. The rollout's tests start a real HAProxy (rollout/haproxy) and a
+# real Prometheus (rollout/provider). apt-get update runs only when the
+# install fails without it.
 pkgs=()
 command -v chromium >/dev/null || pkgs+=(chromium)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || pkgs+=(haproxy)
+command -v prometheus >/dev/null || pkgs+=(prometheus)
 [ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || pkgs+=(fonts-liberation)
 if [ ${#pkgs[@]} -gt 0 ]; then
 	echo "== installing ${pkgs[*]}"
@@ -18,7 +22,7 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 	"${sudo[@]}" apt-get install -y --no-install-recommends "${pkgs[@]}" ||
 		{ "${sudo[@]}" apt-get update && "${sudo[@]}" apt-get install -y --no-install-recommends "${pkgs[@]}"; }
 fi
-export GONOGO_REQUIRE_CHROMIUM=1
+export GONOGO_REQUIRE_CHROMIUM=1 GONOGO_REQUIRE_HAPROXY=1 GONOGO_REQUIRE_PROMETHEUS=1
 export GONOGO_ARTIFACTS=${GONOGO_ARTIFACTS:-results/test-artifacts}
 mkdir -p "$GONOGO_ARTIFACTS"
 # Tests run in their package's directory: make the path absolute.
@@ -32,8 +36,8 @@ go test -count=1 -timeout 8m ./...
 # truths over 20 000 requests, 60 s of timestamp replay): under -race they
 # cost minutes, and the shorter tests drive the same concurrent code.
 # Timing-sensitive tests stay out of race builds (//go:build !race).
-echo "== race tests (engine, recorder, clients, replay, run, mirror, chaos, commands)"
+echo "== race tests (engine, recorder, clients, replay, run, mirror, chaos, rollout, store, commands)"
 go test -count=1 -race -short -timeout 5m ./scenarios/... ./analyze/... ./extensions/... \
-	./replay/... ./runner/... ./mirror/... ./chaos/... ./cmd/gonogo/...
+	./replay/... ./runner/... ./mirror/... ./chaos/... ./rollout/... ./store/... ./cmd/gonogo/...
 echo "== fuzzing (${FUZZTIME:-3s} per target)"
 ./scripts/fuzz.sh "${FUZZTIME:-3s}"

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,9 +23,11 @@ import (
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
 	"github.com/gonogo-dev/gonogo/fixtures/traffic"
 	"github.com/gonogo-dev/gonogo/reports"
+	"github.com/gonogo-dev/gonogo/rollout"
 	"github.com/gonogo-dev/gonogo/rundir"
 	"github.com/gonogo-dev/gonogo/runner"
 	"github.com/gonogo-dev/gonogo/scenarios"
+	"github.com/gonogo-dev/gonogo/store"
 )
 
 func newDemoCmd(o *options) *cobra.Command {
@@ -46,7 +51,11 @@ func newDemoCmd(o *options) *cobra.Command {
   5. run a short chaos experiment (--out/chaos.yaml) on v1: a fault proxy
      answers 10 % of requests with 503 and the GPU slows down for 6 s,
      while a steady-state hypothesis is judged before, during and after;
-     write its journal and game-day report.
+     write its journal and game-day report;
+  6. roll out v2-slow, then v2, as canaries through the embedded routing
+     proxy (25 % → 50 % → 100 %) while the recorded slice replays into it,
+     each step judged on the live window: v2-slow is rolled back on its
+     own, v2 is promoted; the transitions are marked in each run's report.
 
 Each step writes a results directory under --out.`,
 		Example: `  gonogo demo
@@ -84,13 +93,16 @@ func demoServer(ctx context.Context, version string, noise, scale float64, seed 
 const demoNoise = 0.02
 
 // demoRun runs one step of the demo with the runner.
-func demoRun(ctx context.Context, o *options, cfg runner.Config) (*runner.Result, error) {
+func demoRun(ctx context.Context, o *options, cfg runner.Config, hooks ...runner.Hooks) (*runner.Result, error) {
 	cfg.Out, cfg.Err, cfg.Progress = o.Out, o.Err, o.Interactive
 	r, err := runner.New(cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
+	for _, h := range hooks {
+		r.Attach(h)
+	}
 	res, err := r.Execute(ctx)
 	if err != nil {
 		return nil, err
@@ -209,7 +221,110 @@ func runDemo(ctx context.Context, o *options, out string, duration time.Duration
 	if err != nil {
 		return err
 	}
-	return demoRecap(o, out, canaryDir, in, j)
+
+	step(6, "rollouts through the embedded proxy under recorded traffic: a canary of v2-slow, then of v2")
+	var ends []store.State
+	for _, version := range []string{modelserver.VersionV2Slow, modelserver.VersionV2} {
+		canary, err := demoServer(ctx, version, 0, 0.2, 1)
+		if err != nil {
+			return err
+		}
+		st, err := demoRollout(ctx, o, out, tracePath, version, fast, canary)
+		if err != nil {
+			return err
+		}
+		ends = append(ends, st)
+	}
+	return demoRecap(o, out, canaryDir, in, j, ends)
+}
+
+// demoRolloutYAML is the demo's rollout; see the file for its
+// placeholders.
+//
+//go:embed demo_rollout.yaml
+var demoRolloutYAML string
+
+// demoRollout rolls version out from stable through the embedded proxy
+// while the recorded trace replays into the proxy, and writes the run's
+// report with the rollout's transitions on its time axes.
+func demoRollout(ctx context.Context, o *options, out, tracePath, version, stable, canary string) (store.State, error) {
+	var st store.State
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return st, err
+	}
+	proxyAddr := l.Addr().String()
+	l.Close()
+	src := strings.NewReplacer("NAME", version, "PROXY", proxyAddr, "STABLE", stable, "CANARY", canary).Replace(demoRolloutYAML)
+	cfgPath := filepath.Join(out, "rollout-"+version+".yaml")
+	if err := os.WriteFile(cfgPath, []byte(src), 0o644); err != nil {
+		return st, err
+	}
+	cfg, err := rollout.LoadConfig(cfgPath)
+	if err != nil {
+		return st, err
+	}
+	// A fresh store: each demo's rollout starts from stable.
+	storePath := filepath.Join(out, "rollout-"+version+".db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(storePath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return st, err
+		}
+	}
+	db, err := store.Open(storePath)
+	if err != nil {
+		return st, err
+	}
+	defer db.Close()
+	token := make([]byte, 16)
+	_, _ = rand.Read(token)
+	s := &scenarios.Scenario{Executor: scenarios.ConstantArrivalRate, Rate: 40, Duration: 25 * time.Second,
+		Traffic: &scenarios.Traffic{Trace: tracePath, Replay: scenarios.ReplaySequential}}
+	file := &scenarios.File{Scenarios: map[string]*scenarios.Scenario{"rollout": s}}
+	if err := file.Validate(); err != nil {
+		return st, err
+	}
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan struct{})
+	var serveErr error
+	hooks := runner.Hooks{
+		// The rollout starts with the run, its transitions in the run's
+		// journal, and ends with it.
+		Start: func(_ context.Context, r *runner.Run) error {
+			ready := make(chan struct{})
+			go func() {
+				defer close(done)
+				st, serveErr = rollout.Serve(rctx, rollout.ServeOptions{Config: cfg, Store: db, Token: hex.EncodeToString(token),
+					Journal: r.Journal(), Log: o.Out, Ready: func(string, string) { close(ready) }})
+			}()
+			select {
+			case <-ready:
+				return nil
+			case <-done:
+				return serveErr
+			}
+		},
+		Stop: func(context.Context, *runner.Run) { stop(); <-done },
+	}
+	dir := filepath.Join(out, "rollout-"+version)
+	if _, err := demoRun(ctx, o, runner.Config{File: file, Protocol: "openai", Target: "http://" + proxyAddr,
+		Client: extensions.Options{Model: modelserver.DefaultModel}, Dir: dir,
+		Command: []string{"gonogo", "demo", "(rollout " + version + ")"}, Preflight: runner.Preflight{Skip: true}}, hooks); err != nil {
+		return st, err
+	}
+	if serveErr != nil {
+		return st, serveErr
+	}
+	var in reports.Input
+	if in.Run, in.Data, err = reports.LoadRun(dir); err != nil {
+		return st, err
+	}
+	if err := rundir.Dir(dir).WriteAtomic(rundir.HTML, func(w io.Writer) error { return reports.WriteHTML(w, in) }); err != nil {
+		return st, err
+	}
+	fmt.Fprintf(o.Out, "rollout of %s: %s — %s\n", version, st.Phase, st.Message)
+	return st, nil
 }
 
 // demoChaosYAML is the demo's chaos experiment; TARGET stands for the
@@ -295,7 +410,7 @@ func demoJudge(o *options, gatesPath, canaryDir, baseDir, shadowDir string) (rep
 var demoGates []byte
 
 // demoRecap prints the whole flow on one screen.
-func demoRecap(o *options, out, canaryDir string, in reports.Input, j *chaos.Journal) error {
+func demoRecap(o *options, out, canaryDir string, in reports.Input, j *chaos.Journal, rollouts []store.State) error {
 	fmt.Fprintf(o.Out, "\n━━ the whole flow\n\n")
 	for _, r := range []struct{ step, dir, what string }{
 		{"1. stress", "stress", "built-in stress profile, v1"},
@@ -303,6 +418,8 @@ func demoRecap(o *options, out, canaryDir string, in reports.Input, j *chaos.Jou
 		{"3. shadow", "shadow", "v1 primary and secondary, v2 candidate, noisy"},
 		{"4. canary", "canary", "recorded trace at 5×, v2, judged"},
 		{"5. chaos", "chaos", "flaky gateway and slower GPU on v1, game day"},
+		{"6. rollout", "rollout-v2-slow", "canary of v2-slow through the proxy"},
+		{"6. rollout", "rollout-v2", "canary of v2 through the proxy"},
 	} {
 		fmt.Fprintf(o.Out, "  %-10s %-28s %s\n", r.step, filepath.Join(out, r.dir), r.what)
 	}
@@ -329,5 +446,8 @@ func demoRecap(o *options, out, canaryDir string, in reports.Input, j *chaos.Jou
 		}
 	}
 	fmt.Fprintf(o.Out, " — %s\n", filepath.Join(out, "chaos", rundir.HTML))
+	for _, st := range rollouts {
+		fmt.Fprintf(o.Out, "  rollout:    %s %s at step %d — %s\n", st.Rollout, st.Phase, st.Step, st.Message)
+	}
 	return nil
 }
