@@ -113,10 +113,33 @@ func (c *Controller) events(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	if evs == nil {
-		evs = []store.Event{}
+	out := make([]Event, len(evs))
+	for i, e := range evs {
+		out[i] = eventOf(e)
 	}
-	writeJSON(w, http.StatusOK, evs)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// Event is one stored transition as the admin API shows it: weights in
+// percent.
+type Event struct {
+	Seq      int64              `json:"seq"`
+	Revision int64              `json:"revision"`
+	Time     time.Time          `json:"time"`
+	Kind     string             `json:"kind"`
+	Actor    string             `json:"actor"`
+	Step     int                `json:"step"`
+	Weights  map[string]float64 `json:"weights"`
+	Reason   string             `json:"reason,omitempty"`
+	Attrs    map[string]string  `json:"attrs,omitempty"`
+}
+
+func eventOf(e store.Event) Event {
+	w := make(map[string]float64, len(e.Weights))
+	for name, b := range e.Weights {
+		w[name] = pct(b)
+	}
+	return Event{Seq: e.Seq, Revision: e.Revision, Time: e.Time, Kind: e.Kind, Actor: e.Actor, Step: e.Step, Weights: w, Reason: e.Reason, Attrs: e.Attrs}
 }
 
 func (c *Controller) command(w http.ResponseWriter, r *http.Request) {

@@ -233,7 +233,7 @@ func TestAdminCommands(t *testing.T) {
 
 	// The audit log over the API.
 	code, body = adminCall(t, base, "GET", "/v1/events", auth)
-	var apiEvs []store.Event
+	var apiEvs []Event
 	if code != http.StatusOK || json.Unmarshal(body, &apiEvs) != nil {
 		t.Fatalf("GET /v1/events: %d %s", code, body)
 	}

@@ -37,6 +37,9 @@ func (c *Client) Do(ctx context.Context, cmd Command) (*Status, error) {
 	if cmd.Reason != "" {
 		q.Set("reason", cmd.Reason)
 	}
+	if cmd.Actor != "" {
+		q.Set("by", cmd.Actor)
+	}
 	return c.call(ctx, http.MethodPost, "/v1/"+url.PathEscape(cmd.Op), q)
 }
 

@@ -665,6 +665,21 @@ func (c *Config) load() error {
 		c.flagSet = set
 	}
 	for i, s := range a.Providers {
+		if v := s.Verdict; v != nil {
+			v2 := *v
+			if v2.File != "" {
+				v2.File = rel(v2.File)
+			}
+			if v2.TokenFile != "" {
+				v2.TokenFile = rel(v2.TokenFile)
+			}
+			s.Verdict = &v2
+		}
+		if pr := s.Prometheus; pr != nil && pr.TokenFile != "" {
+			p2 := *pr
+			p2.TokenFile = rel(p2.TokenFile)
+			s.Prometheus = &p2
+		}
 		p, err := provider.New(s)
 		if err != nil {
 			field := fmt.Sprintf("analysis.providers[%d]", i)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/internal/input"
 	"github.com/gonogo-dev/gonogo/mirror"
 	"github.com/gonogo-dev/gonogo/rollout/route"
 	"github.com/gonogo-dev/gonogo/store"
@@ -131,6 +132,11 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	c.backends[1].eligible.Store(true) // stable serves from the start
 	c.metrics = newMetrics(c)
 	c.judge = newJudge(cfg, rec)
+	c.judge.external = o.Router != nil
+	if o.Router != nil && len(cfg.provider) == 0 {
+		return nil, &input.Error{File: cfg.Path, Line: cfg.line("analysis"), Field: "analysis.providers",
+			Msg: "an external router moves traffic the controller does not see: judge the steps with providers (a PromQL query on the router's or the backends' metrics)"}
+	}
 	if err := c.resume(ctx); err != nil {
 		return nil, err
 	}
@@ -244,7 +250,7 @@ func (c *Controller) save(next *store.State, ev store.Event) (store.Event, error
 	c.st = next
 	c.metrics.transition(saved.Kind)
 	if c.journal != nil {
-		attrs := map[string]string{"step": strconv.Itoa(next.Step), "phase": next.Phase, "actor": saved.Actor}
+		attrs := map[string]string{"step": strconv.Itoa(next.Step), "phase": next.Phase, "actor": saved.Actor, "transition": saved.Kind}
 		for name, w := range next.Weights {
 			attrs["weight."+name] = strconv.FormatFloat(float64(w)*100/route.Buckets, 'f', -1, 64)
 		}

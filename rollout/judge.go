@@ -43,19 +43,22 @@ type Judgement struct {
 // produced against the one configured.
 type SRMResult struct {
 	// Unit is what was counted: users (sticky) or requests.
-	Unit     string           `json:"unit"`
-	Observed map[string]int64 `json:"observed"`
-	Expected map[string]float64
-	ChiSq    float64 `json:"chi_square"`
-	PValue   float64 `json:"p_value"`
-	Alpha    float64 `json:"alpha"`
-	Mismatch bool    `json:"mismatch"`
+	Unit     string             `json:"unit"`
+	Observed map[string]int64   `json:"observed"`
+	Expected map[string]float64 `json:"expected"`
+	ChiSq    float64            `json:"chi_square"`
+	PValue   float64            `json:"p_value"`
+	Alpha    float64            `json:"alpha"`
+	Mismatch bool               `json:"mismatch"`
 }
 
 // judge judges the live window of a rollout.
 type judge struct {
 	cfg *Config
 	rec *analyze.Recorder
+	// external: an external router moves the traffic, which the proxy
+	// does not see; only the providers judge.
+	external bool
 }
 
 func newJudge(cfg *Config, rec *analyze.Recorder) *judge { return &judge{cfg: cfg, rec: rec} }
@@ -73,7 +76,10 @@ func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[st
 	if d := now.Sub(since); d < span {
 		span = max(a.Interval.D(), d.Truncate(a.Interval.D()))
 	}
-	data := j.rec.Window(span)
+	// Intervals end on a ticker and last a hair more or less than the
+	// interval: half an interval of slack keeps the window's last whole
+	// intervals in it.
+	data := j.rec.Window(span + a.Interval.D()/2)
 	out := Judgement{Time: now}
 	if data.Summary != nil {
 		out.Canary = data.Summary.Tags["role="+RoleCanary].Requests.Total
@@ -85,6 +91,9 @@ func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[st
 	}
 	var reasons []string
 	nogo, inconclusive := false, false
+	if j.external {
+		return j.decide(ctx, out, reasons, nogo, inconclusive)
+	}
 	if !a.SRM.Disabled && weights[canary] > 0 && weights[stable] > 0 {
 		out.SRM = srm(split, weights, *a.SRM.Alpha, unit)
 		if out.SRM != nil && out.SRM.Mismatch {
@@ -119,6 +128,12 @@ func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[st
 			}
 		}
 	}
+	return j.decide(ctx, out, reasons, nogo, inconclusive)
+}
+
+// decide adds the providers' measurements to what the window showed and
+// makes the decision.
+func (j *judge) decide(ctx context.Context, out Judgement, reasons []string, nogo, inconclusive bool) Judgement {
 	for i, p := range j.cfg.provider {
 		m := p.Measure(ctx)
 		out.Providers = append(out.Providers, m)
@@ -126,7 +141,7 @@ func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[st
 		case provider.Fail:
 			// A critical provider's failure is a no-go; another's leaves
 			// the step to the inconclusive policy.
-			if a.Providers[i].Critical {
+			if j.cfg.Analysis.Providers[i].Critical {
 				nogo = true
 			} else {
 				inconclusive = true
@@ -144,7 +159,11 @@ func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[st
 		out.Decision = string(analyze.Inconclusive)
 	default:
 		out.Decision = string(analyze.Go)
-		reasons = append(reasons, fmt.Sprintf("every check passed on %d canary and %d stable requests", out.Canary, out.Stable))
+		if j.external {
+			reasons = append(reasons, "every provider passed")
+		} else {
+			reasons = append(reasons, fmt.Sprintf("every check passed on %d canary and %d stable requests", out.Canary, out.Stable))
+		}
 	}
 	out.Reason = strings.Join(reasons, "; ")
 	return out

@@ -159,7 +159,7 @@ func TestSIGKILLMidRolloutResumes(t *testing.T) {
 		user := fmt.Sprintf("u%d", u)
 		before[user] = c.backendOf(t, user)
 	}
-	var evBefore []store.Event
+	var evBefore []Event
 	c.get(t, "/v1/events", &evBefore)
 
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -187,7 +187,7 @@ func TestSIGKILLMidRolloutResumes(t *testing.T) {
 	if moved > 0 {
 		t.Errorf("%d of %d users changed backend across the restart", moved, users)
 	}
-	var evAfter []store.Event
+	var evAfter []Event
 	c.get(t, "/v1/events", &evAfter)
 	if len(evAfter) <= len(evBefore) {
 		t.Fatalf("%d events after the restart, %d before", len(evAfter), len(evBefore))

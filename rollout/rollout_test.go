@@ -258,3 +258,39 @@ func TestBlueGreenPromotes(t *testing.T) {
 		t.Error("green never served after the flip")
 	}
 }
+
+// A setHeaderRoute step sends the requests that carry the header to the
+// canary (warmed first) while the weights keep every other on stable.
+func TestHeaderRouteStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a rollout")
+	}
+	src := e2eConfig("header", fixture(t, "v1"), fixture(t, "v2"), `      - setHeaderRoute: {header: X-Model, value: v2}
+      - pause: {}
+`)
+	s := serve(t, src, filepath.Join(t.TempDir(), "s.db"))
+	send := func(v2 bool) string {
+		req, _ := http.NewRequest(http.MethodPost, s.proxy+"/v1/completions", strings.NewReader(`{"prompt":"hi","max_tokens":2}`))
+		if v2 {
+			req.Header.Set("X-Model", "v2")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.Header.Get(BackendHeader)
+	}
+	// The step is taken once the canary is warm.
+	for deadline := time.Now().Add(15 * time.Second); send(true) != "canary"; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a request with the header never reached the canary")
+		}
+	}
+	for i := range 50 {
+		if got, want := send(i%2 == 0), map[bool]string{true: "canary", false: "stable"}[i%2 == 0]; got != want {
+			t.Fatalf("request %d (header %v) served by %s, want %s", i, i%2 == 0, got, want)
+		}
+	}
+}

@@ -97,8 +97,9 @@ func (c *Controller) advance(ctx context.Context) time.Duration {
 		}
 		s := c.steps[st.Step]
 		// The canary must be ready and warm before any step gives it
-		// traffic (a weight, or a mirror to it).
-		needsCanary := s.SetWeight != nil && *s.SetWeight > 0 || s.SetMirror != nil && s.SetMirror.Percent > 0 && !s.SetMirror.toStable
+		// traffic (a weight, a mirror to it, a header route).
+		needsCanary := s.SetWeight != nil && *s.SetWeight > 0 || s.SetMirror != nil && s.SetMirror.Percent > 0 && !s.SetMirror.toStable ||
+			s.SetHeaderRoute != nil && s.SetHeaderRoute.Header != ""
 		if needsCanary && !c.backends[0].eligible.Load() {
 			c.mu.Unlock()
 			if err := c.warm(ctx, c.backends[0]); err != nil {
@@ -220,8 +221,10 @@ func (c *Controller) judgeNow(ctx context.Context, now time.Time) {
 	}
 }
 
-// hold keeps the step where it is, up to MaxHold; then rolls back.
+// hold keeps the step where it is, up to MaxHold; then rolls back. An
+// analysis step's passes must be consecutive: a hold starts them again.
 func (c *Controller) hold(now time.Time, reason string) {
+	c.passes = 0
 	if c.holding.IsZero() {
 		c.holding = now
 		c.event("hold", ActorAnalysis, reason)

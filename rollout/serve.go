@@ -24,9 +24,14 @@ type ServeOptions struct {
 	AllowRemote bool
 	// Router, when set, is driven beside the embedded proxy.
 	Router Router
-	// Journal, IntervalLog and Timeline are the results directory's.
-	Journal               Journal
-	IntervalLog, Timeline io.Writer
+	// Dir, when set, is the results directory: the journal of every
+	// transition, the interval log and timeline of the routed traffic,
+	// run.json at the end. Command is the command line it records.
+	Dir     string
+	Command []string
+	// Journal, when set, receives the transitions instead of Dir's
+	// journal (a load run's, when the rollout runs inside one).
+	Journal Journal
 	// ExitOnEnd returns once the rollout is promoted, aborted or rolled
 	// back (and its backends drained); otherwise Serve runs until ctx ends.
 	ExitOnEnd bool
@@ -62,23 +67,50 @@ func Serve(ctx context.Context, o ServeOptions) (store.State, error) {
 			return store.State{}, &input.Error{File: cfg.Path, Line: cfg.line(field), Field: field, Msg: err.Error()}
 		}
 	}
-	c, err := New(ctx, Options{Config: cfg, Store: o.Store, Router: o.Router, Journal: o.Journal,
-		IntervalLog: o.IntervalLog, Timeline: o.Timeline, Log: o.Log})
-	if err != nil {
-		return store.State{}, err
-	}
-	c.exitOnEnd = o.ExitOnEnd
-	if err := c.checkBackends(ctx); err != nil {
-		return c.State(), err
-	}
 	pl, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return c.State(), &input.Error{File: cfg.Path, Line: cfg.line("listen"), Field: "listen", Msg: err.Error()}
+		return store.State{}, &input.Error{File: cfg.Path, Line: cfg.line("listen"), Field: "listen", Msg: err.Error()}
 	}
 	al, err := net.Listen("tcp", cfg.Admin.Listen)
 	if err != nil {
 		pl.Close()
-		return c.State(), &input.Error{File: cfg.Path, Line: cfg.line("admin.listen"), Field: "admin.listen", Msg: err.Error()}
+		return store.State{}, &input.Error{File: cfg.Path, Line: cfg.line("admin.listen"), Field: "admin.listen", Msg: err.Error()}
+	}
+	opts := Options{Config: cfg, Store: o.Store, Router: o.Router, Journal: o.Journal, Log: o.Log}
+	var res *results
+	if o.Dir != "" {
+		var err error
+		if res, err = openResults(o.Dir, o.Command); err != nil {
+			pl.Close()
+			al.Close()
+			return store.State{}, err
+		}
+		opts.IntervalLog, opts.Timeline = res.hlog, res.tl
+		if opts.Journal == nil {
+			opts.Journal = res.journal
+		}
+	}
+	c, err := New(ctx, opts)
+	if err != nil {
+		pl.Close()
+		al.Close()
+		if res != nil {
+			_ = res.finishEmpty()
+		}
+		return store.State{}, err
+	}
+	if res != nil {
+		defer func() {
+			if err := res.finish(c, time.Now()); err != nil {
+				c.logf("writing results to %s: %v", o.Dir, err)
+			}
+		}()
+	}
+	c.exitOnEnd = o.ExitOnEnd
+	if err := c.checkBackends(ctx); err != nil {
+		pl.Close()
+		al.Close()
+		return c.State(), err
 	}
 	ps := &http.Server{Handler: c.proxy, ReadHeaderTimeout: 10 * time.Second, ErrorLog: discardLog}
 	as := &http.Server{Handler: c.AdminHandler(o.Token), ReadHeaderTimeout: 10 * time.Second, ErrorLog: discardLog}

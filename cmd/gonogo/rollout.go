@@ -12,8 +12,6 @@ import (
 
 	"github.com/gonogo-dev/gonogo/rollout"
 	"github.com/gonogo-dev/gonogo/rollout/haproxy"
-	"github.com/gonogo-dev/gonogo/rundir"
-	"github.com/gonogo-dev/gonogo/runner"
 	"github.com/gonogo-dev/gonogo/store"
 )
 
@@ -108,36 +106,17 @@ back or aborted, 4 interrupted before the end, 2 bad input, 1 runtime error.`,
 			if out == "" {
 				out = filepath.Join("results", "rollout-"+cfg.Name+"-"+time.Now().Format("20060102-150405"))
 			}
-			dir := rundir.Dir(out)
-			if err := dir.Make(); err != nil {
-				return err
-			}
-			journal, err := runner.OpenJournal(dir)
-			if err != nil {
-				return err
-			}
-			defer journal.Close()
-			hlog, err := dir.Create(rundir.IntervalLog)
-			if err != nil {
-				return err
-			}
-			defer hlog.Close()
-			tl, err := dir.Create(rundir.Timeline)
-			if err != nil {
-				return err
-			}
-			defer tl.Close()
 			fmt.Fprintf(o.Out, "rollout %s: %s strategy, %d backends, analysis every %s over %s; store %s; results %s\n",
 				cfg.Name, strategyName(cfg), len(cfg.Backends), cfg.Analysis.Interval.D(), cfg.Analysis.Window.D(), storePath, out)
 			st, err := rollout.Serve(cmd.Context(), rollout.ServeOptions{
 				Config: cfg, Store: db, Token: token, AllowRemote: allowRemote, Router: rt,
-				Journal: journal, IntervalLog: hlog, Timeline: tl, ExitOnEnd: exitOnEnd, Log: o.Err,
+				Dir: out, Command: o.Args, ExitOnEnd: exitOnEnd, Log: o.Err,
 				Ready: func(p, a string) { fmt.Fprintf(o.Out, "proxy on http://%s, admin API on http://%s\n", p, a) },
 			})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(o.Out, "rollout %s: %s at step %d: %s\n", cfg.Name, st.Phase, st.Step, st.Message)
+			fmt.Fprintf(o.Out, "rollout %s: %s at step %d: %s\nresults: %s (gonogo report %s --html report.html)\n", cfg.Name, st.Phase, st.Step, st.Message, out, out)
 			if code := rollout.ExitCode(st.Phase); code != exitOK {
 				return &exitError{code: code, err: fmt.Errorf("rollout %s %s", cfg.Name, st.Phase)}
 			}
@@ -147,7 +126,7 @@ back or aborted, 4 interrupted before the end, 2 bad input, 1 runtime error.`,
 	fs := cmd.Flags()
 	fs.StringVar(&cfgPath, "config", "", "the rollout file (docs/rollout.md)")
 	fs.StringVar(&storePath, "store", defaultStore(), "the rollout store (SQLite)")
-	fs.StringVar(&out, "out", "", "results directory: events, interval log, timeline (default results/rollout-<name>-<time>)")
+	fs.StringVar(&out, "out", "", "results directory: the transitions (events.ndjson), the routed traffic (latency.hlog, timeline, run.json) (default results/rollout-<name>-<time>)")
 	fs.StringVar(&tokenFile, "token-file", "", "file holding the admin API's bearer token (default admin.tokenFile)")
 	fs.StringVar(&router, "router", "proxy", "what moves traffic: proxy (the embedded one) or haproxy (driven through its runtime API, beside the proxy)")
 	fs.StringVar(&socket, "haproxy-socket", "", "HAProxy runtime API: unix:/path/admin.sock or 127.0.0.1:9999")
@@ -188,7 +167,7 @@ func newRolloutOpCmd(o *options, op string) *cobra.Command {
 			if op == "status" {
 				st, err = c.Status(cmd.Context())
 			} else {
-				command := rollout.Command{Op: op, Full: full, Reason: reason}
+				command := rollout.Command{Op: op, Full: full, Reason: reason, Actor: "cli"}
 				if op == "set-weight" {
 					w, perr := strconv.ParseFloat(args[0], 64)
 					if perr != nil {

@@ -16,7 +16,9 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -58,17 +60,17 @@ const (
 // Measurement is one reading of a Provider.
 type Measurement struct {
 	// Name is the Spec's name.
-	Name string
+	Name string `json:"name"`
 	// Value is the query's value, or the verdict's score (0..100); 0 when
 	// there is none (Detail says why). It is never NaN, but a query may
-	// yield ±Inf.
-	Value float64
+	// yield ±Inf, which JSON writes as the strings "+Inf" and "-Inf".
+	Value float64 `json:"value"`
 	// Status is pass, fail or inconclusive.
-	Status Status
+	Status Status `json:"status"`
 	// Detail says in a sentence what was found.
-	Detail string
+	Detail string `json:"detail,omitempty"`
 	// Time is when the measurement started, on the local clock.
-	Time time.Time
+	Time time.Time `json:"time"`
 }
 
 // Provider takes a measurement. Measure never returns an error: a failure
@@ -327,4 +329,21 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	}
 	defer f.Close()
 	return readAtMost(f, limit, path)
+}
+
+// MarshalJSON writes an infinite Value as "+Inf" or "-Inf" (as Prometheus
+// does), which JSON numbers cannot hold.
+func (m Measurement) MarshalJSON() ([]byte, error) {
+	type plain Measurement
+	if !math.IsInf(m.Value, 0) {
+		return json.Marshal(plain(m))
+	}
+	v := "+Inf"
+	if m.Value < 0 {
+		v = "-Inf"
+	}
+	return json.Marshal(struct {
+		plain
+		Value string `json:"value"`
+	}{plain(m), v})
 }

@@ -2,7 +2,9 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,5 +147,17 @@ func TestClientRefusesRemote(t *testing.T) {
 	}
 	if ctx.Err() != nil {
 		t.Fatal("the refusal waited for the timeout")
+	}
+}
+
+func TestMeasurementJSONWritesInfinity(t *testing.T) {
+	for v, want := range map[float64]string{math.Inf(1): `"value":"+Inf"`, math.Inf(-1): `"value":"-Inf"`, 0.5: `"value":0.5`} {
+		b, err := json.Marshal(Measurement{Name: "q", Value: v, Status: Pass})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), want) || strings.Count(string(b), `"value"`) != 1 {
+			t.Errorf("%g: %s, want %s once", v, b, want)
+		}
 	}
 }

@@ -1,0 +1,135 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gonogo-dev/gonogo/rollout/haproxy"
+	"github.com/gonogo-dev/gonogo/store"
+)
+
+// startHAProxy runs a real HAProxy whose backend "inference" has the
+// servers stable and canary at the given URLs, and returns its runtime
+// API's address.
+func startHAProxy(t *testing.T, stableURL, canaryURL string) string {
+	t.Helper()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		bin = "/usr/sbin/haproxy"
+		if _, err := os.Stat(bin); err != nil {
+			if os.Getenv("GONOGO_REQUIRE_HAPROXY") == "1" {
+				t.Fatal("haproxy not found and GONOGO_REQUIRE_HAPROXY=1")
+			}
+			t.Skip("haproxy not found (apt-get install haproxy)")
+		}
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "admin.sock")
+	host := func(u string) string { p, _ := url.Parse(u); return p.Host }
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	front := l.Addr().String()
+	l.Close()
+	cfg := fmt.Sprintf(`global
+    stats socket %s mode 600 level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend fe
+    bind %s
+    default_backend inference
+backend inference
+    balance roundrobin
+    server stable %s weight 256
+    server canary %s weight 0
+`, sock, front, host(stableURL), host(canaryURL))
+	path := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-f", path, "-db")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	r := haproxy.New("unix:"+sock, "inference")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if r.Check(context.Background()) == nil {
+			return "unix:" + sock
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("haproxy's runtime API not up in 5 s")
+		}
+	}
+}
+
+// The controller drives a real HAProxy's weights through the steps and
+// rolls it back when its analysis (here a verdict file, as a CI job would
+// write it) says no-go.
+func TestControllerDrivesHAProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs HAProxy and a rollout")
+	}
+	stable, canary := fixture(t, "v1"), fixture(t, "v2")
+	sock := startHAProxy(t, stable, canary)
+	for _, tc := range []struct {
+		verdict, phase string
+		serving        string // the only server with a weight at the end
+	}{{"go", PhasePromoted, "canary"}, {"no-go", PhaseRolledBack, "stable"}} {
+		t.Run(tc.verdict, func(t *testing.T) {
+			dir := t.TempDir()
+			verdict := filepath.Join(dir, "verdict.json")
+			if err := os.WriteFile(verdict, fmt.Appendf(nil, `{"schema":1,"verdict":%q,"score":100,"gates":[],"reasons":[],"run":"ci"}`, tc.verdict), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			src := e2eConfig("ha-"+tc.verdict, stable, canary, "      - setWeight: 25\n      - pause: {duration: 2s}\n")
+			src = strings.Replace(src, "  gates:\n", "  providers:\n    - {name: ci verdict, critical: true, verdict: {file: verdict.json}}\n  gates:\n", 1)
+			cfgPath := filepath.Join(dir, "rollout.yaml")
+			if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := LoadConfig(cfgPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err := store.Open(filepath.Join(dir, "s.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			router := haproxy.New(sock, "inference")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			st, err := Serve(ctx, ServeOptions{Config: cfg, Store: db, Token: "t", Router: router, ExitOnEnd: true, Log: testLog{t}})
+			if err != nil || st.Phase != tc.phase {
+				t.Fatalf("ended %s (%v), want %s: %s", st.Phase, err, tc.phase, st.Message)
+			}
+			servers, err := router.Servers(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range servers {
+				if (s.Name == tc.serving) != (s.Weight > 0) {
+					t.Errorf("%s's HAProxy weight is %d at the end; only %s should have one", s.Name, s.Weight, tc.serving)
+				}
+			}
+			// The next subtest starts from stable again.
+			if err := router.Ready(context.Background(), "stable"); err != nil {
+				t.Fatal(err)
+			}
+			if err := router.SetWeights(context.Background(), map[string]int{"stable": 100_000, "canary": 0}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
