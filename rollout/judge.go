@@ -102,6 +102,15 @@ func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[st
 				unit, countsText(out.SRM.Observed), weightsText(weights), out.SRM.PValue, out.SRM.Alpha))
 		}
 	}
+	if j.cfg.gates == nil && len(j.cfg.provider) == 0 {
+		// Nothing to judge by but the split: the steps go on time.
+		if nogo {
+			out.Decision, out.Reason = string(analyze.NoGo), strings.Join(reasons, "; ")
+			return out
+		}
+		out.Decision, out.Reason = string(analyze.Go), "no gates or providers: only the split is checked"
+		return out
+	}
 	if out.Canary < int64(a.MinRequests) {
 		out.Decision = DecisionHold
 		out.Reason = fmt.Sprintf("too few requests to judge: %d canary requests in the last %s, want %d", out.Canary, span, a.MinRequests)

@@ -84,7 +84,7 @@ strategy: {canary: {steps: [{setWeight: 25}]}}
 		t.Fatalf("30/70 for 25/75: %s: %s", got.Decision, got.Reason)
 	}
 	got = j.evaluate(context.Background(), now, now.Add(-time.Minute), map[string]int64{"canary": 2510, "stable": 7490}, "users", w, "canary", "stable", false)
-	if got.Decision != DecisionHold || got.SRM == nil || got.SRM.Mismatch {
+	if got.Decision != string(analyze.Go) || got.SRM == nil || got.SRM.Mismatch {
 		t.Fatalf("25.1/74.9 for 25/75: %s: %s", got.Decision, got.Reason)
 	}
 }
