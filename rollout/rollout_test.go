@@ -6,7 +6,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,5 +295,82 @@ func TestHeaderRouteStep(t *testing.T) {
 		if got, want := send(i%2 == 0), map[bool]string{true: "canary", false: "stable"}[i%2 == 0]; got != want {
 			t.Fatalf("request %d (header %v) served by %s, want %s", i, i%2 == 0, got, want)
 		}
+	}
+}
+
+// An error burst in the canary (30 % of its answers are 500s) is rolled
+// back by the errors gate.
+func TestCanaryErrorBurstRollsBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a rollout for seconds")
+	}
+	cfg := modelserver.DefaultConfig()
+	cfg.Version, cfg.Knobs.LatencyScale, cfg.Knobs.ErrorRate = "v2", 0.2, 0.3
+	_, bad := modelservertest.Start(t, cfg)
+	src := e2eConfig("burst", fixture(t, "v1"), bad, "      - setWeight: 30\n      - pause: {duration: 6s}\n")
+	// The warm-up must pass: it sends to /healthz, which never fails.
+	src = strings.Replace(src, "warmup: {requests: 10, method: POST, path: /v1/completions, body: '{\"prompt\":\"warm up\",\"max_tokens\":4}'}\n", "", 1)
+	s := serve(t, src, filepath.Join(t.TempDir(), "s.db"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	load(ctx, s, 80)
+	wait(t, s, 40*time.Second)
+	if s.st.Phase != PhaseRolledBack || !strings.Contains(s.st.Message, "canary errors") {
+		t.Fatalf("ended %s: %s", s.st.Phase, s.st.Message)
+	}
+}
+
+// TestRolloutTruthRepeated runs the truth rollouts again and again and
+// prints how often each ended as it should and how fast v2-slow was
+// caught: the figures of make bench (scripts/bench-rollout.sh), which
+// sets GONOGO_ROLLOUT_REPEAT to the number of runs of each.
+func TestRolloutTruthRepeated(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("GONOGO_ROLLOUT_REPEAT"))
+	if n <= 0 {
+		t.Skip("GONOGO_ROLLOUT_REPEAT is not set (make bench sets it)")
+	}
+	stable, good, slow := fixture(t, "v1"), fixture(t, "v2"), fixture(t, "v2-slow")
+	steps := "      - setWeight: 30\n      - pause: {duration: 4s}\n      - setWeight: 60\n      - pause: {duration: 4s}\n"
+	promoted, rolledBack := 0, 0
+	var caught []time.Duration
+	for i := range n {
+		for _, c := range []struct{ name, url string }{{"good", good}, {"slow", slow}} {
+			name := fmt.Sprintf("%s-%d", c.name, i)
+			storePath := filepath.Join(t.TempDir(), "s.db")
+			s := serve(t, e2eConfig(name, stable, c.url, steps), storePath)
+			ctx, cancel := context.WithCancel(context.Background())
+			load(ctx, s, 80)
+			wait(t, s, 60*time.Second)
+			cancel()
+			switch {
+			case c.name == "good" && s.st.Phase == PhasePromoted:
+				promoted++
+			case c.name == "slow" && s.st.Phase == PhaseRolledBack:
+				rolledBack++
+				db, _ := store.Open(storePath)
+				evs, _ := db.Events(context.Background(), name, 0, 100)
+				db.Close()
+				var flip time.Time
+				for _, e := range evs {
+					if e.Kind == "flip" && flip.IsZero() {
+						flip = e.Time
+					}
+					if e.Kind == "rollback" {
+						caught = append(caught, e.Time.Sub(flip))
+					}
+				}
+			default:
+				t.Logf("%s ended %s: %s", name, s.st.Phase, s.st.Message)
+			}
+		}
+	}
+	slices.Sort(caught)
+	fmt.Printf("rollout truth: v2 promoted in %d of %d runs (false rollbacks %d); v2-slow rolled back in %d of %d", promoted, n, n-promoted, rolledBack, n)
+	if len(caught) > 0 {
+		fmt.Printf(", caught %s to %s after its first traffic (median %s; analysis interval 1s, window 2s)", caught[0].Round(time.Millisecond), caught[len(caught)-1].Round(time.Millisecond), caught[len(caught)/2].Round(time.Millisecond))
+	}
+	fmt.Println()
+	if promoted != n || rolledBack != n {
+		t.Errorf("v2 promoted %d/%d, v2-slow rolled back %d/%d", promoted, n, rolledBack, n)
 	}
 }
