@@ -25,7 +25,9 @@ const htmlMaxEvents = 500
 // verdict banner, the gate table, the key numbers, charts as inline SVG
 // (latency over time, percentile spectra, throughput and errors, TTFT and
 // TPOT over time and their spectra, divergence by segment) with the run's
-// events on every time axis (spans shaded, instants as lines), the events
+// events on every time axis (spans shaded, instants as lines), for each
+// rollout in the run's journal its outcome, its backends' weights over
+// time with every transition marked and its transitions, the events
 // table, and the run's details. A partial run (killed, interrupted,
 // aborted) never looks like a pass: its banner is amber or red and says
 // so. The page fetches nothing and needs no script. Charts need in.Data;
@@ -52,6 +54,9 @@ func WriteHTML(w io.Writer, in Input) error {
 			return err
 		}
 		pg.Charts = charts
+		if pg.Rollouts, err = newHTMLRollouts(in); err != nil {
+			return err
+		}
 	}
 	if err := htmlTemplate.Execute(w, pg); err != nil {
 		return fmt.Errorf("reports: write HTML: %w", err)
@@ -71,7 +76,9 @@ type htmlPage struct {
 	MoreEvents int
 	Details    []htmlDetail
 	GameDay    *htmlGameDay
-	Fuzz       *htmlFuzz
+	// Rollouts are the rollouts the run's journal holds, with weights.
+	Rollouts []htmlRollout
+	Fuzz     *htmlFuzz
 }
 
 type htmlBanner struct {
@@ -508,6 +515,7 @@ dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 dd ul{margin:0;padding-left:18px}
 .status-go{color:var(--go);font-weight:700}.status-no-go{color:var(--nogo);font-weight:700}.status-inconclusive{color:var(--inc);font-weight:700}
 .muted{color:var(--muted)}
+.rollout+.rollout{margin-top:26px}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 </style>
 </head>
@@ -554,6 +562,25 @@ dd ul{margin:0;padding-left:18px}
 {{range .Numbers}}<div class="card{{if .Bad}} bad{{end}}"><div class="label">{{.Label}}</div><div class="value">{{.Value}}</div>{{with .Sub}}<div class="sub">{{.}}</div>{{end}}</div>
 {{end}}</div>
 </section>
+{{end}}
+{{with .Rollouts}}
+<h2>Rollout</h2>
+<section id="rollout">
+{{range .}}<div class="rollout" data-rollout="{{.Name}}">
+<p class="outcome"><strong>{{.Name}}</strong>: <span class="status-{{.Class}}">{{.Outcome}}</span>{{with .Reason}} — {{.}}{{end}}</p>
+<figure>
+{{.Chart.SVG}}
+<figcaption>{{.Chart.Caption}}</figcaption>
+</figure>
+<table class="transitions">
+<thead><tr><th>time</th><th>transition</th><th>actor</th><th>step</th><th>phase</th><th>weights</th><th>reason</th></tr></thead>
+<tbody>
+{{range .Rows}}<tr class="{{.Class}}"><td class="num">{{.Offset}}</td><td><span class="swatch" style="{{.Swatch}}"></span>{{.Transition}}</td><td>{{.Actor}}</td><td class="num">{{.Step}}</td><td>{{.Phase}}</td><td class="mono">{{.Weights}}</td><td>{{.Reason}}</td></tr>
+{{end}}{{with .More}}<tr><td colspan="7">and {{.}} more transitions (see events.ndjson)</td></tr>
+{{end}}</tbody>
+</table>
+</div>
+{{end}}</section>
 {{end}}
 {{with .Fuzz}}
 <h2>Malformed input</h2>
