@@ -47,7 +47,7 @@ analysis:
   window: 2s
   minRequests: 15
   gates:
-    - {name: canary median latency, metric: "latency{role:canary}", compare: "role:stable", stat: p(50), allowed: 50%%, critical: true}
+    - {name: canary median latency, metric: "latency{role:canary}", compare: "role:stable", stat: p(50), allowed: 100%%, critical: true}
     - {name: canary errors, metric: "errors{role:canary}", expr: rate<0.05, critical: true}
 strategy:
   canary:
