@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo/internal/input"
+	"github.com/gonogo-dev/gonogo/rollout/route"
 	"github.com/gonogo-dev/gonogo/store"
 )
 
@@ -179,7 +179,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-func pct(b int) float64 {
-	v, _ := strconv.ParseFloat(fmt.Sprintf("%.3f", float64(b)*100/100000), 64)
-	return v
-}
+// pct is a weight in buckets as a percentage (0.001 % resolution).
+func pct(b int) float64 { return float64(b) / (route.Buckets / 100) }

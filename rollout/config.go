@@ -3,6 +3,7 @@ package rollout
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -436,7 +437,7 @@ func (c *Config) checkRouting() *fail {
 		if len(g.CanaryRegions) == 0 {
 			return failf("routing.geo.canaryRegions", "required: the regions the canary serves")
 		}
-		for _, region := range sortedKeys(g.Ranges) {
+		for _, region := range slices.Sorted(maps.Keys(g.Ranges)) {
 			for j, s := range g.Ranges[region] {
 				p, err := netip.ParsePrefix(s)
 				if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -95,7 +96,6 @@ type Controller struct {
 	splitBase map[string]int64
 	exitOnEnd bool
 	wake      chan struct{}
-	done      chan struct{}
 
 	fanMu   sync.Mutex
 	fanouts [2]*mirror.Fanout // to canary, to stable
@@ -120,7 +120,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		return nil, err
 	}
 	c := &Controller{cfg: cfg, db: o.Store, router: o.Router, journal: o.Journal, log: o.Log, rec: rec,
-		steps: cfg.steps(), wake: make(chan struct{}, 1), done: make(chan struct{})}
+		steps: cfg.steps(), wake: make(chan struct{}, 1)}
 	if c.log == nil {
 		c.log = io.Discard
 	}
@@ -252,7 +252,7 @@ func (c *Controller) save(next *store.State, ev store.Event) (store.Event, error
 	if c.journal != nil {
 		attrs := map[string]string{"step": strconv.Itoa(next.Step), "phase": next.Phase, "actor": saved.Actor, "transition": saved.Kind}
 		for name, w := range next.Weights {
-			attrs["weight."+name] = strconv.FormatFloat(float64(w)*100/route.Buckets, 'f', -1, 64)
+			attrs["weight."+name] = strconv.FormatFloat(pct(w), 'f', -1, 64)
 		}
 		maps.Copy(attrs, ev.Attrs)
 		_ = c.journal.Emit(gonogo.Event{Time: saved.Time, Kind: journalKind(saved.Kind), Source: "rollout", Target: c.cfg.Name,
@@ -276,11 +276,11 @@ func journalKind(kind string) string {
 
 func weightsText(w map[string]int) string {
 	s := ""
-	for _, name := range sortedKeys(w) {
+	for _, name := range slices.Sorted(maps.Keys(w)) {
 		if s != "" {
 			s += " "
 		}
-		s += name + "=" + strconv.FormatFloat(float64(w[name])*100/route.Buckets, 'f', -1, 64) + "%"
+		s += name + "=" + strconv.FormatFloat(pct(w[name]), 'f', -1, 64) + "%"
 	}
 	return s
 }

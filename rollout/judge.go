@@ -3,7 +3,9 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -213,7 +215,7 @@ func srm(observed map[string]int64, weights map[string]int, alpha float64, unit 
 
 func countsText(m map[string]int64) string {
 	s := ""
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if s != "" {
 			s += " "
 		}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
-	"github.com/gonogo-dev/gonogo/rollout/route"
 )
 
 // metrics are the rollout's Prometheus metrics, on the admin listener's
@@ -64,7 +63,7 @@ func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, pro
 
 func (m *metrics) weights(w map[string]int) {
 	for name, b := range w {
-		m.weight.WithLabelValues(name).Set(float64(b) * 100 / route.Buckets)
+		m.weight.WithLabelValues(name).Set(pct(b))
 	}
 }
 

@@ -3,9 +3,7 @@ package rollout
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -29,7 +27,6 @@ type atomic64 = atomic.Int64
 // steps, and judges the live window at every interval. The proxy serves
 // (Handler) the whole time.
 func (c *Controller) Run(ctx context.Context) error {
-	defer close(c.done)
 	interval := c.cfg.Analysis.Interval.D()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -49,11 +46,9 @@ func (c *Controller) Run(ctx context.Context) error {
 		if wait := c.advance(ctx); wait > 0 {
 			step.Reset(wait)
 		}
-		if c.Phase() == PhasePromoted || c.Phase() == PhaseRolledBack || c.Phase() == PhaseAborted {
-			if c.exitOnEnd {
-				_ = c.rec.Close(time.Now())
-				return nil
-			}
+		if c.exitOnEnd && Terminal(c.Phase()) {
+			_ = c.rec.Close(time.Now())
+			return nil
 		}
 	}
 }
@@ -424,14 +419,3 @@ func diffCounts(a, b map[string]int64) map[string]int64 {
 	}
 	return d
 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-var errClosed = errors.New("rollout: controller stopped")

@@ -32,13 +32,11 @@ func (u *userCounter) add(key, backend string) {
 	u.mu.Unlock()
 }
 
-// reset returns the counts and starts again.
-func (u *userCounter) reset() map[string]int64 {
+// reset starts counting again.
+func (u *userCounter) reset() {
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	c := u.count
 	u.seen, u.count = map[string]string{}, map[string]int64{}
-	return c
+	u.mu.Unlock()
 }
 
 // counts returns the counts so far.

@@ -2,6 +2,7 @@ package flags
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -85,7 +86,7 @@ func (fs *flagSpec) compile(key, at string, backends []string) (f *flag, field, 
 	if len(fs.Variants) == 0 {
 		return nil, at + ".variants", "want at least one variant"
 	}
-	for _, name := range sortedKeys(fs.Variants) {
+	for _, name := range slices.Sorted(maps.Keys(fs.Variants)) {
 		if !validName(name) {
 			return nil, at + ".variants." + seg(name), "variant name: want letters, digits, '.', '_' or '-', starting with a letter or digit"
 		}
@@ -142,7 +143,7 @@ func (rs *ruleSpec) compile(f *flag, at string, backends []string) (r rule, fiel
 		if len(rs.Match) == 0 {
 			return r, at + ".match", "want at least one attribute"
 		}
-		for _, attr := range sortedKeys(rs.Match) {
+		for _, attr := range slices.Sorted(maps.Keys(rs.Match)) {
 			c, msg := matchCond(attr, rs.Match[attr])
 			if msg != "" {
 				return r, at + ".match." + seg(attr), msg
@@ -170,7 +171,7 @@ func (rs *ruleSpec) compile(f *flag, at string, backends []string) (r rule, fiel
 		outcomes++
 		for _, b := range backends {
 			if _, ok := f.variants[b]; !ok {
-				return r, at + ".rollout", fmt.Sprintf("backend %q is not a variant of this flag (variants: %s)", b, strings.Join(sortedKeys(f.variants), ", "))
+				return r, at + ".rollout", fmt.Sprintf("backend %q is not a variant of this flag (variants: %s)", b, strings.Join(slices.Sorted(maps.Keys(f.variants)), ", "))
 			}
 		}
 		r.rollout = true
@@ -298,7 +299,7 @@ func (f *flag) known(variant string) string {
 	if _, ok := f.variants[variant]; ok {
 		return ""
 	}
-	return fmt.Sprintf("unknown variant %q (variants: %s)", variant, strings.Join(sortedKeys(f.variants), ", "))
+	return fmt.Sprintf("unknown variant %q (variants: %s)", variant, strings.Join(slices.Sorted(maps.Keys(f.variants)), ", "))
 }
 
 // always says whether r applies to every evaluation, so that no rule
@@ -324,13 +325,4 @@ func seg(key string) string {
 		return "'" + key + "'"
 	}
 	return key
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
