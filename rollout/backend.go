@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -25,7 +26,7 @@ const BackendHeader = "X-Gonogo-Backend"
 type backend struct {
 	name, role string
 	url        *url.URL
-	transport  *http.Transport
+	transport  *h1Transport
 	proxy      *httputil.ReverseProxy
 	maxConns   int
 	tags       map[string]string // the recorder's groups: backend=name, role=role (read-only)
@@ -55,15 +56,13 @@ func newLifetime() *lifetime {
 // newBackend returns a backend forwarding to u with a pool of maxConns
 // connections (0: unlimited).
 func newBackend(name, role string, u *url.URL, maxConns int) *backend {
-	tr := &http.Transport{
+	tr := newH1Transport(maxConns, maxIdleConns, &http.Transport{
 		Proxy:                 nil, // the backend is named, never reached through an environment proxy
 		MaxConnsPerHost:       maxConns,
-		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   512,
+		MaxIdleConnsPerHost:   maxIdleConns,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: 0, // a model may think long before its first byte; the client's deadline bounds it
-		ForceAttemptHTTP2:     false,
-	}
+	})
 	b := &backend{name: name, role: role, url: u, transport: tr, maxConns: maxConns,
 		tags:       map[string]string{"backend": name, "role": role},
 		mirrorTags: map[string]string{"backend": name, "role": role, "mirrored": "true"}}
@@ -74,9 +73,10 @@ func newBackend(name, role string, u *url.URL, maxConns int) *backend {
 			pr.SetXForwarded()
 		},
 		Transport: tr,
-		// Server-sent events are flushed as they come (ReverseProxy does so
-		// for text/event-stream and unknown lengths); others every 10 ms.
-		FlushInterval: 10 * time.Millisecond,
+		// Server-sent events and bodies of unknown length are flushed as
+		// they come (ReverseProxy does so for text/event-stream and
+		// unknown lengths); others when they end.
+		BufferPool: copyBuffers,
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header.Set(BackendHeader, name)
 			return nil
@@ -86,6 +86,10 @@ func newBackend(name, role string, u *url.URL, maxConns int) *backend {
 	}
 	return b
 }
+
+// maxIdleConns is how many kept-alive connections a backend's pool
+// keeps.
+const maxIdleConns = 512
 
 // drain waits until the backend has no request in flight or timeout
 // passes; then it cancels what is left and closes idle connections. It
@@ -102,3 +106,18 @@ func (b *backend) drain(timeout time.Duration) int64 {
 	b.transport.CloseIdleConnections()
 	return cut
 }
+
+// copyBuffers recycles the buffers responses are copied through: one
+// 32 KiB buffer cleared per request otherwise.
+var copyBuffers = &bufferPool{}
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }

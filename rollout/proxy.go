@@ -196,7 +196,16 @@ func readBody(r *http.Request) ([]byte, int) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, 0
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	var b []byte
+	var err error
+	if n := r.ContentLength; n > 0 {
+		// The length is known: one read into a buffer of its size, and a
+		// body shorter than announced is an error.
+		b = make([]byte, n)
+		_, err = io.ReadFull(r.Body, b)
+	} else {
+		b, err = io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	}
 	switch {
 	case err != nil:
 		return nil, http.StatusBadRequest
