@@ -69,24 +69,7 @@ declare -A URL=([direct]="http://127.0.0.1:$sport/" [proxy]="http://127.0.0.1:$p
 
 # run SIDE RATE SECONDS NAME runs one load and prints "achieved ok_ratio
 # lag_p99_ms latency_p99_ms sustained".
-run() {
-	local dir="$OUT/runs/$4"
-	"$GONOGO" load --target "${URL[$1]}" --protocol http --executor constant-arrival-rate \
-		--rate "$2" --duration "${3}s" --max-vus "$MAX_VUS" --quiet --history '' --no-preflight \
-		--out "$dir" >"$dir.log" 2>&1 || true
-	python3 - "$dir/run.json" "$2" "$3" "$MAX_LAG_MS" <<'PY'
-import json, math, sys
-rate, secs, max_lag = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-try:
-    s = next(iter(json.load(open(sys.argv[1]))["scenarios"].values()))
-    a, ok = s["rate"]["achieved"], s["requests"]["ok"]
-    lag, lat = s["scheduling_lag"]["p99"], s["latency"]["p99"]
-except (OSError, ValueError, KeyError, StopIteration):
-    a, ok, lag, lat = 0, 0, math.inf, math.inf
-okr = ok / (rate * secs)
-print(f"{a:.1f} {okr:.5f} {lag:.3f} {lat:.3f} {int(a >= 0.99 * rate and okr >= 0.999 and lag <= max_lag)}")
-PY
-}
+run() { http_load "${URL[$1]}" "$2" "$3" "$OUT/runs/$4"; }
 
 say "1. overhead: latency p99 at $RATE req/s for ${DUR}s, direct and through the proxy (no fault), $TRIES tries each, interleaved"
 declare -A BEST=([direct]=inf [proxy]=inf)
@@ -110,34 +93,7 @@ row chaos "fault proxy, no fault: proxy CPU time per request at $RATE req/s" \
 	"$(calc "round($PROXY_TICKS * 1e6 / $(getconf CLK_TCK) / max($PROXY_REQS, 1), 1)") µs" "(info)" "-"
 
 say "2. rate: highest sustained open-model rate, direct and through the proxy, ${STEP_S}s steps, interleaved"
-declare -A LO=([direct]=0 [proxy]=0) HI=([direct]=0 [proxy]=0) DONE=([direct]=0 [proxy]=0)
-next_rate() {
-	local lo=${LO[$1]} hi=${HI[$1]}
-	if [ "$hi" = 0 ]; then
-		local r=$((lo == 0 ? START : 2 * lo))
-		[ "$r" -le "$MAX" ] && echo "$r"
-		return
-	fi
-	[ "$(calc "int($hi - $lo > max(0.05 * $lo, 200))")" = 1 ] && echo $(((lo + hi) / 200 * 100))
-	return 0
-}
-echo -e "side\trate\ttry\tachieved\tok_ratio\tlag_p99_ms\tlatency_p99_ms\tsustained" >"$OUT/steps.tsv"
-i=0
-while [[ " ${DONE[*]} " == *" 0 "* ]] && [ "$i" -lt 30 ]; do
-	for side in direct proxy; do
-		[ "${DONE[$side]}" = 1 ] && continue
-		r=$(next_rate "$side")
-		if [ -z "$r" ]; then DONE[$side]=1; continue; fi
-		ok=0
-		for t in 1 2; do
-			read -r a okr lag lat ok < <(run "$side" "$r" "$STEP_S" "rate-$side-$r-$t")
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$side" "$r" "$t" "$a" "$okr" "$lag" "$lat" "$ok" | tee -a "$OUT/steps.tsv" | sed 's/^/  /'
-			[ "$ok" = 1 ] && break
-		done
-		if [ "$ok" = 1 ]; then LO[$side]=$r; else HI[$side]=$r; fi
-	done
-	i=$((i + 1))
-done
+search_rates run
 ratio=$(calc "round(${LO[proxy]} / max(${LO[direct]}, 1), 3)")
 row chaos "fault proxy, no fault: max sustained rate, proxy / direct (${LO[proxy]} / ${LO[direct]} req/s)" "$ratio" ">= 0.5" \
 	"$([ "$(calc "int($ratio >= 0.5)")" = 1 ] && echo PASS || echo FAIL)"

@@ -224,23 +224,8 @@ flip() {
 # run URL RATE SECONDS NAME runs one http load and prints "achieved
 # ok_ratio lag_p99_ms latency_p99_ms sustained".
 run() {
-	local dir="$OUT/runs/$4"
 	tw_wait
-	"$GONOGO" load --target "$1" --protocol http --executor constant-arrival-rate \
-		--rate "$2" --duration "${3}s" --max-vus "$MAX_VUS" --quiet --history '' --no-preflight \
-		--out "$dir" >"$dir.log" 2>&1 || true
-	python3 - "$dir/run.json" "$2" "$3" "$MAX_LAG_MS" <<'PY'
-import json, math, sys
-rate, secs, max_lag = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-try:
-    s = next(iter(json.load(open(sys.argv[1]))["scenarios"].values()))
-    a, ok = s["rate"]["achieved"], s["requests"]["ok"]
-    lag, lat = s["scheduling_lag"]["p99"], s["latency"]["p99"]
-except (OSError, ValueError, KeyError, StopIteration):
-    a, ok, lag, lat = 0, 0, math.inf, math.inf
-okr = ok / (rate * secs)
-print(f"{a:.1f} {okr:.5f} {lag:.3f} {lat:.3f} {int(a >= 0.99 * rate and okr >= 0.999 and lag <= max_lag)}")
-PY
+	http_load "$1" "$2" "$3" "$OUT/runs/$4"
 }
 
 # ---- parts 1 and 2: a trivial upstream, direct and through the proxy --------
@@ -289,40 +274,8 @@ fi
 
 if [[ $PARTS == *" rate "* ]]; then
 	say "2. rate: highest sustained open-model rate, direct and through the rollout proxy, ${STEP_S}s steps, interleaved"
-	declare -A LO=([direct]=0 [proxy]=0) HI=([direct]=0 [proxy]=0) FINISHED=([direct]=0 [proxy]=0)
-	# next_rate SIDE prints the side's next rate: doubling from START until
-	# a rate fails, then bisecting to 5 % (or 200 req/s); nothing when done.
-	next_rate() {
-		local lo=${LO[$1]} hi=${HI[$1]}
-		if [ "$hi" = 0 ]; then
-			local r=$((lo == 0 ? START : 2 * lo))
-			[ "$r" -le "$MAX" ] && echo "$r"
-			return 0
-		fi
-		# shellcheck disable=SC2017 # the midpoint, rounded down to 100 req/s
-		[ "$(calc "int($hi - $lo > max(0.05 * $lo, 200))")" = 1 ] && echo $(((lo + hi) / 200 * 100))
-		return 0
-	}
-	echo -e "side\trate\ttry\tachieved\tok_ratio\tlag_p99_ms\tlatency_p99_ms\tsustained" >"$OUT/steps.tsv"
-	i=0
-	while [[ " ${FINISHED[*]} " == *" 0 "* ]] && [ "$i" -lt 30 ]; do
-		for side in direct proxy; do
-			[ "${FINISHED[$side]}" = 1 ] && continue
-			r=$(next_rate "$side")
-			if [ -z "$r" ]; then
-				FINISHED[$side]=1
-				continue
-			fi
-			ok=0
-			for t in 1 2; do
-				read -r a okr lag lat ok < <(run "${URL[$side]}" "$r" "$STEP_S" "rate-$side-$r-$t")
-				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$side" "$r" "$t" "$a" "$okr" "$lag" "$lat" "$ok" | tee -a "$OUT/steps.tsv" | sed 's/^/  /'
-				[ "$ok" = 1 ] && break
-			done
-			if [ "$ok" = 1 ]; then LO[$side]=$r; else HI[$side]=$r; fi
-		done
-		i=$((i + 1))
-	done
+	side_run() { run "${URL[$1]}" "$2" "$3" "$4"; }
+	search_rates side_run
 	if [ "${LO[direct]}" = 0 ]; then
 		# Not even the lowest rate tried direct: the machine was too busy
 		# for the figure to mean anything.
