@@ -86,7 +86,7 @@ func (c *Controller) AdminHandler(token string) http.Handler {
 	api.HandleFunc("GET /v1/events", c.events)
 	api.HandleFunc("POST /v1/{op}", c.command)
 	if c.proxy.flags != nil {
-		api.Handle("/ofrep/", c.proxy.flags.Handler(splitterOf(c.proxy)))
+		api.Handle("/ofrep/", c.proxy.flags.Handler(liveSplitter{c.proxy}))
 	}
 	auth := []byte("Bearer " + token)
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

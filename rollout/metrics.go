@@ -20,6 +20,11 @@ type metrics struct {
 	duration    *prometheus.HistogramVec
 	judgements  *prometheus.CounterVec
 	decision    *prometheus.GaugeVec
+
+	// ok and took are each backend's successful-request counter and
+	// duration histogram, looked up once: Record runs per request.
+	ok   map[string]prometheus.Counter
+	took map[string]prometheus.Observer
 }
 
 var decisions = []string{string(analyze.Go), string(analyze.NoGo), string(analyze.Inconclusive), DecisionHold, DecisionIdle}
@@ -56,6 +61,11 @@ func newMetrics(c *Controller) *metrics {
 	m.duration = m.duration.MustCurryWith(prometheus.Labels{"rollout": name}).(*prometheus.HistogramVec)
 	m.judgements = m.judgements.MustCurryWith(prometheus.Labels{"rollout": name})
 	m.decision = m.decision.MustCurryWith(prometheus.Labels{"rollout": name})
+	m.ok, m.took = map[string]prometheus.Counter{}, map[string]prometheus.Observer{}
+	for _, b := range c.backends {
+		m.ok[b.name] = m.requests.WithLabelValues(b.name, "")
+		m.took[b.name] = m.duration.WithLabelValues(b.name)
+	}
 	return m
 }
 
@@ -90,8 +100,12 @@ type recorderSink struct {
 func (s recorderSink) Record(res *gonogo.Result) {
 	s.rec.Record(res)
 	b := res.Request.Tags["backend"]
-	s.m.requests.WithLabelValues(b, string(res.Class)).Inc()
-	s.m.duration.WithLabelValues(b).Observe(res.Latency().Seconds())
+	if res.Class == gonogo.ErrNone {
+		s.m.ok[b].Inc()
+	} else {
+		s.m.requests.WithLabelValues(b, string(res.Class)).Inc()
+	}
+	s.m.took[b].Observe(res.Latency().Seconds())
 }
 
 func (s recorderSink) Drop(req *gonogo.Request) { s.rec.Drop(req) }

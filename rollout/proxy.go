@@ -312,12 +312,10 @@ func (p *Proxy) reasonCounts() map[string]map[string]int64 {
 	return m
 }
 
-// liveSplitter follows the proxy's current split (flags.Splitter).
+// liveSplitter follows the proxy's current split (flags.Splitter), for
+// OFREP evaluations outside a request.
 type liveSplitter struct{ p *Proxy }
 
 func (l liveSplitter) Split(key string) string {
-	t := l.p.table.Load()
-	return t.split.Name(t.split.Sticky(l.p.salt, key))
+	return splitter{l.p.table.Load().split, l.p.salt}.Split(key)
 }
-
-func splitterOf(p *Proxy) flags.Splitter { return liveSplitter{p} }

@@ -16,6 +16,11 @@ import (
 // TestRolloutExitCodes asserts gonogo rollout's exit codes as numbers and
 // its one-line errors naming file, line and field.
 func TestRolloutExitCodes(t *testing.T) {
+	if testing.Short() {
+		// Rollouts against two simulated servers: beside the chaos
+		// experiments' race tests they cost those their steady state.
+		t.Skip("runs rollouts for seconds")
+	}
 	cfg := modelserver.DefaultConfig()
 	cfg.Knobs.LatencyScale = 0.2
 	_, stable := modelservertest.Start(t, cfg)
