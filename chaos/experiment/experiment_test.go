@@ -21,15 +21,18 @@ import (
 )
 
 // experimentYAML is a short experiment against the simulated server's
-// classifier through an http fault proxy: 2 s windows, the method at
-// 2 s. method is indented as list items.
+// classifier through an http fault proxy: 100 req/s, 2 s windows, the
+// method at 2 s. method is indented as list items. The p99 bound is wide
+// (the server's truth is a few milliseconds) so that a loaded two-core
+// machine running the race build does not fail the steady state; the
+// tests about latency narrow it.
 func experimentYAML(target, method, extra string) string {
 	return fmt.Sprintf(`title: test experiment
 target: %[1]s
 load:
   protocol: kserve
   model: resnet
-  rate: 200
+  rate: 100
   through: gpu
 proxies:
   - name: gpu
@@ -44,7 +47,7 @@ steady-state-hypothesis:
       expr: rate<0.05
     - name: p99
       metric: latency
-      expr: p(99)<500
+      expr: p(99)<2000
 method:
 %[2]s
 %[3]s`, target, method, extra)
@@ -86,7 +89,7 @@ func TestHeld(t *testing.T) {
 		t.Fatalf("status %s verdict %s (%s), want completed/held\n%s", j.Status, j.Verdict, j.Reason, out)
 	}
 	a := j.Activities[0]
-	if a.Outcome != chaos.OutcomeOK || a.Start == nil || a.End == nil || a.Affected == nil || *a.Affected < 400 {
+	if a.Outcome != chaos.OutcomeOK || a.Start == nil || a.End == nil || a.Affected == nil || *a.Affected < 200 {
 		t.Fatalf("activity %+v", a)
 	}
 	if d := a.End.Sub(*a.Start); d < 2500*time.Millisecond || d > 3500*time.Millisecond {
@@ -137,7 +140,7 @@ func TestDeviated(t *testing.T) {
 		t.Errorf("time to recover %v, want within one interval", a.TimeToRecoverS)
 	}
 	br := j.BlastRadius
-	if br.DuringErrRate < 0.2 || br.DuringErrRate > 0.35 || br.Failed < *a.Affected || br.Failed > *a.Affected+2 {
+	if br.DuringErrRate < 0.2 || br.DuringErrRate > 0.4 || br.Failed < *a.Affected || br.Failed > *a.Affected+2 {
 		t.Errorf("blast radius %+v (affected %d), want about 30 %% failed while in force", br, *a.Affected)
 	}
 }
@@ -334,6 +337,7 @@ func TestTCPLatency(t *testing.T) {
       toxic: latency
       latency: 600ms`, "")
 	src = strings.Replace(src, "through: gpu", "through: link", 1)
+	src = strings.Replace(src, "p(99)<2000", "p(99)<500", 1)
 	src = strings.Replace(src, "proxies:\n", "proxies:\n  - name: link\n    kind: tcp\n    upstream: "+strings.TrimPrefix(up, "http://")+"\n", 1)
 	x := parse(t, src)
 	j, _, out := runExp(t, context.Background(), x)
