@@ -2,12 +2,15 @@ package rollout
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gonogo-dev/gonogo/internal/h1"
 )
 
 // Roles of a backend: the version serving production (stable; blue in a
@@ -28,6 +31,11 @@ type backend struct {
 	url        *url.URL
 	transport  *h1Transport
 	proxy      *httputil.ReverseProxy
+	// pool is the fast path's (h1.Server's) connections to the backend;
+	// nil when the fast path cannot reach it (https, a base path or
+	// query, a connection cap), and then its requests go through proxy.
+	pool       *h1.Pool
+	header     []byte // the BackendHeader line the fast path adds
 	maxConns   int
 	tags       map[string]string // the recorder's groups: backend=name, role=role (read-only)
 	mirrorTags map[string]string // the same and mirrored=true, for mirrored requests
@@ -67,6 +75,10 @@ func newBackend(name, role string, u *url.URL, maxConns int) *backend {
 		tags:       map[string]string{"backend": name, "role": role},
 		mirrorTags: map[string]string{"backend": name, "role": role, "mirrored": "true"}}
 	b.life.Store(newLifetime())
+	if u.Scheme == "http" && (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.User == nil && maxConns == 0 {
+		b.pool = h1.NewPool(hostPort(u), maxIdleConns)
+		b.header = []byte(BackendHeader + ": " + name + "\r\n")
+	}
 	b.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
@@ -102,9 +114,28 @@ func (b *backend) drain(timeout time.Duration) int64 {
 	cut := b.inflight.Load()
 	if cut > 0 {
 		b.life.Swap(newLifetime()).cancel()
+		if b.pool != nil {
+			b.pool.Cut()
+		}
 	}
-	b.transport.CloseIdleConnections()
+	b.closeIdle()
 	return cut
+}
+
+// closeIdle closes the backend's idle connections.
+func (b *backend) closeIdle() {
+	b.transport.CloseIdleConnections()
+	if b.pool != nil {
+		b.pool.CloseIdle()
+	}
+}
+
+// hostPort is u's host with its port (80 by default).
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }
 
 // copyBuffers recycles the buffers responses are copied through: one

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -737,21 +736,18 @@ func validHeader(h string) bool {
 
 // canaryRegion says whether a request comes from a region the canary
 // serves.
-func (g *Geo) canaryRegion(r *http.Request, ranges []geoRange) bool {
+func (g *Geo) canaryRegion(r incoming, ranges []geoRange) bool {
 	region := ""
 	if g.Header != "" {
-		region = r.Header.Get(g.Header)
+		region = r.header(g.Header)
 	}
 	if region == "" && len(ranges) > 0 {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err == nil {
-			if a, err := netip.ParseAddr(host); err == nil {
-				a = a.Unmap()
-				for _, gr := range ranges {
-					if gr.prefix.Contains(a) {
-						region = gr.region
-						break
-					}
+		if a, err := netip.ParseAddr(r.clientIP()); err == nil {
+			a = a.Unmap()
+			for _, gr := range ranges {
+				if gr.prefix.Contains(a) {
+					region = gr.region
+					break
 				}
 			}
 		}
@@ -760,15 +756,15 @@ func (g *Geo) canaryRegion(r *http.Request, ranges []geoRange) bool {
 }
 
 // key returns a request's sticky user key, "" when it has none.
-func (s *Sticky) key(r *http.Request, body []byte) string {
+func (s *Sticky) key(r incoming, body []byte) string {
 	if s.Header != "" {
-		if v := r.Header.Get(s.Header); v != "" {
+		if v := r.header(s.Header); v != "" {
 			return v
 		}
 	}
 	if s.Cookie != "" {
-		if ck, err := r.Cookie(s.Cookie); err == nil && ck.Value != "" {
-			return ck.Value
+		if v := r.cookie(s.Cookie); v != "" {
+			return v
 		}
 	}
 	if s.BodyField != "" && len(body) > 0 {
@@ -778,13 +774,13 @@ func (s *Sticky) key(r *http.Request, body []byte) string {
 }
 
 // attrs are a flag evaluation's attributes, from the request's headers.
-func (f *FlagSpec) attrs(r *http.Request) map[string]string {
+func (f *FlagSpec) attrs(r incoming) map[string]string {
 	if len(f.Attributes) == 0 {
 		return nil
 	}
 	m := make(map[string]string, len(f.Attributes))
 	for attr, h := range f.Attributes {
-		if v := r.Header.Get(h); v != "" {
+		if v := r.header(h); v != "" {
 			m[attr] = v
 		}
 	}

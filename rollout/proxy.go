@@ -16,6 +16,7 @@ import (
 
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/extensions"
+	"github.com/gonogo-dev/gonogo/internal/h1"
 	"github.com/gonogo-dev/gonogo/mirror"
 	"github.com/gonogo-dev/gonogo/rollout/flags"
 	"github.com/gonogo-dev/gonogo/rollout/route"
@@ -89,18 +90,65 @@ func reasonIndex(r string) int {
 	return 0
 }
 
+// incoming is the request being routed, as net/http or the fast path
+// read it.
+type incoming interface {
+	header(name string) string
+	cookie(name string) string
+	clientIP() string // the client's address without its port
+}
+
+// httpIncoming is a request net/http read.
+type httpIncoming struct{ r *http.Request }
+
+func (in httpIncoming) header(name string) string { return in.r.Header.Get(name) }
+
+func (in httpIncoming) cookie(name string) string {
+	if ck, err := in.r.Cookie(name); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+func (in httpIncoming) clientIP() string {
+	if host, _, err := net.SplitHostPort(in.r.RemoteAddr); err == nil {
+		return host
+	}
+	return in.r.RemoteAddr
+}
+
+// fastIncoming is a request the fast path read.
+type fastIncoming struct{ r *h1.Request }
+
+func (in fastIncoming) header(name string) string { return string(in.r.Header(name)) }
+
+func (in fastIncoming) cookie(name string) string {
+	for _, v := range in.r.Values("Cookie") {
+		if cks, err := http.ParseCookie(v); err == nil {
+			for _, ck := range cks {
+				if ck.Name == name {
+					return ck.Value
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func (in fastIncoming) clientIP() string { return in.r.RemoteIP() }
+
 // decide picks the backend of one request and says why.
-func (p *Proxy) decide(t *table, r *http.Request, body []byte) (int, string) {
+func (p *Proxy) decide(t *table, r incoming, body []byte) (int, string) {
 	canaryOK := t.canary >= 0 && t.backends[t.canary].eligible.Load()
 	if h := p.cfg.Override.Header; h != "" && canaryOK {
-		switch strings.ToLower(r.Header.Get(h)) {
+		switch strings.ToLower(r.header(h)) {
 		case "always":
 			return t.canary, ReasonOverride
 		case "never":
 			return t.stable, ReasonOverride
 		}
 	}
-	if hr := t.headerRoute; hr != nil && canaryOK && r.Header.Get(hr.Header) == hr.Value {
+	if hr := t.headerRoute; hr != nil && canaryOK && r.header(hr.Header) == hr.Value {
 		return t.canary, ReasonHeader
 	}
 	key := p.cfg.Sticky.key(r, body)
@@ -135,7 +183,13 @@ type splitter struct {
 
 func (s splitter) Split(key string) string { return s.s.Name(s.s.Sticky(s.salt, key)) }
 
-// ServeHTTP routes one request.
+// mirrors says whether a request routed to backend i is copied to the
+// mirror.
+func (t *table) mirrors(i int) bool {
+	return t.mirror != nil && i != t.mirrorTo && rand.IntN(route.Buckets) < t.mirrorBuckets
+}
+
+// ServeHTTP routes one request net/http read.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	arrival := time.Now()
 	body, status := readBody(r)
@@ -145,7 +199,49 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := p.table.Load()
-	i, why := p.decide(t, r, body)
+	i, why := p.decide(t, httpIncoming{r}, body)
+	p.forward(w, r, body, t, i, why, arrival, t.mirrors(i))
+}
+
+// Route routes one request the fast path read (h1.Router): to its
+// backend's pool on the fast path, or — when it is mirrored, or the
+// backend is not one the fast path reaches — through forward's reverse
+// proxy, on the same connection.
+func (p *Proxy) Route(r *h1.Request, rt *h1.Route) {
+	arrival := time.Now()
+	t := p.table.Load()
+	i, why := p.decide(t, fastIncoming{r}, r.Body)
+	be := t.backends[i]
+	if mirrored := t.mirrors(i); mirrored || be.pool == nil {
+		rt.Serve = func(w http.ResponseWriter, req *http.Request) {
+			body, _ := readBody(req) // the fast path read it whole already
+			p.forward(w, req, body, t, i, why, arrival, mirrored)
+		}
+		return
+	}
+	p.counts[be.name][reasonIndex(why)].Add(1)
+	be.inflight.Add(1)
+	res := &gonogo.Result{Request: &gonogo.Request{Scenario: Scenario, Intended: arrival, Tags: be.tags}, Sent: arrival}
+	rt.Pool, rt.Host, rt.Forwarded, rt.Header = be.pool, be.url.Host, true, be.header
+	rt.Done = func(o h1.Outcome) {
+		be.inflight.Add(-1)
+		res.Done = time.Now()
+		res.Status, res.BytesIn = o.Status, o.Bytes
+		if !o.FirstByte.IsZero() {
+			res.TTFT = o.FirstByte.Sub(arrival)
+		}
+		if o.Err != nil {
+			failed(res, o.Err, o.ClientGone)
+		} else {
+			res.Class = extensions.Classify(nil, res.Status)
+		}
+		p.sink.Record(res)
+	}
+}
+
+// forward sends a request to backend i of t through its reverse proxy
+// (copying it to the mirror too when mirrored) and records it.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body []byte, t *table, i int, why string, arrival time.Time, mirrored bool) {
 	be := t.backends[i]
 	p.counts[be.name][reasonIndex(why)].Add(1)
 	be.inflight.Add(1)
@@ -153,7 +249,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	req := &gonogo.Request{Scenario: Scenario, Intended: arrival, Tags: be.tags}
 	var flight *mirror.Flight
-	if t.mirror != nil && i != t.mirrorTo && rand.IntN(route.Buckets) < t.mirrorBuckets {
+	if mirrored {
 		req.Recorded = &gonogo.Recorded{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body}
 		flight = t.mirror.Start(req)
 	}
@@ -257,14 +353,20 @@ func (w *recordingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter
 // fail notes why the request failed: the client went away (canceled) or
 // the backend did.
 func (w *recordingWriter) fail(ctx context.Context, err error) {
-	w.res.Err = err.Error()
-	if ctx.Err() != nil {
-		w.res.Class = gonogo.ErrCanceled
+	failed(w.res, err, ctx.Err() != nil)
+}
+
+// failed notes on res why its request failed: the client went away
+// (canceled) or the backend did.
+func failed(res *gonogo.Result, err error, clientGone bool) {
+	res.Err = err.Error()
+	if clientGone {
+		res.Class = gonogo.ErrCanceled
 		return
 	}
-	w.res.Class = extensions.Classify(err, w.res.Status)
-	if w.res.Class == gonogo.ErrNone || w.res.Class == gonogo.ErrHTTP4xx {
-		w.res.Class = gonogo.ErrProtocol
+	res.Class = extensions.Classify(err, res.Status)
+	if res.Class == gonogo.ErrNone || res.Class == gonogo.ErrHTTP4xx {
+		res.Class = gonogo.ErrProtocol
 	}
 }
 

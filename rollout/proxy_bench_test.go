@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -39,14 +40,20 @@ strategy: {canary: {steps: [{pause: {}}]}}
 		b.Fatal(err)
 	}
 	c.backends[0].eligible.Store(true)
-	srv := httptest.NewServer(c.proxy)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := c.proxyServer() // as Serve serves it
+	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
+	proxyURL := "http://" + ln.Addr().String()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			resp, err := client.Post(srv.URL+"/v1/infer", "application/json", strings.NewReader(`{"x":1}`))
+			resp, err := client.Post(proxyURL+"/v1/infer", "application/json", strings.NewReader(`{"x":1}`))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -131,17 +131,21 @@ func newFixtureRollout(t *testing.T, o fixtureOpts) *fixtureRollout {
 		t.Fatal(err)
 	}
 	// Served as Serve serves it.
-	srv := httptest.NewUnstartedServer(c.proxy)
-	srv.Config.ReadHeaderTimeout = 10 * time.Second
-	srv.Config.ErrorLog = discardLog
-	srv.Start()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := c.proxyServer()
+	go func() { _ = srv.Serve(ln) }()
+	client := &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(func() {
 		srv.Close()
+		client.CloseIdleConnections()
 		for _, b := range c.backends {
-			b.transport.CloseIdleConnections()
+			b.closeIdle()
 		}
 	})
-	return &fixtureRollout{c: c, url: srv.URL, client: srv.Client(), db: db, log: log}
+	return &fixtureRollout{c: c, url: "http://" + ln.Addr().String(), client: client, db: db, log: log}
 }
 
 // warm makes the canary eligible the way Run does.
@@ -297,7 +301,7 @@ func TestProxyStickyAcrossWeightChanges(t *testing.T) {
 		canary := 0
 		for u := range users {
 			r.Header.Set("X-User", "u"+strconv.Itoa(u))
-			i, why := f.c.proxy.decide(tbl, r, nil)
+			i, why := f.c.proxy.decide(tbl, httpIncoming{r}, nil)
 			if why != ReasonSplit {
 				t.Fatalf("user %d routed by %s, want split", u, why)
 			}
@@ -462,7 +466,7 @@ func TestProxyGeo(t *testing.T) {
 	} {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = tc.addr
-		if i, _ := f.c.proxy.decide(tbl, r, nil); i != tc.want {
+		if i, _ := f.c.proxy.decide(tbl, httpIncoming{r}, nil); i != tc.want {
 			t.Errorf("from %s: backend %d, want %d", tc.addr, i, tc.want)
 		}
 	}
@@ -500,7 +504,7 @@ func TestProxyRoundRobinAndRandom(t *testing.T) {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		green := 0
 		for range n {
-			if i, _ := f.c.proxy.decide(tbl, r, nil); i == tbl.canary {
+			if i, _ := f.c.proxy.decide(tbl, httpIncoming{r}, nil); i == tbl.canary {
 				green++
 			}
 		}
@@ -541,7 +545,7 @@ func TestProxyMalformedRequests(t *testing.T) {
 		ours            bool // answered by the proxy's handler, not net/http
 	}{
 		{"body over MaxBodyBytes", "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(MaxBodyBytes+1) + "\r\n\r\n{", "HTTP/1.1 413 Request Entity Too Large", true},
-		{"unreadable chunked body", "POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", "HTTP/1.1 400 Bad Request", true},
+		{"unreadable chunked body", "POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", "HTTP/1.1 400 Bad Request", false},
 		{"garbage", "\x00\x01\x02 garbage\r\n\r\n", "HTTP/1.1 400 Bad Request", false},
 		{"bad header", "GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", "HTTP/1.1 400 Bad Request", false},
 		{"two content lengths", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "HTTP/1.1 400 Bad Request", false},

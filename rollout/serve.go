@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gonogo-dev/gonogo/internal/h1"
 	"github.com/gonogo-dev/gonogo/internal/input"
 	"github.com/gonogo-dev/gonogo/store"
 )
@@ -112,7 +113,7 @@ func Serve(ctx context.Context, o ServeOptions) (store.State, error) {
 		al.Close()
 		return c.State(), err
 	}
-	ps := &http.Server{Handler: c.proxy, ReadHeaderTimeout: 10 * time.Second, ErrorLog: discardLog}
+	ps := c.proxyServer()
 	as := &http.Server{Handler: c.AdminHandler(o.Token), ReadHeaderTimeout: 10 * time.Second, ErrorLog: discardLog}
 	go func() { _ = ps.Serve(pl) }()
 	go func() { _ = as.Serve(al) }()
@@ -162,4 +163,20 @@ func (c *Controller) closeMirrors(ctx context.Context) {
 			_ = f.Close(ctx)
 		}
 	}
+}
+
+// proxyServer serves the routing proxy: requests to backends the fast
+// path reaches through internal/h1, everything else through net/http
+// and Proxy.ServeHTTP.
+func (c *Controller) proxyServer() *h1.Server {
+	var pools []*h1.Pool
+	for _, b := range c.backends {
+		if b.pool != nil {
+			pools = append(pools, b.pool)
+		}
+	}
+	s := h1.NewServer(h1.Config{Router: c.proxy, Fallback: c.proxy, Pools: pools,
+		Name: "gonogo rollout", MaxBody: MaxBodyBytes})
+	s.ErrorLog = discardLog
+	return s
 }

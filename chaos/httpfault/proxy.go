@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo/chaos"
+	"github.com/gonogo-dev/gonogo/internal/h1"
 )
 
 // Proxy is a reverse proxy to one upstream that injects its faults. It is
@@ -54,7 +55,7 @@ import (
 type Proxy struct {
 	upstream *url.URL
 	rp       *httputil.ReverseProxy
-	pool     *upstreamPool // the fast path's connections (Server); nil when it is off
+	pool     *h1.Pool // the fast path's connections (Server); nil when it is off
 	seed     uint64
 	n        atomic.Uint64 // requests seen, the per-request draws' counter
 
@@ -151,7 +152,7 @@ func New(upstream string, opts ...Option) (*Proxy, error) {
 		o(p)
 	}
 	if fastPathFits(u, p.rp.Transport, tr) {
-		p.pool = newUpstreamPool(hostPort(u), DefaultMaxIdleConns)
+		p.pool = h1.NewPool(hostPort(u), DefaultMaxIdleConns)
 	}
 	return p, nil
 }

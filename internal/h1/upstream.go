@@ -1,4 +1,4 @@
-package httpfault
+package h1
 
 import (
 	"bufio"
@@ -13,11 +13,12 @@ import (
 	"time"
 )
 
-// upstreamPool keeps the fast path's idle keep-alive connections to the
-// upstream: a LIFO stack, so that the connections in use stay few and
-// warm. A client connection keeps the upstream connection it last used
-// (see clientConn) and gives it back here when it closes.
-type upstreamPool struct {
+// Pool keeps the fast path's keep-alive connections to one upstream
+// (host:port, plain HTTP/1.1). Idle ones wait in a LIFO stack, so that
+// the connections in use stay few and warm. A client connection keeps
+// the upstream connection it last used (see clientConn) and gives it back
+// here when it closes or sends its next request elsewhere.
+type Pool struct {
 	addr   string
 	dialer net.Dialer
 	max    int
@@ -25,15 +26,18 @@ type upstreamPool struct {
 
 	mu   sync.Mutex
 	idle []*upConn
+	live map[*upConn]struct{} // every open connection, idle or in use (for Cut)
 }
 
 // upConn is one connection to the upstream.
 type upConn struct {
+	pool   *Pool
 	c      net.Conn
 	fd     int // the socket, to peek at (-1: unknown)
 	br     *bufio.Reader
-	usedAt time.Time // when it last finished a response
-	reused bool      // it carried a request before
+	usedAt time.Time   // when it last finished a response
+	reused bool        // it carried a request before
+	cut    atomic.Bool // Pool.Cut closed it under its user
 }
 
 // Tuning of the upstream connections.
@@ -44,14 +48,20 @@ const (
 	upstreamBufSize     = 8 << 10
 )
 
-func newUpstreamPool(addr string, max int) *upstreamPool {
-	return &upstreamPool{addr: addr, max: max, dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
+// NewPool returns a pool of connections to addr (host:port) keeping up
+// to maxIdle idle ones.
+func NewPool(addr string, maxIdle int) *Pool {
+	return &Pool{addr: addr, max: maxIdle, live: map[*upConn]struct{}{},
+		dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
 }
+
+// Addr is the upstream's host:port.
+func (p *Pool) Addr() string { return p.addr }
 
 var upReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, upstreamBufSize) }}
 
 // dial opens a new connection to the upstream.
-func (p *upstreamPool) dial(ctx context.Context) (*upConn, error) {
+func (p *Pool) dial(ctx context.Context) (*upConn, error) {
 	c, err := p.dialer.DialContext(ctx, "tcp", p.addr)
 	p.down.Store(err != nil)
 	if err != nil {
@@ -59,7 +69,10 @@ func (p *upstreamPool) dial(ctx context.Context) (*upConn, error) {
 	}
 	br := upReaders.Get().(*bufio.Reader)
 	br.Reset(c)
-	uc := &upConn{c: c, fd: -1, br: br}
+	uc := &upConn{pool: p, c: c, fd: -1, br: br}
+	p.mu.Lock()
+	p.live[uc] = struct{}{}
+	p.mu.Unlock()
 	if sc, ok := c.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			_ = rc.Control(func(fd uintptr) { uc.fd = int(fd) })
@@ -75,7 +88,7 @@ func (p *upstreamPool) dial(ctx context.Context) (*upConn, error) {
 // upstream's should be open ahead of it too, not dialed by the load's
 // first requests. A kick on kick says fresh grew. It dials nothing while
 // dials to the upstream fail.
-func (p *upstreamPool) fill(fresh *atomic.Int64, kick <-chan struct{}, done <-chan struct{}) {
+func (p *Pool) fill(fresh *atomic.Int64, kick <-chan struct{}, done <-chan struct{}) {
 	for {
 		select {
 		case <-done:
@@ -102,7 +115,7 @@ func (p *upstreamPool) fill(fresh *atomic.Int64, kick <-chan struct{}, done <-ch
 }
 
 // get returns an idle connection that is still usable, or nil.
-func (p *upstreamPool) get(now time.Time) *upConn {
+func (p *Pool) get(now time.Time) *upConn {
 	for {
 		p.mu.Lock()
 		n := len(p.idle)
@@ -122,7 +135,7 @@ func (p *upstreamPool) get(now time.Time) *upConn {
 }
 
 // put keeps uc for reuse, or closes it when the pool is full.
-func (p *upstreamPool) put(uc *upConn) {
+func (p *Pool) put(uc *upConn) {
 	p.mu.Lock()
 	if len(p.idle) < p.max {
 		p.idle = append(p.idle, uc)
@@ -135,7 +148,7 @@ func (p *upstreamPool) put(uc *upConn) {
 }
 
 // sweep closes the connections idle longer than upstreamIdleTimeout.
-func (p *upstreamPool) sweep(now time.Time) {
+func (p *Pool) sweep(now time.Time) {
 	p.mu.Lock()
 	var old []*upConn
 	keep := p.idle[:0]
@@ -154,8 +167,8 @@ func (p *upstreamPool) sweep(now time.Time) {
 	}
 }
 
-// closeIdle closes the idle connections.
-func (p *upstreamPool) closeIdle() {
+// CloseIdle closes the idle connections.
+func (p *Pool) CloseIdle() {
 	if p == nil {
 		return
 	}
@@ -168,13 +181,30 @@ func (p *upstreamPool) closeIdle() {
 	}
 }
 
+// Cut closes every connection of the pool, idle and in use: the
+// exchanges in flight on them end with an error (a drain that timed
+// out). The pool dials new ones as it is asked for them.
+func (p *Pool) Cut() {
+	p.CloseIdle()
+	p.mu.Lock()
+	busy := make([]net.Conn, 0, len(p.live))
+	for uc := range p.live {
+		uc.cut.Store(true)
+		busy = append(busy, uc.c)
+	}
+	p.mu.Unlock()
+	for _, c := range busy {
+		c.Close() // its user notices and closes it for good (uc.close)
+	}
+}
+
 // usable reports whether an idle connection may carry another request:
 // not idle too long, nothing unasked-for buffered or pending, not closed
 // by the upstream meanwhile — which net/http's Transport learns from the
 // read it keeps going on every idle connection, and the fast path from a
 // non-blocking peek at the socket.
 func (uc *upConn) usable(now time.Time) bool {
-	if now.Sub(uc.usedAt) > upstreamIdleTimeout || uc.br.Buffered() > 0 {
+	if now.Sub(uc.usedAt) > upstreamIdleTimeout || uc.br.Buffered() > 0 || uc.cut.Load() {
 		return false
 	}
 	return uc.fd < 0 || !peek(uintptr(uc.fd))
@@ -182,6 +212,9 @@ func (uc *upConn) usable(now time.Time) bool {
 
 func (uc *upConn) close() {
 	uc.c.Close()
+	uc.pool.mu.Lock()
+	delete(uc.pool.live, uc)
+	uc.pool.mu.Unlock()
 	if uc.br != nil {
 		uc.br.Reset(nil)
 		upReaders.Put(uc.br)

@@ -1,4 +1,4 @@
-package httpfault
+package h1
 
 import (
 	"bufio"
@@ -468,15 +468,30 @@ func (h *reqHead) host() string {
 }
 
 // appendForward appends the head to send upstream: the request line and
-// the header lines but the dropped ones, then the framing of a body of
-// bodyLen bytes (Content-Length when the client sent a body or a length),
-// and "TE: trailers" when the client asked for trailers.
-func (h *reqHead) appendForward(dst []byte, bodyLen int) []byte {
+// the header lines but the dropped ones (the Host line replaced when
+// rt.Host is set; X-Forwarded-* added when rt.Forwarded), then the
+// framing of a body of bodyLen bytes (Content-Length when the client
+// sent a body or a length), and "TE: trailers" when the client asked for
+// trailers.
+func (h *reqHead) appendForward(dst []byte, bodyLen int, rt *Route, cc *clientConn) []byte {
 	for i := 0; i < h.n; i++ {
-		if l := h.lines[i]; !l.drop {
-			dst = append(dst, h.raw[l.start:l.end]...)
-			dst = append(dst, "\r\n"...)
+		l := h.lines[i]
+		if l.drop {
+			continue
 		}
+		if rt.Host != "" && i > 0 {
+			if name, _ := h.line(i); headerKind(name) == hHost {
+				dst = append(dst, "Host: "...)
+				dst = append(dst, rt.Host...)
+				dst = append(dst, "\r\n"...)
+				continue
+			}
+		}
+		dst = append(dst, h.raw[l.start:l.end]...)
+		dst = append(dst, "\r\n"...)
+	}
+	if rt.Forwarded {
+		dst = h.appendXForwarded(dst, cc.remoteIP())
 	}
 	if h.length >= 0 || h.chunked {
 		dst = append(dst, "Content-Length: "...)
@@ -487,6 +502,28 @@ func (h *reqHead) appendForward(dst []byte, bodyLen int) []byte {
 		dst = append(dst, "Te: trailers\r\n"...)
 	}
 	return append(dst, "\r\n"...)
+}
+
+// appendXForwarded appends X-Forwarded-For (the values the request
+// carried, then ip), X-Forwarded-Host (the request's Host) and
+// X-Forwarded-Proto, as httputil.ProxyRequest.SetXForwarded sets them.
+func (h *reqHead) appendXForwarded(dst []byte, ip string) []byte {
+	dst = append(dst, "X-Forwarded-For: "...)
+	for i := 1; i < h.n; i++ {
+		if name, v := h.line(i); len(name) == 15 && bytes.EqualFold(name, []byte("X-Forwarded-For")) {
+			dst = append(dst, v...)
+			dst = append(dst, ", "...)
+		}
+	}
+	dst = append(dst, ip...)
+	dst = append(dst, "\r\nX-Forwarded-Host: "...)
+	for i := 1; i < h.n; i++ {
+		if name, v := h.line(i); headerKind(name) == hHost {
+			dst = append(dst, v...)
+			break
+		}
+	}
+	return append(dst, "\r\nX-Forwarded-Proto: http\r\n"...)
 }
 
 // idempotent reports whether the request may be sent again after a
