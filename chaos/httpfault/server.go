@@ -21,7 +21,8 @@ type Server = h1.Server
 func NewServer(p *Proxy) *Server {
 	cfg := h1.Config{Fallback: p, Name: "gonogo fault proxy", MaxBody: MaxBodyBytes}
 	if p.pool != nil {
-		cfg.Router, cfg.Pools, cfg.Preconnect = faultRouter{p}, []*h1.Pool{p.pool}, p.pool
+		cfg.Router, cfg.Pools = faultRouter{p}, []*h1.Pool{p.pool}
+		cfg.Preconnect = func() *h1.Pool { return p.pool }
 	}
 	return h1.NewServer(cfg)
 }

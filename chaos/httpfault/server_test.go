@@ -977,6 +977,9 @@ func TestServerPreconnects(t *testing.T) {
 	if n := up.conns.Load(); n != 5 {
 		t.Fatalf("%d upstream connections ahead of 5 clients' requests, want 5", n)
 	}
+	// The upstream counts a connection when it accepts it, a moment
+	// before the proxy's dial returns and pools it.
+	time.Sleep(100 * time.Millisecond)
 	for i, c := range conns {
 		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 		if _, body := readResponse(t, brs[i], "GET"); body != "ok" {

@@ -88,9 +88,10 @@ type Config struct {
 	// Pools are the pools the router forwards to: the server sweeps
 	// their idle connections and closes them when it shuts down.
 	Pools []*Pool
-	// Preconnect, when set, keeps a connection to its upstream open
-	// ahead for each client connection yet to send its first request.
-	Preconnect *Pool
+	// Preconnect, when set, names the pool to keep a connection open
+	// ahead in for each client connection yet to send its first request
+	// (the pool most requests go to; nil: none for now).
+	Preconnect func() *Pool
 	// Name begins the messages of the responses the server writes itself
 	// ("gonogo fault proxy").
 	Name string
@@ -139,7 +140,7 @@ func (s *Server) init() {
 			go s.janitor()
 			go s.watcher()
 			if s.cfg.Preconnect != nil {
-				go s.cfg.Preconnect.fill(&s.fresh, s.kick, s.done)
+				go s.preconnect()
 			}
 		}
 	})
@@ -157,6 +158,21 @@ func (s *Server) janitor() {
 			for _, p := range s.cfg.Pools {
 				p.sweep(now)
 			}
+		}
+	}
+}
+
+// preconnect fills the preconnect pool whenever fresh client connections
+// arrive (a kick), until the server stops.
+func (s *Server) preconnect() {
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.kick:
+		}
+		if p := s.cfg.Preconnect(); p != nil {
+			p.fill(&s.fresh)
 		}
 	}
 }

@@ -83,34 +83,26 @@ func (p *Pool) dial(ctx context.Context) (*upConn, error) {
 
 // fill keeps as many idle connections in the pool as there are client
 // connections that have yet to send their first request (fresh), dialing
-// one at a time, until done: load generators open their connections
-// ahead of the load (extensions.Pool.Warm), and through the proxy the
-// upstream's should be open ahead of it too, not dialed by the load's
-// first requests. A kick on kick says fresh grew. It dials nothing while
-// dials to the upstream fail.
-func (p *Pool) fill(fresh *atomic.Int64, kick <-chan struct{}, done <-chan struct{}) {
-	for {
-		select {
-		case <-done:
+// one at a time: load generators open their connections ahead of the
+// load (extensions.Pool.Warm), and through the proxy the upstream's
+// should be open ahead of it too, not dialed by the load's first
+// requests. It dials nothing while dials to the upstream fail.
+func (p *Pool) fill(fresh *atomic.Int64) {
+	for !p.down.Load() {
+		p.mu.Lock()
+		idle := len(p.idle)
+		p.mu.Unlock()
+		if idle >= int(fresh.Load()) || idle >= p.max {
 			return
-		case <-kick:
 		}
-		for !p.down.Load() {
-			p.mu.Lock()
-			idle := len(p.idle)
-			p.mu.Unlock()
-			if idle >= int(fresh.Load()) || idle >= p.max {
-				break
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), p.dialer.Timeout)
-			uc, err := p.dial(ctx)
-			cancel()
-			if err != nil {
-				break
-			}
-			uc.usedAt = time.Now()
-			p.put(uc)
+		ctx, cancel := context.WithTimeout(context.Background(), p.dialer.Timeout)
+		uc, err := p.dial(ctx)
+		cancel()
+		if err != nil {
+			return
 		}
+		uc.usedAt = time.Now()
+		p.put(uc)
 	}
 }
 
