@@ -73,8 +73,9 @@ func (c *Controller) Status() Status {
 
 // AdminHandler serves the admin API: /v1/status, /v1/events and the
 // commands (POST /v1/promote[?full=true], /v1/pause, /v1/resume,
-// /v1/abort, /v1/undo, /v1/set-weight?weight=20), OFREP under /ofrep/
-// when the rollout routes by flags — all behind the bearer token — and
+// /v1/abort, /v1/undo, /v1/set-weight?weight=20), POST /v1/outcomes when
+// the rollout runs an experiment, OFREP under /ofrep/ when it routes by
+// flags — all behind the bearer token — and
 // /metrics and /healthz without it. A refused call is logged, its token
 // never.
 func (c *Controller) AdminHandler(token string) http.Handler {
@@ -85,6 +86,9 @@ func (c *Controller) AdminHandler(token string) http.Handler {
 	api.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, c.Status()) })
 	api.HandleFunc("GET /v1/events", c.events)
 	api.HandleFunc("POST /v1/{op}", c.command)
+	if c.cfg.Experiment != nil {
+		api.HandleFunc("POST /v1/outcomes", c.outcomes)
+	}
 	if c.proxy.flags != nil {
 		api.Handle("/ofrep/", c.proxy.flags.Handler(liveSplitter{c.proxy}))
 	}

@@ -69,6 +69,9 @@ type Config struct {
 	DrainTimeout input.Duration `yaml:"drainTimeout"`
 	Analysis     Analysis       `yaml:"analysis"`
 	Strategy     Strategy       `yaml:"strategy"`
+	// Experiment, when set, makes the sticky users an A/B experiment's
+	// exposures (an experiment step judges by its outcomes).
+	Experiment *ExperimentSpec `yaml:"experiment"`
 
 	// Path names the file in errors; Src is its content.
 	Path string `yaml:"-"`
@@ -198,11 +201,12 @@ type Canary struct {
 
 // Step is one canary step: exactly one field set.
 type Step struct {
-	SetWeight      *float64     `yaml:"setWeight"`
-	Pause          *Pause       `yaml:"pause"`
-	Analysis       *StepJudge   `yaml:"analysis"`
-	SetMirror      *Mirror      `yaml:"setMirror"`
-	SetHeaderRoute *HeaderRoute `yaml:"setHeaderRoute"`
+	SetWeight      *float64        `yaml:"setWeight"`
+	Pause          *Pause          `yaml:"pause"`
+	Analysis       *StepJudge      `yaml:"analysis"`
+	SetMirror      *Mirror         `yaml:"setMirror"`
+	SetHeaderRoute *HeaderRoute    `yaml:"setHeaderRoute"`
+	Experiment     *ExperimentStep `yaml:"experiment"`
 }
 
 // Pause waits Duration, or until promoted when it is zero.
@@ -324,6 +328,12 @@ func (c *Config) checks() *fail {
 	}
 	if f := c.checkAnalysis(); f != nil {
 		return f
+	}
+	if e := c.Experiment; e != nil {
+		st := c.Routing.Sticky
+		if f := e.check(c.Name, st.Header != "" || st.Cookie != "" || st.BodyField != ""); f != nil {
+			return f
+		}
 	}
 	return c.checkStrategy()
 }
@@ -574,13 +584,13 @@ func (c *Config) checkStep(i int) *fail {
 	st := &c.Strategy.Canary.Steps[i]
 	at := fmt.Sprintf("strategy.canary.steps[%d]", i)
 	set := 0
-	for _, p := range []bool{st.SetWeight != nil, st.Pause != nil, st.Analysis != nil, st.SetMirror != nil, st.SetHeaderRoute != nil} {
+	for _, p := range []bool{st.SetWeight != nil, st.Pause != nil, st.Analysis != nil, st.SetMirror != nil, st.SetHeaderRoute != nil, st.Experiment != nil} {
 		if p {
 			set++
 		}
 	}
 	if set != 1 {
-		return failf(at, "want exactly one of setWeight, pause, analysis, setMirror, setHeaderRoute (got %d)", set)
+		return failf(at, "want exactly one of setWeight, pause, analysis, setMirror, setHeaderRoute, experiment (got %d)", set)
 	}
 	switch {
 	case st.SetWeight != nil:
@@ -604,6 +614,8 @@ func (c *Config) checkStep(i int) *fail {
 		if h := st.SetHeaderRoute.Header; h != "" && !validHeader(h) {
 			return failf(at+".setHeaderRoute.header", "not a header name: %q", h)
 		}
+	case st.Experiment != nil:
+		return st.Experiment.check(at+".experiment", c.Experiment != nil)
 	}
 	return nil
 }

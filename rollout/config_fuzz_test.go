@@ -27,6 +27,7 @@ func FuzzParseConfig(f *testing.F) {
 		"name: r\n" + cfgBackendsYAML + "strategy:\n  canary:\n    steps:\n      - setWeight: 0.001\n      - setMirror: {percent: 20}\n      - setHeaderRoute: {header: X-Beta, value: \"1\"}\n      - analysis: {passes: 3}\n      - setHeaderRoute: {}\n      - pause: {}\n",
 		"name: r\nlisten: 127.0.0.1:0\nadmin: {listen: 127.0.0.1:0, tokenFile: tok}\ndrainTimeout: 5s\nwarmup: {requests: 5, method: POST, path: /v1/completions, body: '{}', stableWithin: 0.5, timeout: 10s}\n" + cfgBackendsYAML + cfgStepsYAML,
 		"name: r\nbackends:\n  - {name: a, url: \"http://[::1]:1\", role: stable, weight: 99.999, maxConns: 4, health: /h}\n  - {name: b, url: \"https://x\", role: canary, weight: 0.001}\n" + cfgStepsYAML,
+		"name: r\n" + cfgBackendsYAML + "routing: {sticky: {header: X-User}}\nexperiment:\n  name: e\n  attributes: {tier: X-Tier}\n  metrics:\n    - {name: purchase}\n    - {name: revenue, kind: continuous, role: guardrail, margin: 0.02, lowerIsBetter: false}\n  alpha: 0.05\n  sequential: false\n  tuning: 1000\n  correction: bh\n  minSample: -1\n  cohort: 2h\n  undecided: rollback\nstrategy:\n  canary:\n    steps:\n      - experiment: {weight: 50, duration: 1h}\n      - setWeight: 100\n",
 		"name: r\nbackends: [{}, {}]\n",
 		"name: [1\n",
 		"",

@@ -235,6 +235,29 @@ backends:
 		{name: "whole number field fractional", field: "analysis.minRequests", msg: "whole number", src: "name: r\n" + cfgBackendsYAML + `analysis:
   minRequests: 2.5 # <-
 ` + cfgStepsYAML},
+		{name: "experiment without sticky users", field: "experiment", msg: "sticky", src: "name: r\n" + cfgBackendsYAML + cfgStepsYAML + `experiment:
+  metrics: [{name: purchase}] # <-
+`},
+		{name: "experiment metric kind", field: "experiment.metrics[0].kind", msg: "binomial or continuous", src: "name: r\n" + cfgBackendsYAML + cfgStepsYAML + `routing: {sticky: {header: X-User}}
+experiment:
+  metrics:
+    - name: revenue
+      kind: money # <-
+`},
+		{name: "experiment step without experiment", field: "strategy.canary.steps[0].experiment", msg: "experiment section", src: "name: r\n" + cfgBackendsYAML + `strategy:
+  canary:
+    steps:
+      - experiment: {weight: 50, duration: 1h} # <-
+`},
+		{name: "experiment step at 100", field: "strategy.canary.steps[0].experiment.weight", msg: "both versions", src: "name: r\n" + cfgBackendsYAML + `routing: {sticky: {header: X-User}}
+experiment: {metrics: [{name: purchase}]}
+strategy:
+  canary:
+    steps:
+      - experiment:
+          weight: 100 # <-
+          duration: 1h
+`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/analyze/abtest"
 	"github.com/gonogo-dev/gonogo/internal/input"
 	"github.com/gonogo-dev/gonogo/mirror"
 	"github.com/gonogo-dev/gonogo/rollout/route"
@@ -92,6 +93,7 @@ type Controller struct {
 	passes  int       // consecutive go judgements in this step
 	holding time.Time // when the current hold began; zero when none
 	last    *Judgement
+	ab      *abtest.Readout // the experiment step's last report
 	// splitBase are the proxy's split counts when the step began.
 	splitBase map[string]int64
 	exitOnEnd bool
@@ -146,6 +148,9 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	}
 	c.proxy = &Proxy{cfg: &cfg.Routing, geo: cfg.geo, salt: c.st.Salt, flags: fs, sink: recorderSink{rec, c.metrics},
 		counts: map[string]*[numReasons]atomic64{}, users: newUserCounter()}
+	if cfg.Experiment != nil {
+		c.proxy.exp = newExposures(cfg.Experiment, o.Store, c.logf)
+	}
 	c.splitBase = map[string]int64{}
 	for _, b := range c.backends {
 		c.proxy.counts[b.name] = new([numReasons]atomic64)
@@ -211,7 +216,16 @@ func (c *Config) startWeights() map[string]int {
 // fixed sequence of them.
 func (c *Config) steps() []Step {
 	if c.Strategy.Canary != nil {
-		return c.Strategy.Canary.Steps
+		// An experiment step sets its weight first, as a step of its own.
+		var steps []Step
+		for _, st := range c.Strategy.Canary.Steps {
+			if e := st.Experiment; e != nil {
+				w := e.Weight
+				steps = append(steps, Step{SetWeight: &w})
+			}
+			steps = append(steps, st)
+		}
+		return steps
 	}
 	bg := c.Strategy.BlueGreen
 	hundred := 100.0

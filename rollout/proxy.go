@@ -74,6 +74,7 @@ type Proxy struct {
 	// counts[backend][reason] of routed requests, since the start.
 	counts map[string]*[numReasons]atomic.Int64
 	users  *userCounter
+	exp    *exposures   // an experiment's exposures; nil without one
 	errs   atomic.Int64 // requests the proxy answered itself (4xx)
 }
 
@@ -167,6 +168,9 @@ func (p *Proxy) decide(t *table, r incoming, body []byte) (int, string) {
 	case key != "":
 		i := t.split.Sticky(p.salt, key)
 		p.users.add(key, t.backends[i].name)
+		if p.exp != nil {
+			p.exp.add(r, key, t.backends[i].name, pct(t.split.Weight(t.canary)))
+		}
 		return i, ReasonSplit
 	case p.cfg.Mode == ModeRoundRobin:
 		return t.split.RoundRobin(), ReasonSplit
@@ -237,6 +241,17 @@ func (p *Proxy) Route(r *h1.Request, rt *h1.Route) {
 		}
 		p.sink.Record(res)
 	}
+}
+
+// busiestPool is the fast-path pool of the backend with the most weight
+// (the one to open connections ahead to), nil when it has none.
+func (p *Proxy) busiestPool() *h1.Pool {
+	t := p.table.Load()
+	i := t.stable
+	if t.canary >= 0 && t.split.Weight(t.canary) > t.split.Weight(t.stable) {
+		i = t.canary
+	}
+	return t.backends[i].pool
 }
 
 // forward sends a request to backend i of t through its reverse proxy

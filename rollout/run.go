@@ -40,6 +40,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		case now := <-tick.C:
 			_ = c.rec.Flush(now)
 			c.judgeNow(ctx, now)
+			c.judgeExperiment(ctx, now)
 		case <-c.wake:
 		case <-step.C:
 		}
@@ -147,6 +148,8 @@ func (c *Controller) stepDone(s Step, st *store.State) (time.Duration, bool) {
 			return left, false
 		}
 		return 0, !c.holdingNow()
+	case s.Experiment != nil:
+		return c.experimentDone(s.Experiment, st)
 	case s.Analysis != nil:
 		if s.Analysis.Timeout > 0 && time.Since(st.StepStarted) > s.Analysis.Timeout.D() && c.passes < s.Analysis.Passes {
 			c.inconclusive(fmt.Sprintf("analysis step %d not passed within %s", st.Step, s.Analysis.Timeout.D()))
@@ -165,6 +168,7 @@ func (c *Controller) holdingNow() bool { return !c.holding.IsZero() }
 func (c *Controller) enterStep() {
 	c.passes = 0
 	c.holding = time.Time{}
+	c.ab = nil
 	c.proxy.users.reset()
 	c.splitBase = c.proxy.splitCounts()
 }
@@ -353,6 +357,8 @@ func describe(s Step) string {
 			to = "stable"
 		}
 		return fmt.Sprintf("setMirror %g%% to %s", s.SetMirror.Percent, to)
+	case s.Experiment != nil:
+		return fmt.Sprintf("experiment at %g%% for up to %s", s.Experiment.Weight, s.Experiment.Duration.D())
 	case s.SetHeaderRoute != nil:
 		if s.SetHeaderRoute.Header == "" {
 			return "header route removed"

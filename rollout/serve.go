@@ -120,12 +120,22 @@ func Serve(ctx context.Context, o ServeOptions) (store.State, error) {
 	if o.Ready != nil {
 		o.Ready(pl.Addr().String(), al.Addr().String())
 	}
+	var exposed chan struct{}
+	xctx, stopExposures := context.WithCancel(context.Background())
+	if x := c.proxy.exp; x != nil {
+		exposed = make(chan struct{})
+		go func() { x.run(xctx); close(exposed) }()
+	}
 	runErr := c.Run(ctx)
 	// In-flight requests finish on the backend they started on.
 	shut, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout.D())
 	defer cancel()
 	_ = ps.Shutdown(shut)
 	_ = as.Shutdown(shut)
+	stopExposures() // the last exposures are written before Serve returns
+	if exposed != nil {
+		<-exposed
+	}
 	c.closeMirrors(shut)
 	return c.State(), runErr
 }
@@ -176,7 +186,7 @@ func (c *Controller) proxyServer() *h1.Server {
 		}
 	}
 	s := h1.NewServer(h1.Config{Router: c.proxy, Fallback: c.proxy, Pools: pools,
-		Name: "gonogo rollout", MaxBody: MaxBodyBytes})
+		Preconnect: c.proxy.busiestPool, Name: "gonogo rollout", MaxBody: MaxBodyBytes})
 	s.ErrorLog = discardLog
 	return s
 }

@@ -27,6 +27,12 @@
 // the state it was computed from and fails with ErrConflict when another
 // writer saved first (optimistic locking): two controllers on one store
 // cannot both act on the same step.
+//
+// Experiments (schema 2). The store also keeps each experiment's
+// exposures (who saw which variant first, and when) and its outcomes,
+// aggregated per user as they are ingested, so that a report reads per-user
+// rows, never the raw outcome events: see RecordExposures, RecordOutcomes
+// and Summaries. A database of schema 1 is upgraded in place by Open.
 package store
 
 import (
@@ -49,13 +55,27 @@ import (
 )
 
 // SchemaVersion is the database schema this package writes and reads; it
-// is stored in the schema_version table.
-const SchemaVersion = 1
+// is stored in the schema_version table. Open upgrades a database of an
+// older version in place (see migrations).
+const SchemaVersion = 2
 
 // applicationID marks a SQLite file as a gonogo rollout store (PRAGMA
 // application_id, "gnrs"), so that Open refuses another program's
 // database, the run history included, instead of adding tables to it.
 const applicationID = 0x676e7273
+
+// mmapBytes is how much of the database file SQLite reads through a memory
+// map (PRAGMA mmap_size) rather than read calls into each connection's
+// small page cache: the outcome aggregates of a large experiment are read
+// at random when ingested, and the map shares the OS page cache between
+// connections.
+const mmapBytes = 1 << 30
+
+// cacheKiB bounds each connection's page cache (PRAGMA cache_size, in
+// KiB; SQLite's default is 2 MiB). A batch of outcomes dirties a page per
+// aggregate it adds to; a cache too small for them spills them to the
+// log mid-transaction, writing many twice. It grows only as it is used.
+const cacheKiB = 64 << 10
 
 // busyTimeoutMs is how long a statement waits for another process's write
 // lock before it fails.
@@ -80,7 +100,8 @@ var (
 	ErrConflict = errors.New("store: revision conflict")
 )
 
-// schema creates the tables of SchemaVersion. Times are Unix nanoseconds
+// schema creates the tables of schema version 1; migrations take them to
+// SchemaVersion. Times are Unix nanoseconds
 // (NULL for a zero time); weights and attrs are JSON objects. AUTOINCREMENT
 // keeps sequence numbers from ever being reused.
 var schema = []string{
@@ -123,6 +144,13 @@ var schema = []string{
 	`CREATE INDEX analyses_rollout ON analyses (rollout, id)`,
 }
 
+// migrations[i] takes a database of schema version i+1 to version i+2, in
+// the transaction that opens it: an interrupted upgrade leaves the older
+// version intact.
+var migrations = [][]string{
+	schemaExperiments, // 1 → 2
+}
+
 // DB is an open rollout store. It is safe for concurrent use, and other
 // processes may use the same file at the same time.
 type DB struct {
@@ -150,8 +178,8 @@ func Open(path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	dsn := fmt.Sprintf("%s?_busy_timeout=%d&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_txlock=immediate",
-		abs, busyTimeoutMs)
+	dsn := fmt.Sprintf("%s?_busy_timeout=%d&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_txlock=immediate&_pragma=mmap_size(%d)&_pragma=cache_size(%d)",
+		abs, busyTimeoutMs, mmapBytes, -cacheKiB)
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -176,8 +204,11 @@ func (db *DB) migrate() error {
 			return err
 		}
 		if tables == 0 && app == 0 {
-			for _, stmt := range schema {
-				if _, err := tx.Exec(stmt); err != nil {
+			if err := execAll(tx, schema); err != nil {
+				return err
+			}
+			for _, m := range migrations {
+				if err := execAll(tx, m); err != nil {
 					return err
 				}
 			}
@@ -196,8 +227,16 @@ func (db *DB) migrate() error {
 			return fmt.Errorf("%w: %s has no schema version", ErrSchema, db.path)
 		case err != nil:
 			return err
-		case v != SchemaVersion:
+		case v < 1 || v > SchemaVersion:
 			return fmt.Errorf("%w: %s has schema %d, this gonogo reads schema %d", ErrSchema, db.path, v, SchemaVersion)
+		case v < SchemaVersion:
+			for _, m := range migrations[v-1:] {
+				if err := execAll(tx, m); err != nil {
+					return fmt.Errorf("upgrade from schema %d: %w", v, err)
+				}
+			}
+			_, err := tx.Exec(`UPDATE schema_version SET version = ?`, SchemaVersion)
+			return err
 		}
 		return nil
 	})
@@ -205,6 +244,16 @@ func (db *DB) migrate() error {
 		return fmt.Errorf("store: open %s: %w", db.path, err)
 	}
 	return err
+}
+
+// execAll runs statements in order.
+func execAll(tx *sql.Tx, stmts []string) error {
+	for _, stmt := range stmts {
+		if _, err := tx.Exec(stmt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // write runs f in a write transaction, committed when f returns nil.

@@ -533,7 +533,7 @@ func TestSchemaMismatch(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	rawExec(t, newer, `UPDATE schema_version SET version = 2`)
+	rawExec(t, newer, fmt.Sprintf(`UPDATE schema_version SET version = %d`, SchemaVersion+1))
 
 	// A SQLite file of another program, shaped like the run history: a
 	// schema_version table of version 1, but no application id.
@@ -542,7 +542,7 @@ func TestSchemaMismatch(t *testing.T) {
 		`INSERT INTO schema_version (version) VALUES (1)`, `CREATE TABLE runs (id TEXT PRIMARY KEY)`)
 
 	for _, c := range []struct{ name, path, want string }{
-		{"newer schema", newer, "has schema 2"},
+		{"newer schema", newer, fmt.Sprintf("has schema %d", SchemaVersion+1)},
 		{"another program's database", foreign, "not a gonogo rollout store"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

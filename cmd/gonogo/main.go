@@ -117,7 +117,7 @@ Exit codes: 0 go/success, 1 runtime error, 2 bad usage or input, 3 no-go,
 	root.AddCommand(newVerdictCmd(o), newReportCmd(o))
 	root.AddCommand(newHistoryCmd(o))
 	root.AddCommand(newImportCmd(o), newMarkCmd(o))
-	root.AddCommand(newChaosCmd(o), newRolloutCmd(o))
+	root.AddCommand(newChaosCmd(o), newRolloutCmd(o), newABCmd(o))
 	// Without a command, the help; an unknown one is bad usage (exit 2).
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error {

@@ -1,0 +1,225 @@
+package rollout
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gonogo-dev/gonogo/analyze/abtest"
+	"github.com/gonogo-dev/gonogo/store"
+)
+
+// abConfig is a rollout whose only step is an experiment at 50 % for up
+// to duration, judged on the conversion of the users it routes.
+func abConfig(name, stableURL, canaryURL, duration, undecided string) string {
+	return e2eConfig(name, stableURL, canaryURL, fmt.Sprintf("      - experiment: {weight: 50, duration: %s}\n", duration)) +
+		fmt.Sprintf(`experiment:
+  attributes: {tier: X-Tier}
+  undecided: %s
+  metrics:
+    - {name: purchase, kind: binomial}
+`, undecided)
+}
+
+// population is the truth of an A/B test through the proxy: users
+// users each send one request through s's proxy (sticky by X-User),
+// and convert with the rate of the backend that served them (the
+// X-Gonogo-Backend header) — the population knows the true effect. Their
+// purchases are then sent to the admin API as outcomes. It returns the
+// users served per backend.
+func population(t *testing.T, s *served, users int, rate map[string]float64, seed uint64) map[string]int {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	draws := make([]float64, users)
+	for i := range draws {
+		draws[i] = rng.Float64()
+	}
+	served := make([]string, users)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 10 * time.Second}
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				req, _ := http.NewRequest(http.MethodPost, s.proxy+"/v1/completions", strings.NewReader(`{"prompt":"buy?","max_tokens":2}`))
+				req.Header.Set("X-User", fmt.Sprintf("pop-%d", i))
+				req.Header.Set("X-Tier", []string{"free", "pro"}[i%2])
+				resp, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				served[i] = resp.Header.Get(BackendHeader)
+			}
+		}()
+	}
+	for i := range users {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	// The exposures reach the store within exposureFlush.
+	time.Sleep(3 * exposureFlush)
+	counts := map[string]int{}
+	var body bytes.Buffer
+	for i, b := range served {
+		counts[b]++
+		if b != "" && draws[i] < rate[b] {
+			fmt.Fprintf(&body, `{"id":"order-%d","user":"pop-%d","metric":"purchase","value":1}`+"\n", i, i)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.admin+"/v1/outcomes", &body)
+	req.Header.Set("Authorization", "Bearer t0k3n")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var res OutcomesResult
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("outcomes: %d %v", resp.StatusCode, err)
+	}
+	if res.Counts.Counted != int64(res.Received) {
+		t.Fatalf("outcomes: %+v, want every one counted", res)
+	}
+	return counts
+}
+
+// The issue's truth through the proxy: a population converting 10 % on
+// stable and 16 % on a better canary promotes it; 6 % on a worse one
+// rolls it back; the same rate on both leaves the experiment undecided at
+// its end, which pauses the rollout for a person.
+func TestExperimentTruth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10 000 users through the proxy three times")
+	}
+	stable, canary := fixture(t, "v1"), fixture(t, "v1")
+	for _, tc := range []struct {
+		name   string
+		canary float64
+		want   string
+	}{
+		{"better", 0.16, PhasePromoted},
+		{"worse", 0.06, PhaseRolledBack},
+		{"same", 0.10, PhasePaused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			duration := "60s"
+			if tc.want == PhasePaused {
+				duration = "6s"
+			}
+			s := serve(t, abConfig("ab-"+tc.name, stable, canary, duration, UndecidedPause), filepath.Join(t.TempDir(), "s.db"))
+			waitStep(t, s, 1)
+			counts := population(t, s, 10000, map[string]float64{"stable": 0.10, "canary": tc.canary}, 7)
+			if n := counts["canary"]; n < 4700 || n > 5300 {
+				t.Fatalf("served %v: not the 50 %% split", counts)
+			}
+			var phase, message string
+			if tc.want == PhasePaused {
+				st := statusOf(t, s)
+				for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && st.Phase != tc.want; {
+					time.Sleep(100 * time.Millisecond)
+					st = statusOf(t, s)
+				}
+				phase, message = st.Phase, st.Message
+			} else {
+				wait(t, s, 30*time.Second)
+				phase, message = s.st.Phase, s.st.Message
+			}
+			if phase != tc.want {
+				t.Fatalf("phase %s (%s), want %s", phase, message, tc.want)
+			}
+			if tc.want != PhasePromoted && !strings.Contains(message, "experiment") {
+				t.Errorf("message %q: not the experiment's decision", message)
+			}
+		})
+	}
+}
+
+// waitStep waits until s's rollout is at step i with canary traffic.
+func waitStep(t *testing.T, s *served, i int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if st := statusOf(t, s); st.Step > i || st.Step == i && st.Weights["canary"] > 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the rollout never reached step %d: %+v", i, statusOf(t, s))
+}
+
+// statusOf asks s's admin API for the rollout's status.
+func statusOf(t *testing.T, s *served) Status {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.admin+"/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer t0k3n")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// A router that splits 52/48 when 50/50 was configured is caught by the
+// sample-ratio check, whatever the outcomes say: the readout is invalid.
+func TestExperimentSRM(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	spec := &ExperimentSpec{Metrics: []ExperimentMetric{{Name: "purchase"}}}
+	if f := spec.check("srm", true); f != nil {
+		t.Fatal(f.msg)
+	}
+	ctx := context.Background()
+	start := time.Now().Add(-time.Hour)
+	var batch []store.Exposure
+	for i := range 20000 {
+		v := "stable"
+		if i%100 < 52 {
+			v = "canary"
+		}
+		batch = append(batch, store.Exposure{User: fmt.Sprintf("u%d", i), Variant: v, Time: start, Attrs: map[string]string{SplitAttr: "50"}})
+	}
+	if err := db.RecordExposures(ctx, spec.Name, batch); err != nil {
+		t.Fatal(err)
+	}
+	r, err := BuildABReport(ctx, db, spec, "stable", "canary", 50, start, time.Now(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != abtest.Invalid || r.Stats.SRM == nil || !r.Stats.SRM.Mismatch {
+		t.Fatalf("verdict %s, SRM %+v: want invalid", r.Verdict, r.Stats.SRM)
+	}
+	// The same users split 50/50 are not.
+	for i := range batch {
+		batch[i].User += "-fair"
+		batch[i].Variant = []string{"stable", "canary"}[i%2]
+	}
+	spec.Name = "fair"
+	if err := db.RecordExposures(ctx, spec.Name, batch); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = BuildABReport(ctx, db, spec, "stable", "canary", 50, start, time.Now(), true); err != nil || r.Verdict == abtest.Invalid {
+		t.Fatalf("a fair split: %s (%v)", r.Verdict, err)
+	}
+}
