@@ -148,8 +148,12 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	}
 	c.proxy = &Proxy{cfg: &cfg.Routing, geo: cfg.geo, salt: c.st.Salt, flags: fs, sink: recorderSink{rec, c.metrics},
 		counts: map[string]*[numReasons]atomic64{}, users: newUserCounter()}
-	if cfg.Experiment != nil {
-		c.proxy.exp = newExposures(cfg.Experiment, o.Store, c.logf)
+	if e := cfg.Experiment; e != nil {
+		// Outcome times are kept in buckets of the cohort's width.
+		if err := o.Store.CreateExperiment(ctx, e.Name, e.Cohort.D()); err != nil {
+			return nil, err
+		}
+		c.proxy.exp = newExposures(e, o.Store, c.logf)
 	}
 	c.splitBase = map[string]int64{}
 	for _, b := range c.backends {

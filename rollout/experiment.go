@@ -45,7 +45,9 @@ type ExperimentSpec struct {
 	// negative: none).
 	MinSample int64 `yaml:"minSample"`
 	// Cohort is the width of the exposure cohorts of the novelty check
-	// and of the stored outcome time buckets (default 1h).
+	// and of the stored outcome time buckets, the resolution of the
+	// effect over time (default 1h; a day for experiments of weeks keeps
+	// the report of millions of outcomes within seconds).
 	Cohort input.Duration `yaml:"cohort"`
 	// Undecided is what a step that ends without a decision does: pause
 	// (default: a person decides), rollback or promote.
@@ -137,8 +139,8 @@ func (e *ExperimentSpec) check(rollout string, sticky bool) *fail {
 	default:
 		return failf("experiment.correction", "want holm, bh or none (got %q)", e.Correction)
 	}
-	if e.Cohort < 0 {
-		return failf("experiment.cohort", "negative")
+	if e.Cohort < 0 || e.Cohort.D()%time.Second != 0 {
+		return failf("experiment.cohort", "want a positive whole number of seconds (got %s)", e.Cohort.D())
 	}
 	if e.Cohort == 0 {
 		e.Cohort = input.Duration(time.Hour)
