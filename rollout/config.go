@@ -786,12 +786,16 @@ func (s *Sticky) key(r incoming, body []byte) string {
 }
 
 // attrs are a flag evaluation's attributes, from the request's headers.
-func (f *FlagSpec) attrs(r incoming) map[string]string {
-	if len(f.Attributes) == 0 {
+func (f *FlagSpec) attrs(r incoming) map[string]string { return headerAttrs(r, f.Attributes) }
+
+// headerAttrs are the attributes (name → header) a request's headers
+// give values to; nil without attributes.
+func headerAttrs(r incoming, attributes map[string]string) map[string]string {
+	if len(attributes) == 0 {
 		return nil
 	}
-	m := make(map[string]string, len(f.Attributes))
-	for attr, h := range f.Attributes {
+	m := make(map[string]string, len(attributes))
+	for attr, h := range attributes {
 		if v := r.header(h); v != "" {
 			m[attr] = v
 		}

@@ -155,25 +155,13 @@ func (e *ExperimentSpec) check(rollout string, sticky bool) *fail {
 	return nil
 }
 
+// sequential says whether the experiment tests sequentially (default).
+func (e *ExperimentSpec) sequential() bool { return e.Sequential == nil || *e.Sequential }
+
 // abConfig is the statistics' configuration.
 func (e *ExperimentSpec) abConfig() abtest.Config {
-	cfg := abtest.Config{Alpha: e.Alpha, Sequential: e.Sequential == nil || *e.Sequential, Tuning: e.Tuning,
+	return abtest.Config{Alpha: e.Alpha, Sequential: e.sequential(), Tuning: e.Tuning,
 		Correction: abtest.Correction(e.Correction), MinSample: e.MinSample}
-	return cfg
-}
-
-// attrs are a request's segment attributes, from its headers.
-func (e *ExperimentSpec) attrs(r incoming) map[string]string {
-	if len(e.Attributes) == 0 {
-		return nil
-	}
-	m := make(map[string]string, len(e.Attributes))
-	for attr, h := range e.Attributes {
-		if v := r.header(h); v != "" {
-			m[attr] = v
-		}
-	}
-	return m
 }
 
 func (s *ExperimentStep) check(at string, hasExperiment bool) *fail {
@@ -241,7 +229,7 @@ func (x *exposures) add(r incoming, user, variant string, split float64) {
 		x.seen[user] = variant
 	}
 	x.mu.Unlock()
-	attrs := x.spec.attrs(r)
+	attrs := headerAttrs(r, x.spec.Attributes)
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
@@ -347,8 +335,7 @@ func (c *Controller) judgeExperiment(ctx context.Context, now time.Time) {
 func (c *Controller) experimentDone(s *ExperimentStep, st *store.State) (time.Duration, bool) {
 	left := s.Duration.D() - time.Since(st.StepStarted)
 	spec := c.cfg.Experiment
-	sequential := spec.Sequential == nil || *spec.Sequential
-	if rep := c.ab; rep != nil && (sequential || left <= 0) {
+	if rep := c.ab; rep != nil && (spec.sequential() || left <= 0) {
 		reason := fmt.Sprintf("experiment %s: %s: %s", spec.Name, rep.Verdict, strings.Join(rep.Reasons, " "))
 		switch rep.Verdict {
 		case abtest.Ship:
