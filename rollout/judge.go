@@ -9,11 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"gonum.org/v1/gonum/stat/distuv"
-
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/analyze/abtest"
 	"github.com/gonogo-dev/gonogo/rollout/provider"
-	"github.com/gonogo-dev/gonogo/rollout/route"
 )
 
 // Decisions of a judgement besides analyze's go, no-go and inconclusive.
@@ -42,16 +40,11 @@ type Judgement struct {
 }
 
 // SRMResult is the sample-ratio-mismatch check: the split the router
-// produced against the one configured.
+// produced against the one configured (abtest.SRM), and what was
+// counted: users (sticky) or requests.
 type SRMResult struct {
-	// Unit is what was counted: users (sticky) or requests.
-	Unit     string             `json:"unit"`
-	Observed map[string]int64   `json:"observed"`
-	Expected map[string]float64 `json:"expected"`
-	ChiSq    float64            `json:"chi_square"`
-	PValue   float64            `json:"p_value"`
-	Alpha    float64            `json:"alpha"`
-	Mismatch bool               `json:"mismatch"`
+	Unit string `json:"unit"`
+	abtest.SRMResult
 }
 
 // judge judges the live window of a rollout.
@@ -64,10 +57,6 @@ type judge struct {
 }
 
 func newJudge(cfg *Config, rec *analyze.Recorder) *judge { return &judge{cfg: cfg, rec: rec} }
-
-// minSRMCount is the least count a sample-ratio check needs in each
-// expected cell (the chi-square approximation's usual rule).
-const minSRMCount = 5
 
 // evaluate judges the window ending now that began at most at since (the
 // step's start): the gates on the routed (and mirrored) traffic, the
@@ -181,36 +170,17 @@ func (j *judge) decide(ctx context.Context, out Judgement, reasons []string, nog
 }
 
 // srm tests the observed split against the weights with Pearson's
-// chi-square; nil when a cell expects too few to test.
+// chi-square (abtest.SRM); nil when a cell expects too few to test.
 func srm(observed map[string]int64, weights map[string]int, alpha float64, unit string) *SRMResult {
-	var n int64
-	for _, c := range observed {
-		n += c
+	w := make(map[string]float64, len(weights))
+	for name, b := range weights {
+		w[name] = float64(b)
 	}
-	r := &SRMResult{Unit: unit, Observed: observed, Expected: map[string]float64{}, Alpha: alpha}
-	cells := 0
-	for name, w := range weights {
-		if w == 0 {
-			continue
-		}
-		e := float64(n) * float64(w) / route.Buckets
-		if e < minSRMCount {
-			return nil
-		}
-		r.Expected[name] = e
-		d := float64(observed[name]) - e
-		r.ChiSq += d * d / e
-		cells++
-	}
-	if cells < 2 {
+	r, err := abtest.SRM(observed, w, alpha)
+	if err != nil || r == nil || math.IsNaN(r.PValue) {
 		return nil
 	}
-	r.PValue = distuv.ChiSquared{K: float64(cells - 1)}.Survival(r.ChiSq)
-	if math.IsNaN(r.PValue) {
-		return nil
-	}
-	r.Mismatch = r.PValue < alpha
-	return r
+	return &SRMResult{Unit: unit, SRMResult: *r}
 }
 
 func countsText(m map[string]int64) string {
