@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gonogo-dev/gonogo/analyze/abtest"
 	"github.com/gonogo-dev/gonogo/internal/input"
 	"github.com/gonogo-dev/gonogo/rollout/route"
 	"github.com/gonogo-dev/gonogo/store"
@@ -48,17 +49,20 @@ type Status struct {
 	Routed   map[string]map[string]int64 `json:"routed"`
 	InFlight map[string]int64            `json:"in_flight"`
 	Last     *Judgement                  `json:"last_judgement,omitempty"`
+	// Experiment is the experiment step's last readout (without the
+	// detail over time, by segment and cohort: gonogo ab report has it).
+	Experiment *abtest.Readout `json:"experiment,omitempty"`
 }
 
 // Status returns the rollout's status.
 func (c *Controller) Status() Status {
 	c.mu.Lock()
 	st := cloneState(c.st)
-	last := c.last
+	last, ab := c.last, c.ab
 	c.mu.Unlock()
 	s := Status{Rollout: st.Rollout, Phase: st.Phase, Step: st.Step, Steps: len(c.steps), Paused: st.Paused,
 		Weights: map[string]float64{}, Message: st.Message, Revision: st.Revision, Updated: st.Updated,
-		Routed: c.proxy.reasonCounts(), InFlight: map[string]int64{}, Last: last}
+		Routed: c.proxy.reasonCounts(), InFlight: map[string]int64{}, Last: last, Experiment: ab}
 	if st.Step < len(c.steps) && !Terminal(st.Phase) {
 		s.StepName = describe(c.steps[st.Step])
 	}

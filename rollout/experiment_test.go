@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo/analyze/abtest"
+	"github.com/gonogo-dev/gonogo/rundir"
 	"github.com/gonogo-dev/gonogo/store"
 )
 
@@ -24,6 +26,7 @@ func abConfig(name, stableURL, canaryURL, duration, undecided string) string {
 	return e2eConfig(name, stableURL, canaryURL, fmt.Sprintf("      - experiment: {weight: 50, duration: %s}\n", duration)) +
 		fmt.Sprintf(`experiment:
   attributes: {tier: X-Tier}
+  cohort: 1s
   undecided: %s
   metrics:
     - {name: purchase, kind: binomial}
@@ -120,7 +123,8 @@ func TestExperimentTruth(t *testing.T) {
 			if tc.want == PhasePaused {
 				duration = "6s"
 			}
-			s := serve(t, abConfig("ab-"+tc.name, stable, canary, duration, UndecidedPause), filepath.Join(t.TempDir(), "s.db"))
+			out := filepath.Join(t.TempDir(), "out")
+			s := serve(t, abConfig("ab-"+tc.name, stable, canary, duration, UndecidedPause), filepath.Join(t.TempDir(), "s.db"), out)
 			waitStep(t, s, 1)
 			counts := population(t, s, 10000, map[string]float64{"stable": 0.10, "canary": tc.canary}, 7)
 			if n := counts["canary"]; n < 4700 || n > 5300 {
@@ -143,6 +147,25 @@ func TestExperimentTruth(t *testing.T) {
 			}
 			if tc.want != PhasePromoted && !strings.Contains(message, "experiment") {
 				t.Errorf("message %q: not the experiment's decision", message)
+			}
+			if tc.want == PhaseRolledBack {
+				// The results directory has the readout that decided.
+				var r abtest.Readout
+				b, err := os.ReadFile(filepath.Join(out, rundir.ABReadout))
+				if err == nil {
+					err = json.Unmarshal(b, &r)
+				}
+				if err != nil || r.Verdict != abtest.Worse || len(r.Metrics) != 1 || len(r.Metrics[0].OverTime) == 0 {
+					t.Errorf("%s: verdict %s, metrics %d (%v)", rundir.ABReadout, r.Verdict, len(r.Metrics), err)
+				}
+				if _, err := os.Stat(filepath.Join(out, rundir.ABHTML)); err != nil {
+					t.Error(err)
+				}
+			}
+			if tc.want == PhasePaused {
+				if st := statusOf(t, s); st.Experiment == nil || st.Experiment.Verdict != abtest.NotYetDecided {
+					t.Errorf("status: experiment %+v, want its last readout, not yet decided", st.Experiment)
+				}
 			}
 		})
 	}

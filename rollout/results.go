@@ -1,8 +1,11 @@
 package rollout
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -62,6 +65,9 @@ func (r *results) finish(c *Controller, end time.Time) error {
 		run.Status, run.Aborted, run.AbortReason = reports.StatusInterrupted, true, fmt.Sprintf("stopped at step %d (%s)", st.Step, st.Phase)
 	}
 	run.SetSummary(c.rec.Summary(end))
+	if r.writeReadout(c, end) {
+		run.Files = append(run.Files, rundir.ABReadout, rundir.ABHTML)
+	}
 	errs := []error{
 		r.dir.WriteAtomic(rundir.Cumulative, c.rec.WriteCumulative),
 		reports.WriteRunJSON(string(r.dir), run),
@@ -73,4 +79,41 @@ func (r *results) finish(c *Controller, end time.Time) error {
 // finishEmpty closes the files of a rollout that never started.
 func (r *results) finishEmpty() error {
 	return errors.Join(r.journal.Close(), r.hlog.Close(), r.tl.Close())
+}
+
+// writeReadout writes the experiment's readout (ab.json, ab.html) when
+// the rollout runs one and it has begun; it reports whether it did.
+func (r *results) writeReadout(c *Controller, end time.Time) bool {
+	spec := c.cfg.Experiment
+	if spec == nil {
+		return false
+	}
+	var split float64
+	for _, s := range c.steps {
+		if s.Experiment != nil {
+			split = s.Experiment.Weight
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ex, err := c.db.Experiment(ctx, spec.Name)
+	if err != nil {
+		return false // no exposure yet
+	}
+	rd, err := BuildABReport(ctx, c.db, spec, c.backends[1].name, c.backends[0].name, split, ex.Created, end, true)
+	if err == nil {
+		err = errors.Join(
+			r.dir.WriteAtomic(rundir.ABReadout, func(w io.Writer) error {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rd)
+			}),
+			r.dir.WriteAtomic(rundir.ABHTML, func(w io.Writer) error { return reports.ABHTML(w, rd) }))
+	}
+	if err != nil {
+		c.logf("experiment %s: the readout: %v", spec.Name, err)
+		return false
+	}
+	return true
 }

@@ -63,8 +63,9 @@ type served struct {
 	done         chan struct{}
 }
 
-// serve runs a rollout of src until it ends or the test does.
-func serve(t *testing.T, src, storePath string) *served {
+// serve runs a rollout of src until it ends or the test does, writing
+// its results to dir when one is given.
+func serve(t *testing.T, src, storePath string, dir ...string) *served {
 	t.Helper()
 	cfg, err := ParseConfig(filepath.Join(t.TempDir(), "rollout.yaml"), []byte(src))
 	if err != nil {
@@ -80,7 +81,7 @@ func serve(t *testing.T, src, storePath string) *served {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		defer close(s.done)
-		s.st, s.err = Serve(ctx, ServeOptions{Config: cfg, Store: db, Token: "t0k3n", ExitOnEnd: true, Log: testLog{t},
+		s.st, s.err = Serve(ctx, ServeOptions{Config: cfg, Store: db, Token: "t0k3n", ExitOnEnd: true, Log: testLog{t}, Dir: strings.Join(dir, ""),
 			Ready: func(p, a string) { s.proxy, s.admin = "http://"+p, "http://"+a; close(ready) }})
 	}()
 	t.Cleanup(func() { cancel(); <-s.done })

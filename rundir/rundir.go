@@ -72,13 +72,17 @@ const (
 	Experiment = "experiment.json"
 	// Fuzz is the findings of a malformed-input run (gonogo chaos fuzz).
 	Fuzz = "fuzz.json"
+	// ABReadout and ABHTML are a rollout's A/B experiment readout, as
+	// JSON and as a page (gonogo ab report writes the same).
+	ABReadout = "ab.json"
+	ABHTML    = "ab.html"
 )
 
 // Files lists every file a results directory may hold, in the order a
 // listing shows them.
 var Files = []string{
 	Run, Summary, IntervalLog, Cumulative, Timeline, Events, Samples, Pairs,
-	Divergence, Verdict, HTML, JUnit, Markdown, Experiment, Fuzz,
+	Divergence, Verdict, HTML, JUnit, Markdown, Experiment, Fuzz, ABReadout, ABHTML,
 }
 
 // Dir is a results directory.
