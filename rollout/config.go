@@ -180,7 +180,13 @@ type Analysis struct {
 	// MaxHold bounds a hold; then the rollout rolls back.
 	MaxHold input.Duration `yaml:"maxHold"`
 	SRM     SRM            `yaml:"srm"`
+	// Behaviour, when set, samples the backends' responses and judges
+	// the model's behaviour on them.
+	Behaviour *BehaviourSpec `yaml:"behaviour"`
 }
+
+// intervals is how many analysis intervals a window holds.
+func (a *Analysis) intervals() int { return max(1, int(a.Window.D()/a.Interval.D())) }
 
 // SRM is the sample-ratio-mismatch check of the router's own split.
 type SRM struct {
@@ -328,6 +334,11 @@ func (c *Config) checks() *fail {
 	}
 	if f := c.checkAnalysis(); f != nil {
 		return f
+	}
+	if b := c.Analysis.Behaviour; b != nil {
+		if f := b.check(); f != nil {
+			return f
+		}
 	}
 	if e := c.Experiment; e != nil {
 		st := c.Routing.Sticky

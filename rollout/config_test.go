@@ -235,6 +235,17 @@ backends:
 		{name: "whole number field fractional", field: "analysis.minRequests", msg: "whole number", src: "name: r\n" + cfgBackendsYAML + `analysis:
   minRequests: 2.5 # <-
 ` + cfgStepsYAML},
+		{name: "behaviour without gates", field: "analysis.behaviour.gates", msg: "at least one gate", src: "name: r\n" + cfgBackendsYAML + cfgStepsYAML + `analysis:
+  behaviour:
+    sample: 5 # <-
+`},
+		{name: "behaviour gate metric", field: "analysis.behaviour.gates[0].metric", msg: "", src: "name: r\n" + cfgBackendsYAML + cfgStepsYAML + `analysis:
+  behaviour:
+    gates:
+      - name: g
+        metric: vibes # <-
+        max: 1
+`},
 		{name: "experiment without sticky users", field: "experiment", msg: "sticky", src: "name: r\n" + cfgBackendsYAML + cfgStepsYAML + `experiment:
   metrics: [{name: purchase}] # <-
 `},

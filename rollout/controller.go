@@ -17,6 +17,7 @@ import (
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/analyze/abtest"
+	"github.com/gonogo-dev/gonogo/analyze/behaviour"
 	"github.com/gonogo-dev/gonogo/internal/input"
 	"github.com/gonogo-dev/gonogo/mirror"
 	"github.com/gonogo-dev/gonogo/rollout/route"
@@ -94,6 +95,9 @@ type Controller struct {
 	holding time.Time // when the current hold began; zero when none
 	last    *Judgement
 	ab      *abtest.Readout // the experiment step's last report
+	// beh tracks the sampled responses' behaviour; nil without
+	// behaviour gates.
+	beh *behaviour.Tracker
 	// splitBase are the proxy's split counts when the step began.
 	splitBase map[string]int64
 	exitOnEnd bool
@@ -132,8 +136,12 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		c.backends = append(c.backends, newBackend(b.Name, b.Role, u, b.MaxConns))
 	}
 	c.backends[1].eligible.Store(true) // stable serves from the start
+	if cfg.Analysis.Behaviour != nil {
+		c.beh = behaviour.NewTracker(cfg.Analysis.intervals() + 1)
+	}
 	c.metrics = newMetrics(c)
 	c.judge = newJudge(cfg, rec)
+	c.judge.beh = c.beh
 	c.judge.external = o.Router != nil
 	if o.Router != nil && len(cfg.provider) == 0 {
 		return nil, &input.Error{File: cfg.Path, Line: cfg.line("analysis"), Field: "analysis.providers",
@@ -148,6 +156,9 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	}
 	c.proxy = &Proxy{cfg: &cfg.Routing, geo: cfg.geo, salt: c.st.Salt, flags: fs, sink: recorderSink{rec, c.metrics},
 		counts: map[string]*[numReasons]atomic64{}, users: newUserCounter()}
+	if b := cfg.Analysis.Behaviour; b != nil {
+		c.proxy.beh, c.proxy.behBuckets = c.beh, buckets(b.Sample)
+	}
 	if e := cfg.Experiment; e != nil {
 		// Outcome times are kept in buckets of the cohort's width.
 		if err := o.Store.CreateExperiment(ctx, e.Name, e.Cohort.D()); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/analyze/abtest"
+	"github.com/gonogo-dev/gonogo/analyze/behaviour"
 	"github.com/gonogo-dev/gonogo/rollout/provider"
 )
 
@@ -37,6 +38,8 @@ type Judgement struct {
 	Verdict   *analyze.Verdict       `json:"verdict,omitempty"`
 	SRM       *SRMResult             `json:"srm,omitempty"`
 	Providers []provider.Measurement `json:"providers,omitempty"`
+	// Behaviour are the behaviour gates' results, canary against stable.
+	Behaviour []behaviour.GateResult `json:"behaviour,omitempty"`
 }
 
 // SRMResult is the sample-ratio-mismatch check: the split the router
@@ -54,6 +57,8 @@ type judge struct {
 	// external: an external router moves the traffic, which the proxy
 	// does not see; only the providers judge.
 	external bool
+	// beh is the proxy's behaviour tracker; nil without behaviour gates.
+	beh *behaviour.Tracker
 }
 
 func newJudge(cfg *Config, rec *analyze.Recorder) *judge { return &judge{cfg: cfg, rec: rec} }
@@ -93,7 +98,7 @@ func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[st
 				unit, countsText(out.SRM.Observed), weightsText(weights), out.SRM.PValue, out.SRM.Alpha))
 		}
 	}
-	if j.cfg.gates == nil && len(j.cfg.provider) == 0 {
+	if j.cfg.gates == nil && len(j.cfg.provider) == 0 && j.beh == nil {
 		// Nothing to judge by but the split: the steps go on time.
 		if nogo {
 			out.Decision, out.Reason = string(analyze.NoGo), strings.Join(reasons, "; ")
@@ -126,6 +131,16 @@ func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[st
 				inconclusive = true
 				reasons = append(reasons, v.Reasons...)
 			}
+		}
+	}
+	if t := j.beh; t != nil {
+		var fails, holds []string
+		out.Behaviour, fails, holds = j.judgeBehaviour(t, max(1, int(span/a.Interval.D())), canary, stable)
+		nogo = nogo || len(fails) > 0
+		reasons = append(reasons, fails...)
+		if !nogo && len(holds) > 0 {
+			out.Decision, out.Reason = DecisionHold, strings.Join(holds, "; ")
+			return out
 		}
 	}
 	return j.decide(ctx, out, reasons, nogo, inconclusive)

@@ -55,6 +55,9 @@ func newMetrics(c *Controller) *metrics {
 			Help: "Requests in flight per backend.", ConstLabels: prometheus.Labels{"rollout": name, "backend": b.name}},
 			func() float64 { return float64(b.inflight.Load()) }))
 	}
+	if c.beh != nil {
+		m.reg.MustRegister(behaviourGauges(c)...)
+	}
 	m.weight = m.weight.MustCurryWith(prometheus.Labels{"rollout": name})
 	m.transitions = m.transitions.MustCurryWith(prometheus.Labels{"rollout": name})
 	m.requests = m.requests.MustCurryWith(prometheus.Labels{"rollout": name})

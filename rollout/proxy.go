@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/analyze/behaviour"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/internal/h1"
 	"github.com/gonogo-dev/gonogo/mirror"
@@ -74,8 +75,12 @@ type Proxy struct {
 	// counts[backend][reason] of routed requests, since the start.
 	counts map[string]*[numReasons]atomic.Int64
 	users  *userCounter
-	exp    *exposures   // an experiment's exposures; nil without one
-	errs   atomic.Int64 // requests the proxy answered itself (4xx)
+	exp    *exposures // an experiment's exposures; nil without one
+	// beh tracks the behaviour of behBuckets/Buckets of the responses;
+	// nil without behaviour gates.
+	beh        *behaviour.Tracker
+	behBuckets int
+	errs       atomic.Int64 // requests the proxy answered itself (4xx)
 }
 
 var reasons = [...]string{ReasonSplit, ReasonOverride, ReasonHeader, ReasonFlag, ReasonGeo}
@@ -227,8 +232,15 @@ func (p *Proxy) Route(r *h1.Request, rt *h1.Route) {
 	be.inflight.Add(1)
 	res := &gonogo.Result{Request: &gonogo.Request{Scenario: Scenario, Intended: arrival, Tags: be.tags}, Sent: arrival}
 	rt.Pool, rt.Host, rt.Forwarded, rt.Header = be.pool, be.url.Host, true, be.header
+	sample := p.sampleBehaviour(be.name, r.Target())
+	if sample != nil {
+		rt.Tap = sample.tap
+	}
 	rt.Done = func(o h1.Outcome) {
 		be.inflight.Add(-1)
+		if sample != nil {
+			sample.done(o.Status, o.Err)
+		}
 		res.Done = time.Now()
 		res.Status, res.BytesIn = o.Status, o.Bytes
 		if !o.FirstByte.IsZero() {
@@ -269,7 +281,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body []byte, t *
 		flight = t.mirror.Start(req)
 	}
 	res := &gonogo.Result{Request: req, Sent: arrival}
-	rw := &recordingWriter{ResponseWriter: w, res: res}
+	rw := &recordingWriter{ResponseWriter: w, res: res, sample: p.sampleBehaviour(be.name, []byte(r.URL.Path))}
 	defer func() {
 		v := recover()
 		if v != nil { // the response was cut while it streamed
@@ -280,6 +292,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body []byte, t *
 			res.Class = extensions.Classify(nil, res.Status)
 		}
 		p.sink.Record(res)
+		if s := rw.sample; s != nil {
+			var err error
+			if res.Err != "" {
+				err = errors.New(res.Err)
+			}
+			s.done(res.Status, err)
+		}
 		if flight != nil {
 			flight.Finish(res)
 		}
@@ -337,8 +356,9 @@ func joinContext(a, b context.Context) (context.Context, func()) {
 // time to its first body byte (TTFT for a stream) and bytes.
 type recordingWriter struct {
 	http.ResponseWriter
-	res   *gonogo.Result
-	wrote bool
+	res    *gonogo.Result
+	wrote  bool
+	sample *behaviourSample // the body's sample; nil when not sampled
 }
 
 func (w *recordingWriter) WriteHeader(code int) {
@@ -359,6 +379,9 @@ func (w *recordingWriter) Write(b []byte) (int, error) {
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.res.BytesIn += int64(n)
+	if w.sample != nil {
+		w.sample.tap(b[:n])
+	}
 	return n, err
 }
 

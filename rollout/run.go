@@ -39,6 +39,9 @@ func (c *Controller) Run(ctx context.Context) error {
 			return nil
 		case now := <-tick.C:
 			_ = c.rec.Flush(now)
+			if c.beh != nil {
+				c.beh.Rotate()
+			}
 			c.judgeNow(ctx, now)
 			c.judgeExperiment(ctx, now)
 		case <-c.wake:

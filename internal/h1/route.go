@@ -39,6 +39,11 @@ type Route struct {
 	// Header holds header lines added to the response ("Name: value\r\n"
 	// each), after the upstream's.
 	Header []byte
+	// Tap, when set, is handed the response body as it goes to the
+	// client (a chunked one without its framing), piece by piece, on the
+	// connection's goroutine; it must not keep the bytes. Done follows
+	// the last piece.
+	Tap func([]byte)
 	// Done, when set, is called once the fast path's exchange has ended,
 	// on the connection's goroutine.
 	Done func(Outcome)

@@ -29,9 +29,10 @@ func echo(t *testing.T, name string) (*httptest.Server, *Pool) {
 // byHeader routes by the X-To header to one of its pools, and keeps the
 // outcomes.
 type byHeader struct {
-	pools map[string]*Pool
-	mu    sync.Mutex
-	got   []Outcome
+	pools  map[string]*Pool
+	mu     sync.Mutex
+	got    []Outcome
+	tapped []string // the bodies the tap saw, one per outcome
 }
 
 func (b *byHeader) Route(r *Request, rt *Route) {
@@ -43,9 +44,12 @@ func (b *byHeader) Route(r *Request, rt *Route) {
 	}
 	rt.Pool, rt.Host, rt.Forwarded = p, "backend-"+to, true
 	rt.Header = []byte("X-Route: " + to + "\r\n")
+	var body []byte
+	rt.Tap = func(p []byte) { body = append(body, p...) }
 	rt.Done = func(o Outcome) {
 		b.mu.Lock()
 		b.got = append(b.got, o)
+		b.tapped = append(b.tapped, string(body))
 		b.mu.Unlock()
 	}
 }
@@ -89,6 +93,7 @@ func TestRouterPools(t *testing.T) {
 	_, pb := echo(t, "b")
 	r := &byHeader{pools: map[string]*Pool{"a": pa, "b": pb}}
 	addr := serve(t, Config{Router: r, Fallback: http.NotFoundHandler(), Pools: []*Pool{pa, pb}, Name: "test", MaxBody: 1 << 20})
+	var bodies []string
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +119,7 @@ func TestRouterPools(t *testing.T) {
 		if res.StatusCode != 200 || string(b) != want {
 			t.Errorf("request %d: %d %q, want %q", i, res.StatusCode, b, want)
 		}
+		bodies = append(bodies, string(b))
 		if got := res.Header.Values("X-Route"); len(got) != 1 || got[0] != to || res.Header.Get("X-Upstream") != to {
 			t.Errorf("request %d: headers %v", i, res.Header)
 		}
@@ -123,8 +129,11 @@ func TestRouterPools(t *testing.T) {
 		t.Fatalf("%d outcomes, want 4", len(out))
 	}
 	for i, o := range out {
-		if o.Status != 200 || o.Err != nil || o.ClientGone || o.Bytes < 40 || o.FirstByte.IsZero() {
+		if o.Status != 200 || o.Err != nil || o.ClientGone || o.Bytes != int64(len(bodies[i])) || o.FirstByte.IsZero() {
 			t.Errorf("outcome %d: %+v", i, o)
+		}
+		if r.tapped[i] != bodies[i] {
+			t.Errorf("request %d: the tap saw %q, the client %q", i, r.tapped[i], bodies[i])
 		}
 	}
 }
@@ -203,5 +212,37 @@ func TestPoolCut(t *testing.T) {
 	res.Body.Close()
 	if string(b) != "ok" {
 		t.Errorf("after the cut: %q", b)
+	}
+}
+
+// A chunked (streamed) response reaches the tap without its framing, as
+// the client reads it.
+func TestTapChunked(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 3 {
+			fmt.Fprintf(w, "data: {\"n\":%d}\n\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(5 * time.Millisecond)
+		}
+		io.WriteString(w, "data: [DONE]\n\n")
+	}))
+	defer up.Close()
+	p := NewPool(strings.TrimPrefix(up.URL, "http://"), 8)
+	r := &byHeader{pools: map[string]*Pool{"a": p}}
+	addr := serve(t, Config{Router: r, Fallback: http.NotFoundHandler(), Pools: []*Pool{p}, Name: "test", MaxBody: 1 << 20})
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/stream", nil)
+	req.Header.Set("X-To", "a")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if len(res.TransferEncoding) == 0 || !strings.HasSuffix(string(b), "data: [DONE]\n\n") {
+		t.Fatalf("not a chunked stream: %v %q", res.TransferEncoding, b)
+	}
+	if out := r.wait(1); len(out) != 1 || r.tapped[0] != string(b) || out[0].Bytes != int64(len(b)) {
+		t.Errorf("the tap saw %q (%+v), the client %q", r.tapped, out, b)
 	}
 }

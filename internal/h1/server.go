@@ -1048,7 +1048,7 @@ func (cc *clientConn) copyBody(br *bufio.Reader, n int64) (upErr, cliErr error) 
 		}
 		k := int(min(int64(br.Buffered()), n))
 		b, _ := br.Peek(k)
-		cc.count(k)
+		cc.relayed(b)
 		if _, err := cc.bw.Write(b); err != nil {
 			return nil, err
 		}
@@ -1058,14 +1058,20 @@ func (cc *clientConn) copyBody(br *bufio.Reader, n int64) (upErr, cliErr error) 
 	return nil, nil
 }
 
-// count notes n bytes of body going to the client, when the route
-// wants its outcome.
-func (cc *clientConn) count(n int) {
-	if cc.track && n > 0 {
+// relayed notes body bytes b going to the client, when the route wants
+// its outcome, and hands them to its tap.
+func (cc *clientConn) relayed(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if cc.track {
 		if cc.sent == 0 {
 			cc.first = time.Now()
 		}
-		cc.sent += int64(n)
+		cc.sent += int64(len(b))
+	}
+	if tap := cc.route.Tap; tap != nil {
+		tap(b)
 	}
 }
 
@@ -1131,7 +1137,7 @@ func (cc *clientConn) relayUntilClose(br *bufio.Reader) (upErr, cliErr error) {
 			}
 		}
 		b, _ := br.Peek(br.Buffered())
-		cc.count(len(b))
+		cc.relayed(b)
 		if _, err := cc.bw.Write(appendChunkHeader(cc.tmp[:0], len(b))); err != nil {
 			return nil, err
 		}
