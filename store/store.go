@@ -51,6 +51,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gonogo-dev/gonogo/internal/sqlitebusy"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -185,7 +186,9 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db := &DB{db: sdb, path: path}
-	if err := db.migrate(); err != nil {
+	// A new file's switch to WAL can meet SQLITE_BUSY from another
+	// process opening it at the same moment, without the busy handler.
+	if err := sqlitebusy.Retry(db.migrate); err != nil {
 		_ = sdb.Close()
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/internal/sqlitebusy"
 	"github.com/gonogo-dev/gonogo/reports"
 )
 
@@ -141,7 +142,9 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("history: open %s: %w", path, err)
 	}
 	db := &DB{db: sdb, path: path}
-	if err := db.migrate(); err != nil {
+	// A new file's switch to WAL can meet SQLITE_BUSY from another
+	// process opening it at the same moment, without the busy handler.
+	if err := sqlitebusy.Retry(db.migrate); err != nil {
 		sdb.Close()
 		return nil, err
 	}
