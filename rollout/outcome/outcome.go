@@ -149,6 +149,9 @@ func parseObject(text []byte, now time.Time) (ev Event, field, msg string) {
 	if ev.ID, ok = jsonString(m["id"]); !ok {
 		return ev, "id", "want a string" + got(m["id"])
 	}
+	if hasControl(ev.ID) {
+		return ev, "id", controlMsg
+	}
 	for _, f := range []struct {
 		name string
 		dst  *string
@@ -159,6 +162,9 @@ func parseObject(text []byte, now time.Time) (ev Event, field, msg string) {
 		}
 		if *f.dst == "" {
 			return ev, f.name, "missing"
+		}
+		if hasControl(*f.dst) {
+			return ev, f.name, controlMsg
 		}
 	}
 	raw := m["value"]
@@ -179,6 +185,21 @@ func parseObject(text []byte, now time.Time) (ev Event, field, msg string) {
 		return ev, "time", msg
 	}
 	return ev, "", ""
+}
+
+// controlMsg refuses an id, user or metric with a control character: a
+// user key comes from a request header, which cannot hold one, and CSV
+// cannot carry a carriage return through.
+const controlMsg = "contains a control character"
+
+// hasControl says whether s has an ASCII control character.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // isNull says whether a JSON value is absent or null.
@@ -303,15 +324,22 @@ func ReadCSV(r io.Reader, file string, now time.Time, fn func(Event) error) erro
 				bad = &input.Error{File: file, Line: line, Field: name, Msg: msg}
 			}
 		}
-		ev.ID, _ = field(rec, "id")
+		var idLine int
+		ev.ID, idLine = field(rec, "id")
+		if hasControl(ev.ID) {
+			fail("id", idLine, controlMsg)
+		}
 		for _, f := range []struct {
 			name string
 			dst  *string
 		}{{"user", &ev.User}, {"metric", &ev.Metric}} {
 			var line int
 			*f.dst, line = field(rec, f.name)
-			if *f.dst == "" {
+			switch {
+			case *f.dst == "":
 				fail(f.name, line, "missing")
+			case hasControl(*f.dst):
+				fail(f.name, line, controlMsg)
 			}
 		}
 		if !utf8.ValidString(ev.Metric) {

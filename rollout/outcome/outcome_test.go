@@ -128,7 +128,9 @@ func TestReadBad(t *testing.T) {
 		{"metric not UTF-8", CSV, "user,metric,value\nu,m\xff,1\n", "f:2: metric: not valid UTF-8"},
 		{"bad time", CSV, "user,metric,value,time\nu,m,1,2026-13-01T00:00:00Z\n", `f:2: time: want an RFC 3339 time such as 2026-12-01T10:00:00Z (got "2026-13-01T00:00:00Z")`},
 		{"bare quote", CSV, "user,metric,value\nu,m\"x,1\n", `f:2: bare " in non-quoted-field`},
-		{"field of a multi-line record", CSV, "user,metric,value\n\"u\nv\",m,x\n", `f:3: value: want a number (got "x")`},
+		{"line break in a user", CSV, "user,metric,value\n\"u\nv\",m,x\n", `f:2: user: contains a control character`},
+		{"control character in a metric", NDJSON, `{"user":"u","metric":"m\u0007","value":1}` + "\n", `f:1: metric: contains a control character`},
+		{"carriage return in an id", CSV, "id,user,metric,value\n\"e\r1\",u,m,1\n", `f:2: id: contains a control character`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := readAll(c.format, c.src)
