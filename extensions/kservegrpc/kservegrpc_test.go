@@ -238,13 +238,19 @@ func TestFailures(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := l.Addr().String()
 	l.Close()
-	slow := rawServer(t, func(ctx context.Context, _ string, _ []byte) ([]byte, error) {
+	// The slow server answers only when the test ends, whatever its own
+	// deadline says: the client's timeout and cancel are what is tested
+	// (a server that gave up on its deadline first could answer before
+	// the client's own deadline fired, on a loaded machine).
+	release := make(chan struct{})
+	slow := rawServer(t, func(context.Context, string, []byte) ([]byte, error) {
 		select {
-		case <-ctx.Done():
+		case <-release:
 		case <-time.After(5 * time.Second):
 		}
 		return nil, status.Error(codes.Internal, "too late")
 	})
+	t.Cleanup(func() { close(release) }) // before the server stops
 	codesSrv := rawServer(t, func(ctx context.Context, _ string, _ []byte) ([]byte, error) {
 		md, _ := metadata.FromIncomingContext(ctx)
 		code := codes.Unknown
