@@ -36,9 +36,9 @@ go test -count=1 -timeout 8m ./...
 # truths over 20 000 requests, 60 s of timestamp replay): under -race they
 # cost minutes, and the shorter tests drive the same concurrent code.
 # Timing-sensitive tests stay out of race builds (//go:build !race).
-echo "== race tests (engine, recorder, clients, replay, run, mirror, chaos, rollout, store, commands)"
+echo "== race tests (engine, recorder, clients, replay, run, mirror, chaos, http1, rollout, store, commands)"
 go test -count=1 -race -short -timeout 5m ./scenarios/... ./analyze/... ./extensions/... \
-	./replay/... ./runner/... ./mirror/... ./chaos/... ./cmd/gonogo/...
+	./replay/... ./runner/... ./mirror/... ./chaos/... ./internal/... ./cmd/gonogo/...
 # Apart: the rollout's race tests start HAProxy and Prometheus and stream
 # through the proxy; beside the chaos experiments' race tests on two cores
 # they push those past their steady-state p99.

@@ -368,9 +368,32 @@ func (h *reqHead) requestLine(line []byte) bool {
 			return false
 		}
 	}
+	if !validEscapes(target) {
+		return false // net/http answers 400
+	}
 	h.method, h.target = line[:sp], target
 	return true
 }
+
+// validEscapes reports whether every '%' of the target's path (before a
+// '?') begins an escape of two hex digits, as net/http's request parsing
+// requires.
+func validEscapes(target []byte) bool {
+	if i := bytes.IndexByte(target, '?'); i >= 0 {
+		target = target[:i]
+	}
+	for i := 0; i < len(target); i++ {
+		if target[i] == '%' {
+			if i+2 >= len(target) || !isHex(target[i+1]) || !isHex(target[i+2]) {
+				return false
+			}
+			i += 2
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
 // hostChars are the bytes net/http's server accepts in a Host value
 // (golang.org/x/net/http/httpguts.ValidHostHeader).
