@@ -389,6 +389,9 @@ func newABMetricRow(m abtest.MetricResult, withVariant bool) abMetricRow {
 	if res.Insufficient != "" {
 		return row
 	}
+	if c := res.CUPED; c != nil {
+		row.Kind += ", CUPED: variance " + abSigned(-100*c.VarianceReduction) + " %"
+	}
 	row.Absolute = abAbsolute(res.Kind, res.Absolute)
 	row.P, row.AdjustedP = numfmt.PValue(abLiftP(res)), numfmt.PValue(m.AdjustedP)
 	row.Relative = "undefined (control mean 0)"

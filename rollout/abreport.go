@@ -42,7 +42,7 @@ func BuildABReport(ctx context.Context, db abSource, spec *ExperimentSpec, contr
 	for mi, m := range spec.Metrics {
 		kind := abtest.Kind(m.Kind)
 		// Every user once, grouped by the split they joined under.
-		groups, err := db.Summaries(ctx, store.Query{Experiment: spec.Name, Metric: m.Name, Segment: SplitAttr})
+		groups, err := db.Summaries(ctx, store.Query{Experiment: spec.Name, Metric: m.Name, Segment: SplitAttr, Covariate: spec.CUPED})
 		if err != nil {
 			return nil, err
 		}
@@ -112,12 +112,14 @@ func user(r *abtest.Readout, v string) *abtest.Users {
 }
 
 // toSummary is a store summary as the statistics read it: a binomial
-// metric counts a user with any outcome as converted.
+// metric counts a user with any outcome as converted. The covariate
+// (zero without CUPED) is the user's pre-period sum either way.
 func toSummary(s store.Summary, kind abtest.Kind) abtest.Summary {
 	if kind == abtest.Binomial {
-		return abtest.Summary{Users: s.Users, Sum: float64(s.WithOutcome), SumSq: float64(s.WithOutcome)}
+		return abtest.Summary{Users: s.Users, Sum: float64(s.WithOutcome), SumSq: float64(s.WithOutcome),
+			SumX: s.SumX, SumXSq: s.SumXSq, SumXY: s.SumXHas}
 	}
-	return abtest.Summary{Users: s.Users, Sum: s.Sum, SumSq: s.SumSq}
+	return abtest.Summary{Users: s.Users, Sum: s.Sum, SumSq: s.SumSq, SumX: s.SumX, SumXSq: s.SumXSq, SumXY: s.SumXY}
 }
 
 // pair sums groups into control and treatment summaries per key.
@@ -150,7 +152,7 @@ func overTime(ctx context.Context, db abSource, spec *ExperimentSpec, metric str
 	for i := 1; i <= abPoints; i++ {
 		cuts = append(cuts, since.Add(now.Sub(since)*time.Duration(i)/abPoints))
 	}
-	groups, err := db.Summaries(ctx, store.Query{Experiment: spec.Name, Metric: metric, Cutoffs: cuts, Where: where})
+	groups, err := db.Summaries(ctx, store.Query{Experiment: spec.Name, Metric: metric, Cutoffs: cuts, Where: where, Covariate: spec.CUPED})
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +176,7 @@ func bySegment(ctx context.Context, db abSource, spec *ExperimentSpec, metric st
 	where map[string]string, control, treatment string) (map[string]*abtest.SegmentReport, error) {
 	var out map[string]*abtest.SegmentReport
 	for _, attr := range slices.Sorted(maps.Keys(spec.Attributes)) {
-		groups, err := db.Summaries(ctx, store.Query{Experiment: spec.Name, Metric: metric, Segment: attr, Where: where})
+		groups, err := db.Summaries(ctx, store.Query{Experiment: spec.Name, Metric: metric, Segment: attr, Where: where, Covariate: spec.CUPED})
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +208,7 @@ func bySegment(ctx context.Context, db abSource, spec *ExperimentSpec, metric st
 // or more.
 func novelty(ctx context.Context, db abSource, spec *ExperimentSpec, metric string, kind abtest.Kind, cfg abtest.Config,
 	where map[string]string, control, treatment string) (*abtest.NoveltyResult, error) {
-	groups, err := db.Summaries(ctx, store.Query{Experiment: spec.Name, Metric: metric, CohortWidth: spec.Cohort.D(), Where: where})
+	groups, err := db.Summaries(ctx, store.Query{Experiment: spec.Name, Metric: metric, CohortWidth: spec.Cohort.D(), Where: where, Covariate: spec.CUPED})
 	if err != nil {
 		return nil, err
 	}

@@ -138,7 +138,11 @@ func (j *judge) judgeBehaviour(t *behaviour.Tracker, n int, canary, stable strin
 	for _, r := range res {
 		switch r.Status {
 		case behaviour.Fail:
-			fails = append(fails, fmt.Sprintf("behaviour gate %q failed: %s = %.4g on %d samples", r.Gate.Name, r.Gate.Metric, r.Value, r.Samples))
+			msg := fmt.Sprintf("behaviour gate %q failed: %s = %.4g on %d samples", r.Gate.Name, r.Gate.Metric, r.Value, r.Samples)
+			if r.Early {
+				msg += " (early, before minSamples: its exact interval at 3e-5 lies beyond the bound)"
+			}
+			fails = append(fails, msg)
 		case behaviour.Hold:
 			holds = append(holds, fmt.Sprintf("behaviour gate %q: too few samples (%d)", r.Gate.Name, r.Samples))
 		}

@@ -165,6 +165,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 			return nil, err
 		}
 		c.proxy.exp = newExposures(e, o.Store, c.logf)
+		c.metrics.reg.MustRegister(c.proxy.exp.collectors(cfg.Name)...)
 	}
 	c.splitBase = map[string]int64{}
 	for _, b := range c.backends {

@@ -262,11 +262,25 @@ func simulate(seed uint64, n, outcomes int) *population {
 	return p
 }
 
+// judged is what the join rules make of outcomes: the counts, the
+// outcomes counted and those kept as pre-period values.
+type judged struct {
+	counts       OutcomeCounts
+	counted, pre []Outcome
+}
+
+// add adds the outcomes judged in o.
+func (j *judged) add(o judged) {
+	j.counts.Add(o.counts)
+	j.counted = append(j.counted, o.counted...)
+	j.pre = append(j.pre, o.pre...)
+}
+
 // judge applies the join rules to outcomes ingested in this order after
-// every exposure: it returns the counts and the outcomes counted.
-func (p *population) judge(outcomes []Outcome) (OutcomeCounts, []Outcome) {
-	var c OutcomeCounts
-	var counted []Outcome
+// every exposure.
+func (p *population) judge(outcomes []Outcome) judged {
+	var j judged
+	c := &j.counts
 	seen := map[string]bool{}
 	for _, o := range outcomes {
 		u := p.users[o.User]
@@ -279,21 +293,30 @@ func (p *population) judge(outcomes []Outcome) (OutcomeCounts, []Outcome) {
 			c.Contaminated++
 		case o.Time.Before(u.first):
 			c.BeforeExposure++
+			j.pre = append(j.pre, o)
 		default:
 			c.Counted++
-			counted = append(counted, o)
+			j.counted = append(j.counted, o)
 		}
 		if o.ID != "" {
 			seen[o.ID] = true
 		}
 	}
-	return c, counted
+	return j
 }
 
 // truthGroups computes what Summaries should return for q from the
 // population and its counted outcomes, directly: cut-offs are rounded
 // down to bucketWidth with time.Truncate.
-func (p *population) truthGroups(q Query, counted []Outcome, bucketWidth time.Duration) []Group {
+func (p *population) truthGroups(q Query, j judged, bucketWidth time.Duration) []Group {
+	x := map[string]float64{}
+	if q.Covariate {
+		for _, o := range j.pre {
+			if o.Metric == q.Metric {
+				x[o.User] += o.Value
+			}
+		}
+	}
 	cuts := []time.Time{{}}
 	if len(q.Cutoffs) > 0 {
 		cuts = nil
@@ -307,7 +330,7 @@ func (p *population) truthGroups(q Query, counted []Outcome, bucketWidth time.Du
 	for _, cut := range cuts {
 		values := map[string]float64{}
 		has := map[string]bool{}
-		for _, o := range counted {
+		for _, o := range j.counted {
 			if o.Metric == q.Metric && (cut.IsZero() || o.Time.Before(cut)) {
 				values[o.User] += o.Value
 				has[o.User] = true
@@ -336,12 +359,16 @@ func (p *population) truthGroups(q Query, counted []Outcome, bucketWidth time.Du
 				s = &Summary{}
 				groups[k] = s
 			}
-			v := values[name]
+			v, xu := values[name], x[name]
 			s.Users++
 			s.Sum += v
 			s.SumSq += v * v
+			s.SumX += xu
+			s.SumXSq += xu * xu
+			s.SumXY += xu * v
 			if has[name] {
 				s.WithOutcome++
+				s.SumXHas += xu
 			}
 		}
 		for k, s := range groups {
@@ -384,7 +411,8 @@ func sameGroups(t *testing.T, what string, got, want []Group) {
 	for i := range got {
 		g, w := got[i], want[i]
 		if !g.Cutoff.Equal(w.Cutoff) || g.Variant != w.Variant || !g.Cohort.Equal(w.Cohort) || g.Segment != w.Segment ||
-			g.Users != w.Users || g.WithOutcome != w.WithOutcome || !near(g.Sum, w.Sum) || !near(g.SumSq, w.SumSq) {
+			g.Users != w.Users || g.WithOutcome != w.WithOutcome || !near(g.Sum, w.Sum) || !near(g.SumSq, w.SumSq) ||
+			!near(g.SumX, w.SumX) || !near(g.SumXSq, w.SumXSq) || !near(g.SumXY, w.SumXY) || !near(g.SumXHas, w.SumXHas) {
 			t.Errorf("%s: group %d: %+v, want %+v", what, i, g, w)
 		}
 	}
@@ -399,7 +427,8 @@ func TestSummariesTruth(t *testing.T) {
 	p := simulate(1, 3000, 30_000)
 	p.record(t, db, "exp", 700)
 	got := ingest(t, db, "exp", p.outcomes, 1000)
-	want, counted := p.judge(p.outcomes)
+	j := p.judge(p.outcomes)
+	want := j.counts
 	if got != want {
 		t.Errorf("counts %+v, want %+v", got, want)
 	}
@@ -437,10 +466,12 @@ func TestSummariesTruth(t *testing.T) {
 			{Metric: metric, Where: map[string]string{"tier": "pro"}},
 			{Metric: metric, Cutoffs: cuts, Segment: "tier", Where: map[string]string{"region": "eu", "tier": "free"}},
 			{Metric: metric, Segment: "tier", Where: map[string]string{"region": ""}},
+			{Metric: metric, Covariate: true},
+			{Metric: metric, Covariate: true, Cutoffs: cuts, Segment: "region"},
 		} {
 			q.Experiment = "exp"
-			name := fmt.Sprintf("%s segment %q cohorts %s %d cut-offs where %v", metric, q.Segment, q.CohortWidth, len(q.Cutoffs), q.Where)
-			sameGroups(t, name, mustSummaries(t, db, q), p.truthGroups(q, counted, width))
+			name := fmt.Sprintf("%s segment %q cohorts %s %d cut-offs where %v covariate %v", metric, q.Segment, q.CohortWidth, len(q.Cutoffs), q.Where, q.Covariate)
+			sameGroups(t, name, mustSummaries(t, db, q), p.truthGroups(q, j, width))
 		}
 	}
 	// The last cut-off is after every outcome: it is the whole experiment.
@@ -549,22 +580,20 @@ func TestConcurrentWriters(t *testing.T) {
 	got.Add(counts[1])
 	// Every event once, whichever writer came first; the middle third
 	// again: a duplicate with an id, another event without.
-	want, counted := p.judge(p.outcomes)
+	j := p.judge(p.outcomes)
 	for _, o := range p.outcomes[third : 2*third] {
 		if o.ID != "" {
-			want.Duplicate++
+			j.counts.Duplicate++
 			continue
 		}
-		c, cc := p.judge([]Outcome{o})
-		want.Add(c)
-		counted = append(counted, cc...)
+		j.add(p.judge([]Outcome{o}))
 	}
-	if got != want {
+	if want := j.counts; got != want {
 		t.Errorf("counts %+v, want %+v", got, want)
 	}
 	for _, metric := range []string{"purchase", "revenue"} {
-		q := Query{Experiment: "exp", Metric: metric}
-		sameGroups(t, metric, mustSummaries(t, other, q), p.truthGroups(q, counted, DefaultBucketWidth))
+		q := Query{Experiment: "exp", Metric: metric, Covariate: true}
+		sameGroups(t, metric, mustSummaries(t, other, q), p.truthGroups(q, j, DefaultBucketWidth))
 	}
 	t.Logf("%d summaries read during the writes", reads)
 }

@@ -32,7 +32,9 @@
 // exposures (who saw which variant first, and when) and its outcomes,
 // aggregated per user as they are ingested, so that a report reads per-user
 // rows, never the raw outcome events: see RecordExposures, RecordOutcomes
-// and Summaries. A database of schema 1 is upgraded in place by Open.
+// and Summaries. Schema 3 adds each user's outcomes from before its
+// exposure, the pre-period covariate of CUPED. A database of schema 1 or
+// 2 is upgraded in place by Open.
 package store
 
 import (
@@ -58,7 +60,7 @@ import (
 // SchemaVersion is the database schema this package writes and reads; it
 // is stored in the schema_version table. Open upgrades a database of an
 // older version in place (see migrations).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // applicationID marks a SQLite file as a gonogo rollout store (PRAGMA
 // application_id, "gnrs"), so that Open refuses another program's
@@ -150,6 +152,7 @@ var schema = []string{
 // version intact.
 var migrations = [][]string{
 	schemaExperiments, // 1 → 2
+	schemaPrePeriod,   // 2 → 3
 }
 
 // DB is an open rollout store. It is safe for concurrent use, and other

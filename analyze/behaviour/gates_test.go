@@ -2,12 +2,15 @@ package behaviour
 
 import (
 	"errors"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gonogo-dev/gonogo/internal/input"
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 func TestParseGates(t *testing.T) {
@@ -119,4 +122,74 @@ func FuzzParseGates(f *testing.F) {
 			t.Fatal("one result per gate")
 		}
 	})
+}
+
+// The exact interval against statsmodels 0.13.5 (SciPy's beta quantiles):
+//
+//	from statsmodels.stats.proportion import proportion_confint
+//	from scipy.stats import norm
+//	proportion_confint(k, n, alpha=2*norm.sf(4), method='beta')
+func TestExactBounds(t *testing.T) {
+	if a := distuv.UnitNormal.Survival(4); math.Abs(a-earlyAlpha) > 1e-15 {
+		t.Errorf("earlyAlpha %g, want the normal tail beyond 4, %g", earlyAlpha, a)
+	}
+	for _, c := range []struct {
+		k, n   int64
+		lo, hi float64
+	}{
+		{17, 50, 0.1172900767087185, 0.6291810219199301},
+		{2, 100, 8.01987101581624e-05, 0.1427538238136315},
+		{0, 30, 0, 0.29201807566709936},
+		{30, 30, 0.7079819243329006, 1},
+		{1, 1, 3.167124183311986e-05, 1},
+	} {
+		lo, hi := exactBounds(c.k, c.n, earlyAlpha)
+		if math.Abs(lo-c.lo) > 1e-9*max(c.lo, 1e-6) || math.Abs(hi-c.hi) > 1e-9 {
+			t.Errorf("exactBounds(%d, %d) = [%g, %g], want [%g, %g]", c.k, c.n, lo, hi, c.lo, c.hi)
+		}
+	}
+}
+
+// A rate gate fails before MinSamples when the rate is clearly beyond its
+// bound; one near its bound holds; other gates always hold.
+func TestEarlyFail(t *testing.T) {
+	g := &Gates{Gates: []Gate{
+		{Name: "errors", Metric: ErrorRate, Max: ptr(0.01)},
+		{Name: "empty", Metric: EmptyRate, Max: ptr(0.01)},
+		{Name: "answers", Metric: EmptyRate, Min: ptr(0.9)},
+		{Name: "confidence", Metric: MeanConfidence, Min: ptr(0.99)},
+	}}
+	var stable, canary Counts
+	canary.Responses, canary.Errors, canary.Empty, canary.Predictions, canary.ConfidenceSum = 50, 17, 2, 33, 10
+	want := []struct {
+		status Status
+		early  bool
+	}{{Fail, true}, {Hold, false}, {Fail, true}, {Hold, false}}
+	for i, r := range g.Evaluate(&stable, &canary) {
+		if r.Status != want[i].status || r.Early != want[i].early {
+			t.Errorf("%s at 50 responses: %s early %v, want %s early %v", r.Gate.Name, r.Status, r.Early, want[i].status, want[i].early)
+		}
+	}
+	// At the bound exactly, looked at after every 5th response up to the
+	// sample minimum, 1 000 canaries: hardly any fails early.
+	r := rand.New(rand.NewPCG(1, 2))
+	g = &Gates{Gates: []Gate{{Name: "errors", Metric: ErrorRate, Max: ptr(0.01)}}}
+	early := 0
+	for range 1000 {
+		var c Counts
+		for c.Responses < DefaultMinSamples-1 {
+			c.Responses++
+			if r.Float64() < 0.01 {
+				c.Errors++
+			}
+			if c.Responses%5 == 0 && g.Evaluate(&stable, &c)[0].Status == Fail {
+				early++
+				break
+			}
+		}
+	}
+	if early > 2 {
+		t.Errorf("%d of 1000 canaries at the bound failed early, want at most 2", early)
+	}
+	t.Logf("%d of 1000 canaries at the bound failed early", early)
 }

@@ -153,8 +153,10 @@ func newABImportCmd(o *options) *cobra.Command {
 experiment of a rollout: NDJSON (one {"id","user","metric","value","time"}
 per line) or CSV with a header row (.csv). Each outcome is joined to its
 user's first exposure and counted only after it; outcomes of unknown users,
-before the exposure, of users whose assignment changed, and duplicates (by
-event id: importing a file twice changes nothing) are counted apart.
+before the exposure (kept as the pre-period values of CUPED), of users
+whose assignment changed, and duplicates (by event id, or for an event
+without one by its content and time: importing a file twice changes
+nothing) are counted apart.
 
 A bad line is one error naming file, line and field (exit 2); a file is
 checked whole before any of it is stored.`,

@@ -75,29 +75,41 @@ func TestABCommands(t *testing.T) {
 	if code := run(context.Background(), o, []string{"ab", "report", "ab", "--store", storePath}); code != exitInconclusive {
 		t.Errorf("report without outcomes: exit %d, want 4\n%s%s", code, o.Out, o.Err)
 	}
+	// Half the outcomes have an id; the others a time, which makes theirs.
 	var lines strings.Builder
+	at := time.Now().UTC().Format(time.RFC3339Nano)
 	for i := range 4000 {
 		rate := 10 // per 100 users: stable
 		if i%2 == 1 {
 			rate = 20 // canary
 		}
-		if i/2%100 < rate {
+		switch {
+		case i/2%100 >= rate:
+		case i%4 < 2:
 			fmt.Fprintf(&lines, `{"id":"e%d","user":"u%d","metric":"purchase","value":1}`+"\n", i, i)
+		default:
+			fmt.Fprintf(&lines, `{"user":"u%d","metric":"purchase","value":1,"time":%q}`+"\n", i, at)
 		}
 	}
+	// The same event twice in one file is two events.
+	fmt.Fprintf(&lines, `{"user":"u1","metric":"revenue","value":5,"time":%q}`+"\n", at)
+	fmt.Fprintf(&lines, `{"user":"u1","metric":"revenue","value":5,"time":%q}`+"\n", at)
 	fmt.Fprintf(&lines, `{"id":"x","user":"stranger","metric":"purchase","value":1}`+"\n")
 	file := filepath.Join(t.TempDir(), "outcomes.ndjson")
 	if err := os.WriteFile(file, []byte(lines.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for range 2 { // the second import counts only duplicates
+	for i, want := range []string{ // the second import counts only duplicates
+		"602 counted, 1 of unknown users, 0 before the exposure, 0 of reassigned users, 0 duplicates",
+		"0 counted, 0 of unknown users, 0 before the exposure, 0 of reassigned users, 603 duplicates",
+	} {
 		o = quiet()
 		if code := run(context.Background(), o, []string{"ab", "import", file, "--rollout", "ab", "--store", storePath}); code != 0 {
 			t.Fatalf("import: exit %d: %s", code, o.Err)
 		}
-	}
-	if out := o.Out.(*bytes.Buffer).String(); !strings.Contains(out, "0 counted, 0 of unknown users, 0 before the exposure, 0 of reassigned users, 601 duplicates") {
-		t.Errorf("second import: %s", out)
+		if out := o.Out.(*bytes.Buffer).String(); !strings.Contains(out, want) {
+			t.Errorf("import %d: %s, want %s", i+1, out, want)
+		}
 	}
 	o = quiet()
 	jsonPath := filepath.Join(t.TempDir(), "ab.json")
@@ -107,7 +119,7 @@ func TestABCommands(t *testing.T) {
 	}
 	var r abtest.Readout
 	b, _ := os.ReadFile(jsonPath)
-	if err := json.Unmarshal(b, &r); err != nil || r.Verdict != abtest.Ship || r.Outcomes.Counted != 600 || r.Outcomes.UnknownUser != 1 {
+	if err := json.Unmarshal(b, &r); err != nil || r.Verdict != abtest.Ship || r.Outcomes.Counted != 602 || r.Outcomes.UnknownUser != 1 {
 		t.Errorf("ab.json: verdict %s, outcomes %+v (%v)", r.Verdict, r.Outcomes, err)
 	}
 	if h, err := os.ReadFile(htmlPath); err != nil || !bytes.Contains(h, []byte("purchase")) {

@@ -26,7 +26,9 @@ type ImportOptions struct {
 
 // Import reads an outcome file from r and hands its events to store in
 // batches, in file order, and returns how many events store accepted.
-// file names r in errors and picks its format.
+// file names r in errors and picks its format. An event without an id
+// gets one from its content (ContentIDs), so that importing the same
+// file again stores nothing twice.
 //
 // When r can seek (an *os.File of a regular file, a *bytes.Reader), the
 // whole file is validated first: a bad line is an *input.Error and store
@@ -59,6 +61,7 @@ func Import(ctx context.Context, r io.Reader, file string, opts ImportOptions, s
 	}
 	stored := 0
 	batch := make([]Event, 0, opts.BatchSize)
+	var ids ContentIDs
 	var storeErr error
 	flush := func() error {
 		if len(batch) == 0 {
@@ -74,6 +77,7 @@ func Import(ctx context.Context, r io.Reader, file string, opts ImportOptions, s
 		return nil
 	}
 	err := Read(r, file, opts.Format, opts.Now, func(ev Event) error {
+		ids.Assign(&ev)
 		batch = append(batch, ev)
 		if len(batch) == cap(batch) {
 			return flush()

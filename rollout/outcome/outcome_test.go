@@ -275,3 +275,49 @@ func TestValueFinite(t *testing.T) {
 		t.Errorf("parseValue(-0.25) = %v %q", v, msg)
 	}
 }
+
+// An event without an id gets one from its content and its occurrence:
+// the same file read twice gives the same ids, identical events in one
+// file differ, and an event with an id keeps it.
+func TestContentIDs(t *testing.T) {
+	src := `{"user":"u1","metric":"m","value":1,"time":"2026-12-01T10:00:00Z"}
+{"user":"u1","metric":"m","value":1,"time":"2026-12-01T10:00:00Z"}
+{"user":"u1","metric":"m","value":2,"time":"2026-12-01T10:00:00Z"}
+{"user":"u1","metric":"m","value":1,"time":"2026-12-01T10:00:01Z"}
+{"user":"u1m","metric":"m","value":1,"time":"2026-12-01T10:00:00Z"}
+{"user":"u1","metric":"mm","value":1,"time":"2026-12-01T10:00:00Z"}
+{"id":"kept","user":"u1","metric":"m","value":1,"time":"2026-12-01T10:00:00Z"}
+{"user":"u2","metric":"m","value":-0,"time":"2026-12-01T10:00:00Z"}
+{"user":"u2","metric":"m","value":0,"time":"2026-12-01T10:00:00Z"}
+`
+	read := func() []string {
+		var ids []string
+		_, err := Import(context.Background(), strings.NewReader(src), "o.ndjson", ImportOptions{Now: now}, func(_ context.Context, b []Event) error {
+			for _, e := range b {
+				ids = append(ids, e.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	first, second := read(), read()
+	if !reflect.DeepEqual(first, second) {
+		t.Errorf("ids differ between two reads:\n%q\n%q", first, second)
+	}
+	if first[6] != "kept" {
+		t.Errorf("an event's own id became %q", first[6])
+	}
+	seen := map[string]int{}
+	for i, id := range first[:6] {
+		if j, ok := seen[id]; ok {
+			t.Errorf("events %d and %d share the id %q", j+1, i+1, id)
+		}
+		seen[id] = i
+	}
+	if first[7][:len(first[7])-2] != first[8][:len(first[8])-2] || first[7] == first[8] {
+		t.Errorf("-0 and 0: ids %q and %q, want the same content, two occurrences", first[7], first[8])
+	}
+}
