@@ -22,7 +22,12 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 	"${sudo[@]}" apt-get install -y --no-install-recommends "${pkgs[@]}" ||
 		{ "${sudo[@]}" apt-get update && "${sudo[@]}" apt-get install -y --no-install-recommends "${pkgs[@]}"; }
 fi
-export GONOGO_REQUIRE_CHROMIUM=1 GONOGO_REQUIRE_HAPROXY=1 GONOGO_REQUIRE_PROMETHEUS=1
+# The vegeta import is tested on what a real vegeta writes (reports/vegeta).
+if ! command -v vegeta >/dev/null && [ ! -x "$(go env GOPATH)/bin/vegeta" ]; then
+	echo "== installing vegeta v12.13.0 (go install)"
+	go install github.com/tsenart/vegeta/v12@v12.13.0
+fi
+export GONOGO_REQUIRE_CHROMIUM=1 GONOGO_REQUIRE_HAPROXY=1 GONOGO_REQUIRE_PROMETHEUS=1 GONOGO_REQUIRE_VEGETA=1
 export GONOGO_ARTIFACTS=${GONOGO_ARTIFACTS:-results/test-artifacts}
 mkdir -p "$GONOGO_ARTIFACTS"
 # Tests run in their package's directory: make the path absolute.

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gonogo-dev/gonogo/reports/k6"
+	"github.com/gonogo-dev/gonogo/reports/vegeta"
 	"github.com/gonogo-dev/gonogo/rundir"
 	"github.com/gonogo-dev/gonogo/runner"
 )
@@ -22,7 +23,7 @@ func newImportCmd(o *options) *cobra.Command {
 		Use:   "import",
 		Short: "Turn another load tool's results into a gonogo results directory",
 	}
-	cmd.AddCommand(newImportK6Cmd(o))
+	cmd.AddCommand(newImportK6Cmd(o), newImportVegetaCmd(o))
 	return cmd
 }
 
@@ -91,18 +92,13 @@ func runImportK6(cmd *cobra.Command, o *options, f *importK6Flags, file string) 
 	if f.window <= 0 {
 		return usageError("--reorder-window: must be > 0 (got %s)", f.window)
 	}
-	for k := range f.labels {
-		if k == "" {
-			return usageError("--label: want KEY=VALUE")
-		}
-	}
-	dir := f.out
-	if dir == "" {
-		dir = filepath.Join("results", "k6-"+time.Now().Format("20060102-150405"))
+	dir, err := importDir(f.out, "k6", f.labels)
+	if err != nil {
+		return err
 	}
 	run, imp, err := k6.ImportDir(file, dir, k6.DirOptions{
 		Options: k6.Options{ReorderWindow: f.window, SkipBad: f.skipBad},
-		Command: importCommand(cmd, f, file),
+		Command: importCommand(cmd, f.labels, file),
 		Labels:  f.labels,
 		Files:   []string{rundir.Summary},
 	})
@@ -131,15 +127,15 @@ func runImportK6(cmd *cobra.Command, o *options, f *importK6Flags, file string) 
 
 // importCommand reconstructs the command line for run.json, each label as
 // its own --label flag.
-func importCommand(cmd *cobra.Command, f *importK6Flags, file string) string {
+func importCommand(cmd *cobra.Command, labels map[string]string, file string) string {
 	args := []string{"gonogo", "import", cmd.Name(), file}
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
 		if fl.Name != "label" {
 			args = append(args, fmt.Sprintf("--%s=%s", fl.Name, fl.Value.String()))
 		}
 	})
-	for _, k := range slices.Sorted(maps.Keys(f.labels)) {
-		args = append(args, fmt.Sprintf("--label=%s=%s", k, f.labels[k]))
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		args = append(args, fmt.Sprintf("--label=%s=%s", k, labels[k]))
 	}
 	return strings.Join(args, " ")
 }
@@ -170,4 +166,97 @@ func warnImport(o *options, imp *k6.Imported, window time.Duration) {
 	if st.HTTPReqs > 0 && st.HTTPReqs != st.Requests {
 		fmt.Fprintf(o.Err, "warning: http_reqs counts %d requests, but %d http_req_duration points were imported\n", st.HTTPReqs, st.Requests)
 	}
+}
+
+// importDir checks the labels of an import and returns its results
+// directory: out, or results/SOURCE-<time>.
+func importDir(out, source string, labels map[string]string) (string, error) {
+	for k := range labels {
+		if k == "" {
+			return "", usageError("--label: want KEY=VALUE")
+		}
+	}
+	if out == "" {
+		out = filepath.Join("results", source+"-"+time.Now().Format("20060102-150405"))
+	}
+	return out, nil
+}
+
+// importVegetaFlags are the flags of `gonogo import vegeta`.
+type importVegetaFlags struct {
+	out, format string
+	labels      map[string]string
+}
+
+func newImportVegetaCmd(o *options) *cobra.Command {
+	f := &importVegetaFlags{}
+	cmd := &cobra.Command{
+		Use:   "vegeta FILE",
+		Short: "Import the results of vegeta attack (binary), or vegeta encode's JSON or CSV",
+		Long: `Read the results of a vegeta attack — the binary results vegeta attack
+writes, or the JSON or CSV of vegeta encode (told from the first bytes, or
+--format) — and write a gonogo results directory: run.json, latency.hlog,
+timeline.ndjson and summary.txt, which every gonogo command that reads
+results takes.
+
+Each result is one request: sent at its timestamp, done latency later, in
+the scenario named by its attack. vegeta records no intended send time, so
+latency equals latency_service and scheduling_lag is 0: the import cannot
+undo coordinated omission. A result failed when it has an error or a status
+outside 2xx and 3xx, as vegeta's success ratio counts it; classes: 4xx →
+http_4xx, 5xx → http_5xx, timeouts → timeout, refused or reset connections
+→ connect. The file is read twice: checked whole, then recorded. A result
+that cannot be read stops the import with its file:line (gob: its result
+number) and field (exit 2). See docs/vegeta.md.`,
+		Example: `  vegeta attack -rate 100 -duration 60s -targets targets.txt > results.bin
+  gonogo import vegeta results.bin --out results/vegeta-nightly --label version=v2`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError("give one vegeta results file: gonogo import vegeta FILE --out DIR")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runImportVegeta(cmd, o, f, args[0])
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.out, "out", "", "results directory (default results/vegeta-<time>)")
+	fs.StringVar(&f.format, "format", "", "gob, json or csv (default: told from the first bytes)")
+	fs.StringToStringVar(&f.labels, "label", nil, "label KEY=VALUE for run.json, e.g. version=v2 (repeatable; source=vegeta is always set)")
+	return cmd
+}
+
+func runImportVegeta(cmd *cobra.Command, o *options, f *importVegetaFlags, file string) error {
+	switch vegeta.Format(f.format) {
+	case "", vegeta.Gob, vegeta.JSON, vegeta.CSV:
+	default:
+		return usageError("--format: want gob, json or csv (got %q)", f.format)
+	}
+	dir, err := importDir(f.out, "vegeta", f.labels)
+	if err != nil {
+		return err
+	}
+	run, imp, err := vegeta.ImportDir(file, dir, vegeta.DirOptions{
+		Options: vegeta.Options{Format: vegeta.Format(f.format)},
+		Command: importCommand(cmd, f.labels, file),
+		Labels:  f.labels,
+		Files:   []string{rundir.Summary},
+	})
+	if errors.Is(err, vegeta.ErrInput) {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if err != nil {
+		return err
+	}
+	st := imp.Stats
+	if st.Late > 0 {
+		fmt.Fprintf(o.Err, "warning: %d results ended more than an interval before a result written earlier and were counted in a later interval\n", st.Late)
+	}
+	if err := runner.WriteSummary(rundir.Dir(dir), run, o.Out); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "\nimported %d requests (%d failed) from %s (%s)\n", st.Requests, st.Failed, file, st.Format)
+	fmt.Fprintf(o.Out, "\nresults: %s\n", dir)
+	return nil
 }

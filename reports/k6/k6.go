@@ -34,13 +34,13 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/reports"
 )
 
 // k6 metric names that Import reads.
@@ -76,9 +76,9 @@ const (
 )
 
 // maxEmptyIntervals is the longest stretch of empty intervals written one
-// by one (an hour of 1 s intervals); a longer gap in the k6 timeline becomes
-// one interval. A variable so that the fuzz test can keep inputs fast.
-var maxEmptyIntervals int64 = 3600
+// by one (reports.Clock); a variable so that the fuzz test can keep inputs
+// fast.
+var maxEmptyIntervals int64 = reports.DefaultMaxEmpty
 
 // ErrInput is wrapped by every error about the input: a file that cannot be
 // read, that is not k6 JSON output, or a malformed line (*LineError).
@@ -233,8 +233,7 @@ type importer struct {
 
 	minTime, maxTime time.Time
 	rec              *analyze.Recorder
-	next             time.Time // next interval boundary
-	ivStart          time.Time // start of the open interval
+	clock            *reports.Clock // the recorder's intervals
 
 	queue pendingQueue
 	idx   map[string][]*pending // requests by pairing key
@@ -593,22 +592,13 @@ func (p *importer) request(t time.Time, ms float64, tags map[string]string) (*pe
 	q.key = p.key(t, tags)
 	if u := tags["url"]; u != "" {
 		if u != p.lastURL {
-			p.lastURL, p.lastHost = u, hostOf(u)
+			p.lastURL, p.lastHost = u, reports.URLHost(u)
 		}
 		if _, ok := p.hosts[p.lastHost]; p.lastHost != "" && (ok || len(p.hosts) < maxDistinct) {
 			p.hosts[p.lastHost]++
 		}
 	}
 	return q, nil
-}
-
-// hostOf returns scheme://host of a URL, "" when it has no host.
-func hostOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return ""
-	}
-	return u.Scheme + "://" + u.Host
 }
 
 // key pairs the points of one request: the same instant and tags.
@@ -708,7 +698,7 @@ func (p *importer) emit(q *pending) error {
 		return err
 	}
 	st := &p.res.Stats
-	if q.t.Before(p.ivStart) {
+	if q.t.Before(p.clock.Open) {
 		st.Late++
 	}
 	if q.drops > 0 {
@@ -804,29 +794,9 @@ func (p *importer) advance(t time.Time, inclusive bool) error {
 			return err
 		}
 		p.rec, p.res.Start = rec, start
-		p.ivStart, p.next = start, start.Add(p.opts.Interval)
+		p.clock = reports.NewClock(rec, start, p.opts.Interval, maxEmptyIntervals)
 	}
-	iv := p.opts.Interval
-	for p.next.Before(t) || (inclusive && p.next.Equal(t)) {
-		if n := t.Sub(p.next) / iv; int64(n) > maxEmptyIntervals {
-			// A long gap: close the open interval, then one interval
-			// spans the gap.
-			if err := p.rec.Flush(p.next); err != nil {
-				return err
-			}
-			p.ivStart = p.next.Add(n * iv)
-			if err := p.rec.Flush(p.ivStart); err != nil {
-				return err
-			}
-			p.next = p.ivStart.Add(iv)
-			continue
-		}
-		if err := p.rec.Flush(p.next); err != nil {
-			return err
-		}
-		p.ivStart, p.next = p.next, p.next.Add(iv)
-	}
-	return nil
+	return p.clock.Advance(t, inclusive)
 }
 
 // finish records what is still buffered and closes the recorder at the
@@ -843,21 +813,8 @@ func (p *importer) finish() error {
 		return err
 	}
 	p.res.Recorder, p.res.End = p.rec, end
-	p.res.Target = mostCommon(p.hosts)
+	p.res.Target = reports.MostCommon(p.hosts)
 	return nil
-}
-
-// mostCommon returns the key with the largest count, the smallest such key
-// on a tie; "" for an empty map.
-func mostCommon(m map[string]int64) string {
-	var best string
-	var n int64
-	for k, c := range m {
-		if c > n || (c == n && k < best) {
-			best, n = k, c
-		}
-	}
-	return best
 }
 
 // pendingQueue is a min-heap of pending points by time, then arrival.
