@@ -77,6 +77,10 @@
 // FLAG_NOT_FOUND; a missing targeting key that the flag needs is 400
 // TARGETING_KEY_MISSING; GENERAL is 500. Context attributes that are
 // objects, lists or null are ignored: rules match flat attributes only.
+// GET /ofrep/v1/configuration tells providers that values are strings,
+// that client providers may poll the bulk evaluation (ETag) at most every
+// MinPollingInterval, and that server providers must not cache (a rollout
+// rule follows the live weights).
 package flags
 
 import (

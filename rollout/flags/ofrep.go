@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // MaxBodyBytes is the largest OFREP request body read; a larger one is
@@ -25,14 +26,47 @@ const (
 
 // Handler serves the rules over OFREP: POST /ofrep/v1/evaluate/flags/{key}
 // and POST /ofrep/v1/evaluate/flags (bulk, with ETag and If-None-Match),
-// asking split for rollout rules (split may be nil). See the package
-// documentation for the status codes.
+// asking split for rollout rules (split may be nil), and GET
+// /ofrep/v1/configuration. See the package documentation for the status
+// codes.
 func (s *Set) Handler(split Splitter) http.Handler {
 	h := &ofrep{set: s, split: split}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", h.single)
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", h.bulk)
+	mux.HandleFunc("GET /ofrep/v1/configuration", configuration)
 	return mux
+}
+
+// MinPollingInterval is the shortest polling interval the configuration
+// endpoint allows a client provider: the bulk evaluation is cheap, and a
+// rollout moves its users when its weights change.
+const MinPollingInterval = time.Second
+
+// configurationBody is what GET /ofrep/v1/configuration answers: the
+// values are strings (variant values); client providers may poll the bulk
+// evaluation, which has an ETag; server providers must not cache an
+// evaluation, since a rollout rule's answer follows the live weights.
+var configurationBody = func() []byte {
+	b, err := json.Marshal(map[string]any{
+		"name": "gonogo",
+		"capabilities": map[string]any{
+			"cacheInvalidation": map[string]any{
+				"polling": map[string]any{"enabled": true, "minPollingIntervalMs": MinPollingInterval.Milliseconds()},
+			},
+			"flagEvaluation": map[string]any{"supportedTypes": []string{"string"}},
+			"caching":        map[string]any{"enabled": false},
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+// configuration serves the provider configuration, with an ETag.
+func configuration(w http.ResponseWriter, r *http.Request) {
+	writeTagged(w, r, configurationBody)
 }
 
 type ofrep struct {
@@ -95,6 +129,12 @@ func (h *ofrep) bulk(w http.ResponseWriter, r *http.Request) {
 	if err != nil { // strings and maps of strings always marshal
 		panic(err)
 	}
+	writeTagged(w, r, body)
+}
+
+// writeTagged answers body with an ETag of its hash, or 304 when the
+// request's If-None-Match names it.
+func writeTagged(w http.ResponseWriter, r *http.Request, body []byte) {
 	sum := sha256.Sum256(body)
 	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
 	w.Header().Set("ETag", etag)

@@ -232,3 +232,47 @@ func TestOFREPMethodAndPath(t *testing.T) {
 		}
 	}
 }
+
+// The configuration tells a provider what OFREP's schema lets it ask:
+// string values, polling of the bulk evaluation, no caching; with an ETag.
+func TestOFREPConfiguration(t *testing.T) {
+	var backend atomic.Value
+	backend.Store("")
+	srv := ofrepServer(t, &backend)
+	client := &http.Client{Timeout: 10 * time.Second}
+	get := func(inm string) (*http.Response, map[string]any) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/ofrep/v1/configuration", nil)
+		if inm != "" {
+			req.Header.Set("If-None-Match", inm)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		raw, _ := io.ReadAll(resp.Body)
+		if len(raw) > 0 {
+			if err := json.Unmarshal(raw, &body); err != nil {
+				t.Fatalf("body %q: %v", raw, err)
+			}
+		}
+		return resp, body
+	}
+	resp, body := get("")
+	want := map[string]any{"name": "gonogo", "capabilities": map[string]any{
+		"cacheInvalidation": map[string]any{"polling": map[string]any{"enabled": true, "minPollingIntervalMs": float64(1000)}},
+		"flagEvaluation":    map[string]any{"supportedTypes": []any{"string"}},
+		"caching":           map[string]any{"enabled": false},
+	}}
+	if resp.StatusCode != http.StatusOK || !reflect.DeepEqual(body, want) {
+		t.Fatalf("status %d, body %v; want 200, %v", resp.StatusCode, body, want)
+	}
+	etag := resp.Header.Get("ETag")
+	if resp, body := get(etag); resp.StatusCode != http.StatusNotModified || body != nil {
+		t.Errorf("If-None-Match %s: status %d, want 304", etag, resp.StatusCode)
+	}
+	if resp, _ := get(`"other"`); resp.StatusCode != http.StatusOK {
+		t.Errorf("another ETag: status %d, want 200", resp.StatusCode)
+	}
+}
