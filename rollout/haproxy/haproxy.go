@@ -89,6 +89,9 @@ type Server struct {
 	// Sessions is the number of sessions on the server now, in-flight
 	// requests and streams included: a drained server is empty at 0.
 	Sessions int64
+	// Requests is the number of HTTP requests HAProxy has sent the
+	// server since it started (req_tot); -1 when it does not say.
+	Requests int64
 }
 
 // Router drives one HAProxy backend through the runtime API. Its methods
@@ -178,10 +181,38 @@ func (r *Router) snapshot(ctx context.Context) ([]Server, string, error) {
 		return nil, "", fmt.Errorf("haproxy %s: %w", r.addr, err)
 	}
 	for i, s := range servers {
-		row := rows[s.Name]
-		servers[i].Status, servers[i].Sessions = row.status, row.sessions
+		row, ok := rows[s.Name]
+		if !ok {
+			row.requests = -1
+		}
+		servers[i].Status, servers[i].Sessions, servers[i].Requests = row.status, row.sessions, row.requests
 	}
 	return servers, algo, nil
+}
+
+// Requests counts the HTTP requests HAProxy has sent each server of the
+// backend since it started (req_tot of "show stat"): the split HAProxy
+// produced, which the controller checks against the weights it set. A
+// server HAProxy gives no count is left out.
+func (r *Router) Requests(ctx context.Context) (map[string]int64, error) {
+	if err := validName(r.backend); err != nil {
+		return nil, err
+	}
+	stat, err := r.show(ctx, "show stat "+r.backend+" 6 -1", "# ")
+	if err != nil {
+		return nil, err
+	}
+	rows, _, err := parseStat(stat, r.backend)
+	if err != nil {
+		return nil, fmt.Errorf("haproxy %s: %w", r.addr, err)
+	}
+	out := make(map[string]int64, len(rows))
+	for name, row := range rows {
+		if row.requests >= 0 {
+			out[name] = row.requests
+		}
+	}
+	return out, nil
 }
 
 // SetWeights gives each server named in buckets (a split out of

@@ -249,11 +249,25 @@ func TestRouterAgainstHAProxy(t *testing.T) {
 				t.Errorf("server %s = %+v, want weight %d, ready, no check", name, s, want[name])
 			}
 		}
+		before, err := r.Requests(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		const n = 2000
 		got := l.send(t, n)
 		t.Logf("2000 requests at 90/10 (weights %v): %v", want, got)
 		if share := float64(got["a"]) / n; share < 0.87 || share > 0.93 || got["a"]+got["b"] != n {
 			t.Errorf("answers %v: a's share %.3f, want 0.90 ± 0.03", got, share)
+		}
+		// HAProxy's own counts are the split the servers answered.
+		after, err := r.Requests(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"a", "b"} {
+			if d := after[name] - before[name]; d != int64(got[name]) {
+				t.Errorf("req_tot of %s rose by %d (%d → %d), the server answered %d", name, d, before[name], after[name], got[name])
+			}
 		}
 	})
 

@@ -93,6 +93,9 @@ func parseServersState(text, backend string) ([]Server, error) {
 type statRow struct {
 	status   string
 	sessions int64
+	// requests is req_tot, the HTTP requests sent to the server since
+	// HAProxy started; -1 when the reply has no such column or value.
+	requests int64
 }
 
 // parseStat reads the CSV reply to "show stat <backend> …": a header line
@@ -119,6 +122,7 @@ func parseStat(text, backend string) (map[string]statRow, string, error) {
 		}
 	}
 	algo, hasAlgo := col["algo"]
+	reqTot, hasReqTot := col["req_tot"]
 	need := max(px, sv, status, scur) + 1
 	rows := map[string]statRow{}
 	var backendAlgo string
@@ -145,10 +149,15 @@ func parseStat(text, backend string) (map[string]statRow, string, error) {
 		if _, dup := rows[rec[sv]]; dup {
 			return nil, "", fmt.Errorf("show stat: server %q twice", rec[sv])
 		}
-		row := statRow{status: rec[status]}
+		row := statRow{status: rec[status], requests: -1}
 		if rec[scur] != "" {
 			if row.sessions, err = strconv.ParseInt(rec[scur], 10, 64); err != nil || row.sessions < 0 {
 				return nil, "", fmt.Errorf("show stat: server %q: scur %q: not a count", rec[sv], rec[scur])
+			}
+		}
+		if hasReqTot && reqTot < len(rec) && rec[reqTot] != "" {
+			if row.requests, err = strconv.ParseInt(rec[reqTot], 10, 64); err != nil || row.requests < 0 {
+				return nil, "", fmt.Errorf("show stat: server %q: req_tot %q: not a count", rec[sv], rec[reqTot])
 			}
 		}
 		rows[rec[sv]] = row

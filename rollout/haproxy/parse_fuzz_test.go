@@ -31,11 +31,15 @@ func formatStat(backend, algo string, rows map[string]statRow) string {
 	var b strings.Builder
 	b.WriteString("# ")
 	w := csv.NewWriter(&b)
-	_ = w.Write([]string{"pxname", "svname", "scur", "status", "algo", ""})
+	_ = w.Write([]string{"pxname", "svname", "scur", "status", "algo", "req_tot", ""})
 	for _, name := range slices.Sorted(maps.Keys(rows)) {
-		_ = w.Write([]string{backend, name, fmt.Sprint(rows[name].sessions), rows[name].status, "", ""})
+		req := ""
+		if r := rows[name].requests; r >= 0 {
+			req = fmt.Sprint(r)
+		}
+		_ = w.Write([]string{backend, name, fmt.Sprint(rows[name].sessions), rows[name].status, "", req, ""})
 	}
-	_ = w.Write([]string{backend, "BACKEND", "0", "UP", algo, ""})
+	_ = w.Write([]string{backend, "BACKEND", "0", "UP", algo, "", ""})
 	w.Flush()
 	return b.String()
 }
@@ -100,7 +104,7 @@ func FuzzParseServers(f *testing.F) {
 			return
 		}
 		for name, r := range rows {
-			if r.sessions < 0 || name == "BACKEND" || name == "FRONTEND" {
+			if r.sessions < 0 || r.requests < -1 || name == "BACKEND" || name == "FRONTEND" {
 				t.Fatalf("row %q: %+v", name, r)
 			}
 		}

@@ -47,7 +47,7 @@ func TestParseStat(t *testing.T) {
 		t.Errorf("algo = %q, want roundrobin", algo)
 	}
 	want := map[string]statRow{
-		"stable": {"no check", 0}, "canary": {"DRAIN", 0}, "old": {"MAINT", 0}, "broken": {"DOWN", 0},
+		"stable": {"no check", 0, 0}, "canary": {"DRAIN", 0, 0}, "old": {"MAINT", 0, 0}, "broken": {"DOWN", 0, 0},
 	}
 	if len(rows) != len(want) {
 		t.Errorf("rows = %v, want %v", rows, want)
@@ -71,7 +71,7 @@ func TestParseStatQuoted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if algo != "" || len(rows) != 2 || rows["a"] != (statRow{"UP", 3}) || rows["b"] != (statRow{"DOWN 1/2", 0}) {
+	if algo != "" || len(rows) != 2 || rows["a"] != (statRow{"UP", 3, -1}) || rows["b"] != (statRow{"DOWN 1/2", 0, -1}) {
 		t.Errorf("parseStat = %v, %q", rows, algo)
 	}
 }
