@@ -7,7 +7,8 @@
 //
 //	gonogo_requests_total{scenario,class}   counter; class is "ok" or an error class
 //	gonogo_dropped_total{scenario}          counter of arrivals never sent
-//	gonogo_latency_seconds{scenario}        histogram, intended send → done
+//	gonogo_latency_seconds{scenario}        histogram, intended send → done, successes
+//	gonogo_latency_failed_seconds{scenario} histogram, the same for failed requests
 //	gonogo_ttft_seconds{scenario}           histogram, streamed requests only
 //	gonogo_scheduling_lag_seconds{scenario} histogram, actual − intended send
 //	gonogo_inflight                         gauge, read from a function
@@ -68,13 +69,14 @@ func classLabel(c gonogo.ErrorClass) string {
 
 // Output collects metrics and serves them. Create it with New.
 type Output struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec   // {scenario, class}
-	dropped  *prometheus.CounterVec   // {scenario}
-	latency  *prometheus.HistogramVec // {scenario}
-	ttft     *prometheus.HistogramVec // {scenario}
-	lag      *prometheus.HistogramVec // {scenario}
-	handler  http.Handler
+	reg           *prometheus.Registry
+	requests      *prometheus.CounterVec   // {scenario, class}
+	dropped       *prometheus.CounterVec   // {scenario}
+	latency       *prometheus.HistogramVec // {scenario}
+	latencyFailed *prometheus.HistogramVec // {scenario}
+	ttft          *prometheus.HistogramVec // {scenario}
+	lag           *prometheus.HistogramVec // {scenario}
+	handler       http.Handler
 
 	scenarios sync.Map // scenario name → *scenario
 }
@@ -86,6 +88,7 @@ type scenario struct {
 	requests []prometheus.Counter // by class index
 	dropped  prometheus.Counter
 	latency  prometheus.Observer
+	failed   prometheus.Observer // latency of failed requests
 	ttft     prometheus.Observer
 	lag      prometheus.Observer
 }
@@ -106,7 +109,12 @@ func New(inflight func() float64) *Output {
 		}, scen),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gonogo_latency_seconds",
-			Help:    "Request latency from the intended send time to completion.",
+			Help:    "Latency of successful requests, from the intended send time to completion.",
+			Buckets: LatencyBuckets,
+		}, scen),
+		latencyFailed: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gonogo_latency_failed_seconds",
+			Help:    "Latency of failed requests, from the intended send time to the failure.",
 			Buckets: LatencyBuckets,
 		}, scen),
 		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -123,7 +131,7 @@ func New(inflight func() float64) *Output {
 	if inflight == nil {
 		inflight = func() float64 { return 0 }
 	}
-	o.reg.MustRegister(o.requests, o.dropped, o.latency, o.ttft, o.lag,
+	o.reg.MustRegister(o.requests, o.dropped, o.latency, o.latencyFailed, o.ttft, o.lag,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "gonogo_inflight",
 			Help: "Requests in flight now.",
@@ -143,6 +151,7 @@ func (o *Output) scenario(name string) *scenario {
 		requests: make([]prometheus.Counter, len(classes)),
 		dropped:  o.dropped.WithLabelValues(name),
 		latency:  o.latency.WithLabelValues(name),
+		failed:   o.latencyFailed.WithLabelValues(name),
 		ttft:     o.ttft.WithLabelValues(name),
 		lag:      o.lag.WithLabelValues(name),
 	}
@@ -164,13 +173,18 @@ func (o *Output) Record(res *gonogo.Result) {
 	}
 	s := o.scenario(name)
 	s.requests[classIndex(res.Class)].Inc()
+	// Latency is of successes, as in run.json; failures apart.
+	latency := s.latency
+	if res.Failed() {
+		latency = s.failed
+	}
 	if res.Request != nil && !res.Request.Intended.IsZero() {
-		s.latency.Observe(res.Latency().Seconds())
+		latency.Observe(res.Latency().Seconds())
 		if !res.Sent.IsZero() {
 			s.lag.Observe(max(res.SchedulingLag(), 0).Seconds())
 		}
 	} else if !res.Sent.IsZero() {
-		s.latency.Observe(res.ServiceTime().Seconds())
+		latency.Observe(res.ServiceTime().Seconds())
 	}
 	if res.TTFT > 0 {
 		s.ttft.Observe(res.TTFT.Seconds())

@@ -51,11 +51,14 @@ func TestOutput(t *testing.T) {
 		`gonogo_requests_total{class="other",scenario="we\"ird"} 1`,
 		`gonogo_dropped_total{scenario="chat"} 2`,
 		"# TYPE gonogo_latency_seconds histogram",
-		`gonogo_latency_seconds_bucket{scenario="chat",le="0.005"} 1`, // 5ms lands in le=0.005 (inclusive)
-		`gonogo_latency_seconds_bucket{scenario="chat",le="0.05"} 2`,
-		`gonogo_latency_seconds_bucket{scenario="chat",le="2.5"} 3`,
-		`gonogo_latency_seconds_bucket{scenario="chat",le="+Inf"} 3`,
-		`gonogo_latency_seconds_count{scenario="chat"} 3`,
+		// Latency is of the two successes; the failure's apart.
+		`gonogo_latency_seconds_bucket{scenario="chat",le="0.005"} 0`,
+		`gonogo_latency_seconds_bucket{scenario="chat",le="0.05"} 1`,
+		`gonogo_latency_seconds_bucket{scenario="chat",le="2.5"} 2`,
+		`gonogo_latency_seconds_bucket{scenario="chat",le="+Inf"} 2`,
+		`gonogo_latency_seconds_count{scenario="chat"} 2`,
+		`gonogo_latency_failed_seconds_bucket{scenario="chat",le="0.005"} 1`, // 5ms lands in le=0.005 (inclusive)
+		`gonogo_latency_failed_seconds_count{scenario="chat"} 1`,
 		`gonogo_ttft_seconds_count{scenario="chat"} 1`,
 		`gonogo_ttft_seconds_bucket{scenario="chat",le="0.01"} 1`,
 		`gonogo_scheduling_lag_seconds_bucket{scenario="chat",le="0.0001"} 2`,
@@ -70,8 +73,8 @@ func TestOutput(t *testing.T) {
 	// The sum is a float64 sum of seconds: compare it within rounding.
 	if m := regexp.MustCompile(`(?m)^gonogo_latency_seconds_sum\{scenario="chat"\} (\S+)$`).FindStringSubmatch(got); m == nil {
 		t.Error("exposition lacks gonogo_latency_seconds_sum for chat")
-	} else if v, err := strconv.ParseFloat(m[1], 64); err != nil || math.Abs(v-2.045) > 1e-9 {
-		t.Errorf("gonogo_latency_seconds_sum = %s, want 2.045", m[1])
+	} else if v, err := strconv.ParseFloat(m[1], 64); err != nil || math.Abs(v-2.04) > 1e-9 {
+		t.Errorf("gonogo_latency_seconds_sum = %s, want 2.04", m[1])
 	}
 	if t.Failed() {
 		t.Log(got)
