@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,8 +56,10 @@ type judge struct {
 	cfg *Config
 	rec *analyze.Recorder
 	// external: an external router moves the traffic, which the proxy
-	// does not see; only the providers judge.
+	// does not see; only the providers judge, and the split the router
+	// reports, when it does (routerSplit).
 	external bool
+	router   *routerSplit
 	// beh is the proxy's behaviour tracker; nil without behaviour gates.
 	beh *behaviour.Tracker
 }
@@ -87,16 +90,16 @@ func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[st
 	}
 	var reasons []string
 	nogo, inconclusive := false, false
-	if j.external {
-		return j.decide(ctx, out, reasons, nogo, inconclusive)
-	}
-	if !a.SRM.Disabled && weights[canary] > 0 && weights[stable] > 0 {
+	if !a.SRM.Disabled && weights[canary] > 0 && weights[stable] > 0 && len(split) > 0 {
 		out.SRM = srm(split, weights, *a.SRM.Alpha, unit)
 		if out.SRM != nil && out.SRM.Mismatch {
 			nogo = true
-			reasons = append(reasons, fmt.Sprintf("sample ratio mismatch: %s split %s, configured %s (chi-square p = %.2g < %g)",
-				unit, countsText(out.SRM.Observed), weightsText(weights), out.SRM.PValue, out.SRM.Alpha))
+			reasons = append(reasons, fmt.Sprintf("sample ratio mismatch: %s split %s, expected %s (chi-square p = %.2g < %g)",
+				unit, countsText(out.SRM.Observed), sharesText(weights), out.SRM.PValue, out.SRM.Alpha))
 		}
+	}
+	if j.external {
+		return j.decide(ctx, out, reasons, nogo, inconclusive)
 	}
 	if j.cfg.gates == nil && len(j.cfg.provider) == 0 && j.beh == nil {
 		// Nothing to judge by but the split: the steps go on time.
@@ -182,6 +185,56 @@ func (j *judge) decide(ctx context.Context, out Judgement, reasons []string, nog
 	}
 	out.Reason = strings.Join(reasons, "; ")
 	return out
+}
+
+// sharesText says the split weights make, each as a percentage of their
+// sum: "canary=10% stable=90%".
+func sharesText(weights map[string]int) string {
+	var sum int
+	for _, w := range weights {
+		sum += w
+	}
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(weights)) {
+		share := 0.0
+		if sum > 0 {
+			share = 100 * float64(weights[name]) / float64(sum)
+		}
+		parts = append(parts, name+"="+strconv.FormatFloat(share, 'g', 4, 64)+"%")
+	}
+	return strings.Join(parts, " ")
+}
+
+// requestCounter is a Router that reports the split it produced: the
+// requests it sent each backend so far, and the weights it realises for
+// a split in buckets, which those requests should follow
+// (haproxy.Router).
+type requestCounter interface {
+	Requests(ctx context.Context) (map[string]int64, error)
+	Realised(buckets map[string]int) (map[string]int, error)
+}
+
+// routerSplit follows the split an external router reports since the
+// step began: the base is its counts at the step's first judgement.
+type routerSplit struct {
+	rc      requestCounter
+	started time.Time // the step the base is of
+	base    map[string]int64
+}
+
+// counts returns the requests the router sent each backend since the
+// first judgement of the step that started at started; nil at that first
+// judgement, or when the router does not answer.
+func (s *routerSplit) counts(ctx context.Context, started time.Time) map[string]int64 {
+	now, err := s.rc.Requests(ctx)
+	switch {
+	case err != nil:
+		return nil
+	case s.base == nil || !s.started.Equal(started):
+		s.started, s.base = started, now
+		return nil
+	}
+	return diffCounts(now, s.base)
 }
 
 // srm tests the observed split against the weights with Pearson's

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/rollout/haproxy"
+	"github.com/gonogo-dev/gonogo/rollout/route"
 )
 
 // The sample-ratio check's statistic and p-value equal SciPy's
@@ -86,5 +88,58 @@ strategy: {canary: {steps: [{setWeight: 25}]}}
 	got = j.evaluate(context.Background(), now, now.Add(-time.Minute), map[string]int64{"canary": 2510, "stable": 7490}, "users", w, "canary", "stable", false)
 	if got.Decision != string(analyze.Go) || got.SRM == nil || got.SRM.Mismatch {
 		t.Fatalf("25.1/74.9 for 25/75: %s: %s", got.Decision, got.Reason)
+	}
+}
+
+// fakeCounter is an external router's counts and its realised weights,
+// as haproxy.Router gives them.
+type fakeCounter struct{ n map[string]int64 }
+
+func (f *fakeCounter) Requests(context.Context) (map[string]int64, error) { return f.n, nil }
+
+func (f *fakeCounter) Realised(b map[string]int) (map[string]int, error) { return haproxy.Weights(b) }
+
+// With an external router the split is checked on the router's own
+// counts since the step's first judgement, against the split it realises:
+// a 0.001 % canary is 1/257 of HAProxy's traffic (weights 256 and 1), which
+// is not a mismatch, while 1 % of its traffic is.
+func TestRouterSplitAgainstRealisedWeights(t *testing.T) {
+	started := time.Now()
+	fc := &fakeCounter{n: map[string]int64{"canary": 100, "stable": 900}}
+	rs := &routerSplit{rc: fc}
+	if got := rs.counts(context.Background(), started); got != nil {
+		t.Fatalf("the step's first judgement: %v, want no counts yet (the base)", got)
+	}
+	configured := map[string]int{"canary": 1, "stable": route.Buckets - 1}
+	realised, _ := fc.Realised(configured)
+	cfg, err := ParseConfig("r.yaml", []byte(`name: srm
+backends:
+  - {name: stable, url: "http://127.0.0.1:1", role: stable}
+  - {name: canary, url: "http://127.0.0.1:2", role: canary}
+strategy: {canary: {steps: [{setWeight: 0.001}]}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := analyze.NewRecorder(analyze.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := newJudge(cfg, rec)
+	j.external = true
+	for _, tc := range []struct {
+		canary   int64
+		mismatch bool
+	}{{100 + 78, false}, {100 + 200, true}} {
+		fc.n = map[string]int64{"canary": tc.canary, "stable": 900 + 20_000 - (tc.canary - 100)}
+		split := rs.counts(context.Background(), started)
+		got := j.evaluate(context.Background(), time.Now(), started, split, "requests (router)", realised, "canary", "stable", false)
+		if got.SRM == nil || got.SRM.Mismatch != tc.mismatch {
+			t.Errorf("split %v against %v: %+v, want mismatch %v (%s)", split, realised, got.SRM, tc.mismatch, got.Reason)
+		}
+	}
+	// Another step starts from its own base.
+	if got := rs.counts(context.Background(), started.Add(time.Minute)); got != nil {
+		t.Errorf("a new step's first judgement: %v, want none", got)
 	}
 }

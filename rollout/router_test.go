@@ -3,12 +3,15 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,8 +22,8 @@ import (
 
 // startHAProxy runs a real HAProxy whose backend "inference" has the
 // servers stable and canary at the given URLs, and returns its runtime
-// API's address.
-func startHAProxy(t *testing.T, stableURL, canaryURL string) string {
+// API's address and its frontend's.
+func startHAProxy(t *testing.T, stableURL, canaryURL string) (sock, front string) {
 	t.Helper()
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
@@ -33,10 +36,10 @@ func startHAProxy(t *testing.T, stableURL, canaryURL string) string {
 		}
 	}
 	dir := t.TempDir()
-	sock := filepath.Join(dir, "admin.sock")
+	sock = filepath.Join(dir, "admin.sock")
 	host := func(u string) string { p, _ := url.Parse(u); return p.Host }
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	front := l.Addr().String()
+	front = l.Addr().String()
 	l.Close()
 	cfg := fmt.Sprintf(`global
     stats socket %s mode 600 level admin
@@ -65,7 +68,7 @@ backend inference
 	r := haproxy.New("unix:"+sock, "inference")
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if r.Check(context.Background()) == nil {
-			return "unix:" + sock
+			return "unix:" + sock, front
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("haproxy's runtime API not up in 5 s")
@@ -81,7 +84,7 @@ func TestControllerDrivesHAProxy(t *testing.T) {
 		t.Skip("runs HAProxy and a rollout")
 	}
 	stable, canary := fixture(t, "v1"), fixture(t, "v2")
-	sock := startHAProxy(t, stable, canary)
+	sock, _ := startHAProxy(t, stable, canary)
 	for _, tc := range []struct {
 		verdict, phase string
 		serving        string // the only server with a weight at the end
@@ -131,5 +134,106 @@ func TestControllerDrivesHAProxy(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// The split HAProxy produces is checked against the weights the
+// controller set: at 50/50 it passes; when HAProxy is made to split 90/10
+// (an operator's hand on its runtime API, a reload with old weights), the
+// sample-ratio check on its own request counts rolls the rollout back.
+func TestHAProxySplitChecked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs HAProxy and a rollout")
+	}
+	stable, canary := fixture(t, "v1"), fixture(t, "v1")
+	sock, front := startHAProxy(t, stable, canary)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "verdict.json"), []byte(`{"schema":1,"verdict":"go","score":100,"gates":[],"reasons":[],"run":"ci"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := e2eConfig("ha-split", stable, canary, "      - setWeight: 50\n      - pause: {duration: 40s}\n")
+	src = strings.Replace(src, "  gates:\n", "  providers:\n    - {name: ci verdict, critical: true, verdict: {file: verdict.json}}\n  gates:\n", 1)
+	cfgPath := filepath.Join(dir, "rollout.yaml")
+	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(dir, "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	router := haproxy.New(sock, "inference")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	type ended struct {
+		st  store.State
+		err error
+	}
+	done := make(chan ended, 1)
+	go func() {
+		st, err := Serve(ctx, ServeOptions{Config: cfg, Store: db, Token: "t", Router: router, ExitOnEnd: true, Log: testLog{t}})
+		done <- ended{st, err}
+	}()
+	// send sends n requests through HAProxy, 8 at a time.
+	send := func(n int) {
+		var wg sync.WaitGroup
+		client := &http.Client{Timeout: 10 * time.Second}
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < n; i += 8 {
+					resp, err := client.Get("http://" + front + "/v1/models")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	weight := func(name string) int {
+		servers, err := router.Servers(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range servers {
+			if s.Name == name {
+				return s.Weight
+			}
+		}
+		return 0
+	}
+	for deadline := time.Now().Add(20 * time.Second); weight("canary") == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the controller never gave the canary a weight")
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // the step's first judgement takes HAProxy's counts as its base
+	send(600)
+	time.Sleep(2500 * time.Millisecond) // judged at 50/50: no mismatch
+	select {
+	case e := <-done:
+		t.Fatalf("the rollout ended at 50/50: %s (%v): %s", e.st.Phase, e.err, e.st.Message)
+	default:
+	}
+	if err := router.SetWeights(context.Background(), map[string]int{"stable": 90_000, "canary": 10_000}); err != nil {
+		t.Fatal(err)
+	}
+	send(1500)
+	select {
+	case e := <-done:
+		if e.st.Phase != PhaseRolledBack || !strings.Contains(e.st.Message, "sample ratio mismatch") || !strings.Contains(e.st.Message, "router") {
+			t.Fatalf("ended %s (%v): %q; want rolled back by the sample-ratio check on HAProxy's counts", e.st.Phase, e.err, e.st.Message)
+		}
+	case <-ctx.Done():
+		t.Fatal("the rollout did not end")
 	}
 }

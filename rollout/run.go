@@ -195,6 +195,16 @@ func (c *Controller) judgeNow(ctx context.Context, now time.Time) {
 	weights := st.Weights
 	since := st.StepStarted
 	c.mu.Unlock()
+	if rc, ok := c.router.(requestCounter); ok {
+		// The traffic went through the external router: its split.
+		if c.judge.router == nil {
+			c.judge.router = &routerSplit{rc: rc}
+		}
+		counts, unit = c.judge.router.counts(ctx, since), "requests (router)"
+		if w, err := rc.Realised(weights); err == nil {
+			weights = w
+		}
+	}
 
 	j := c.judge.evaluate(ctx, now, since, counts, unit, weights, canary, stable, mirrored)
 

@@ -190,6 +190,13 @@ func (r *Router) snapshot(ctx context.Context) ([]Server, string, error) {
 	return servers, algo, nil
 }
 
+// Realised returns the HAProxy weights SetWeights gives buckets (see
+// Weights): the split HAProxy realises, which its Requests should follow
+// — not always the one configured (a share below 1/257 is not possible).
+func (r *Router) Realised(buckets map[string]int) (map[string]int, error) {
+	return Weights(buckets)
+}
+
 // Requests counts the HTTP requests HAProxy has sent each server of the
 // backend since it started (req_tot of "show stat"): the split HAProxy
 // produced, which the controller checks against the weights it set. A
