@@ -1,109 +1,19 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver"
 	"github.com/gonogo-dev/gonogo/fixtures/modelserver/modelservertest"
+	"github.com/gonogo-dev/gonogo/internal/promtest"
 )
-
-// prometheusBinary finds Debian's prometheus; without it the test is
-// skipped, or fails when GONOGO_REQUIRE_PROMETHEUS=1.
-func prometheusBinary(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat("/usr/bin/prometheus"); err == nil {
-		return "/usr/bin/prometheus"
-	}
-	if p, err := exec.LookPath("prometheus"); err == nil {
-		return p
-	}
-	if os.Getenv("GONOGO_REQUIRE_PROMETHEUS") == "1" {
-		t.Fatal("prometheus not found and GONOGO_REQUIRE_PROMETHEUS=1: apt-get install prometheus")
-	}
-	t.Skip("prometheus not found (apt-get install prometheus; GONOGO_REQUIRE_PROMETHEUS=1 makes this a failure)")
-	return ""
-}
-
-// startPrometheus runs prometheus in a temporary directory, scraping
-// target's /metrics every second, until the test ends. It returns
-// Prometheus's base URL and a channel closed when the process exits.
-func startPrometheus(t *testing.T, bin, target string) (string, <-chan struct{}, func() string) {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "prometheus.yml")
-	conf := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: fixture\n    static_configs:\n      - targets: [%q]\n", target)
-	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	var (
-		mu  sync.Mutex
-		log bytes.Buffer
-	)
-	cmd := exec.Command(bin,
-		"--config.file", cfg,
-		"--storage.tsdb.path", filepath.Join(dir, "tsdb"),
-		"--web.listen-address", addr,
-		"--log.level", "warn")
-	cmd.Dir = dir
-	cmd.Stdout = lockedWriter{&mu, &log}
-	cmd.Stderr = lockedWriter{&mu, &log}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			t.Error("prometheus did not exit after SIGKILL")
-		}
-	})
-	logText := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return log.String()
-	}
-	return "http://" + addr, exited, logText
-}
-
-// lockedWriter serialises the writes of a child's stdout and stderr.
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.b.Len() > 64<<10 {
-		return len(p), nil
-	}
-	return w.b.Write(p)
-}
 
 // sendCompletions posts n completions to the fixture and returns how many
 // it answered with HTTP 500.
@@ -133,7 +43,7 @@ func sendCompletions(t *testing.T, base string, n int) int {
 // scrapes the simulated inference server, whose request counts the test
 // knows because it sent the requests itself.
 func TestRealPrometheus(t *testing.T) {
-	bin := prometheusBinary(t)
+	promtest.Binary(t) // skips before the fixture starts
 	cfg := modelserver.DefaultConfig()
 	cfg.Seed = 7
 	cfg.Knobs.ErrorRate = 0.5
@@ -147,7 +57,8 @@ func TestRealPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prom, exited, logText := startPrometheus(t, bin, fu.Host)
+	srv := promtest.Start(t, []string{fu.Host})
+	prom, exited, logText := srv.URL, srv.Exited, srv.Log
 
 	measure := func(query, cond string) Measurement {
 		t.Helper()
