@@ -76,6 +76,33 @@ backend inference
 	}
 }
 
+// haRollout writes a rollout of steps from stable to canary, judged by a
+// critical verdict-file provider saying verdict (as a CI job would write
+// it; an external router needs providers), and opens its store.
+func haRollout(t *testing.T, name, verdict, stable, canary, steps string) (*Config, *store.DB) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "verdict.json"), fmt.Appendf(nil, `{"schema":1,"verdict":%q,"score":100,"gates":[],"reasons":[],"run":"ci"}`, verdict), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := e2eConfig(name, stable, canary, steps)
+	src = strings.Replace(src, "  gates:\n", "  providers:\n    - {name: ci verdict, critical: true, verdict: {file: verdict.json}}\n  gates:\n", 1)
+	cfgPath := filepath.Join(dir, "rollout.yaml")
+	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(dir, "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return cfg, db
+}
+
 // The controller drives a real HAProxy's weights through the steps and
 // rolls it back when its analysis (here a verdict file, as a CI job would
 // write it) says no-go.
@@ -90,26 +117,7 @@ func TestControllerDrivesHAProxy(t *testing.T) {
 		serving        string // the only server with a weight at the end
 	}{{"go", PhasePromoted, "canary"}, {"no-go", PhaseRolledBack, "stable"}} {
 		t.Run(tc.verdict, func(t *testing.T) {
-			dir := t.TempDir()
-			verdict := filepath.Join(dir, "verdict.json")
-			if err := os.WriteFile(verdict, fmt.Appendf(nil, `{"schema":1,"verdict":%q,"score":100,"gates":[],"reasons":[],"run":"ci"}`, tc.verdict), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			src := e2eConfig("ha-"+tc.verdict, stable, canary, "      - setWeight: 25\n      - pause: {duration: 2s}\n")
-			src = strings.Replace(src, "  gates:\n", "  providers:\n    - {name: ci verdict, critical: true, verdict: {file: verdict.json}}\n  gates:\n", 1)
-			cfgPath := filepath.Join(dir, "rollout.yaml")
-			if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := LoadConfig(cfgPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			db, err := store.Open(filepath.Join(dir, "s.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			cfg, db := haRollout(t, "ha-"+tc.verdict, tc.verdict, stable, canary, "      - setWeight: 25\n      - pause: {duration: 2s}\n")
 			router := haproxy.New(sock, "inference")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -147,25 +155,7 @@ func TestHAProxySplitChecked(t *testing.T) {
 	}
 	stable, canary := fixture(t, "v1"), fixture(t, "v1")
 	sock, front := startHAProxy(t, stable, canary)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "verdict.json"), []byte(`{"schema":1,"verdict":"go","score":100,"gates":[],"reasons":[],"run":"ci"}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	src := e2eConfig("ha-split", stable, canary, "      - setWeight: 50\n      - pause: {duration: 40s}\n")
-	src = strings.Replace(src, "  gates:\n", "  providers:\n    - {name: ci verdict, critical: true, verdict: {file: verdict.json}}\n  gates:\n", 1)
-	cfgPath := filepath.Join(dir, "rollout.yaml")
-	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := LoadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(dir, "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	cfg, db := haRollout(t, "ha-split", "go", stable, canary, "      - setWeight: 50\n      - pause: {duration: 40s}\n")
 	router := haproxy.New(sock, "inference")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
