@@ -102,6 +102,17 @@ type Result struct {
 	// OutputTokens is the number of generated tokens, from the server's usage
 	// report when it gives one, else counted from the stream; 0 if unknown.
 	OutputTokens int
+	// PromptTokens is the length of the prompt the client sent, as the
+	// client counts it: exact under its tokenizer, else its estimate (see
+	// the client's documentation); 0 if unknown.
+	PromptTokens int
+	// ReportedPromptTokens is the prompt's length as the server reported
+	// it (OpenAI's usage.prompt_tokens); 0 if not reported.
+	ReportedPromptTokens int
+	// CachedPromptTokens is the part of ReportedPromptTokens that the
+	// server's prefix cache served (usage.prompt_tokens_details.
+	// cached_tokens); 0 if none or not reported.
+	CachedPromptTokens int
 	// Output is the response's content, kept only when the client was asked
 	// to (shadow runs compare it between versions): the generated text
 	// (openai), the output tensors as JSON (kserve), the body (http). The

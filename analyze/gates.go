@@ -128,6 +128,10 @@ type Gate struct {
 // Kind returns the gate's kind once the file is parsed.
 func (g *Gate) Kind() GateKind { return g.kind }
 
+// Check returns the response check an absolute gate on checks or
+// checks_failed names; "" for all of them, or for other gates.
+func (g *Gate) Check() string { return g.sel.Check }
+
 // WindowDuration returns the gate's window, 0 when it holds over the whole
 // run.
 func (g *Gate) WindowDuration() time.Duration { return g.window }
@@ -505,6 +509,8 @@ func (g *Gate) compileRelative() (field, msg string) {
 	case MetricRequests, MetricTokensPerSec, MetricErrors:
 	case MetricDropped:
 		return "metric", "dropped cannot be compared; gate it with an absolute expr"
+	case MetricChecks, MetricChecksFailed:
+		return "metric", "checks cannot be compared; gate them with an absolute expr (rate>=0.99)"
 	}
 	switch g.Direction {
 	case "":

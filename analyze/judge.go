@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,6 +74,9 @@ func inputErr(format string, a ...any) error { return &inputError{fmt.Sprintf(fo
 // Evaluate judges one gate of g: over the whole of cand, or over each of
 // its windows for a windowed gate. See Judge for the errors.
 func (g *Gates) Evaluate(gt *Gate, cand, base *RunData) (GateResult, error) {
+	if err := hasCheck(gt, cand); err != nil {
+		return GateResult{}, g.gateErr(gt, err)
+	}
 	if gt.window > 0 {
 		r, err := g.windowed(gt, cand, base)
 		return r, g.gateErr(gt, err)
@@ -100,9 +104,38 @@ func (g *Gates) gateErr(gt *Gate, err error) error {
 	return nil
 }
 
+// hasCheck refuses a gate on a response check that the run does not have:
+// every check of a run is in its overall stats, judged or not.
+func hasCheck(gt *Gate, cand *RunData) error {
+	if !isCheckMetric(gt.sel.Metric) || cand.Summary == nil {
+		return nil
+	}
+	have := cand.Summary.Overall.Checks
+	names := make([]string, 0, len(have))
+	for n := range have {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	switch _, ok := have[gt.sel.Check]; {
+	case len(have) == 0:
+		return inputErr("the judged run %s has no checks (a scenario file's checks: list)", cand.ID)
+	case gt.sel.Check != "" && !ok:
+		return inputErr("the judged run %s has no check %q (it has %s)", cand.ID, gt.sel.Check, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+// metricName names a selector's metric in a verdict: its check too.
+func metricName(sel Selector) string {
+	if sel.Check != "" {
+		return sel.Metric + "{check:" + sel.Check + "}"
+	}
+	return sel.Metric
+}
+
 func (g *Gates) evaluate(gt *Gate, cand, base *RunData) (GateResult, error) {
 	r := GateResult{
-		Name: gt.Name, Kind: gt.kind, Metric: gt.sel.Metric, Scope: scopeOf(gt.sel),
+		Name: gt.Name, Kind: gt.kind, Metric: metricName(gt.sel), Scope: scopeOf(gt.sel),
 		Expr: gt.Expr, Critical: gt.Critical, Weight: 1, Unit: unitOf(gt.sel.Metric),
 	}
 	if gt.Weight != nil {
@@ -139,8 +172,10 @@ func scopeOf(sel Selector) string {
 
 func unitOf(metric string) string {
 	switch metric {
-	case MetricOutputTokens:
+	case MetricOutputTokens, MetricInputTokens:
 		return "tokens"
+	case MetricTokensPerSecPerUser:
+		return "tokens/s"
 	case MetricRequests:
 		return "req/s"
 	case MetricTokensPerSec:
@@ -216,8 +251,12 @@ func (g *Gates) absolute(gt *Gate, cand *RunData, r *GateResult) error {
 	if err != nil {
 		return err
 	}
+	what := gt.sel.Metric
+	if gt.sel.Check != "" {
+		what += " " + strconv.Quote(gt.sel.Check)
+	}
 	if !ok {
-		inconclusive(r, "no %s data in this run", gt.sel.Metric)
+		inconclusive(r, "no %s data in this run", what)
 		return nil
 	}
 	r.Observed = obs
@@ -225,7 +264,7 @@ func (g *Gates) absolute(gt *Gate, cand *RunData, r *GateResult) error {
 	if gt.th.Holds(obs) {
 		r.Status = GatePass
 	}
-	r.Reason = fmt.Sprintf("%s %s is %s (%s %s)", statName(gt.th), gt.sel.Metric, fmtObserved(obs, r.Unit, gt.sel.Metric, gt.th.Agg),
+	r.Reason = fmt.Sprintf("%s %s is %s (%s %s)", statName(gt.th), what, fmtObserved(obs, r.Unit, gt.sel.Metric, gt.th.Agg),
 		verdictWord(r.Status), gt.Expr)
 	return nil
 }

@@ -32,6 +32,20 @@ const (
 	// requests, kept apart: a server that fails fast must not make latency
 	// look good.
 	MetricLatencyFailed = "latency_failed"
+	// MetricTTST is the time to second token: from the first to the second
+	// non-empty content chunk of a streamed response (the first of
+	// gonogo.Result.ChunkGaps), as AIPerf reports it.
+	MetricTTST = "ttst"
+	// MetricTokensPerSecPerUser is the output speed one user sees, in
+	// tokens per second: (output_tokens − 1) / (e2e − ttft), which is
+	// 1/tpot — AIPerf's "output token throughput per user", the inverse
+	// of its inter_token_latency. Recorded for streamed answers of at
+	// least two tokens.
+	MetricTokensPerSecPerUser = "tokens_per_sec_per_user"
+	// MetricInputTokens is the prompt length of each successful request
+	// in tokens: the client's count (gonogo.Result.PromptTokens), else the
+	// server's (ReportedPromptTokens).
+	MetricInputTokens = "input_tokens"
 )
 
 // Histogram geometry (DESIGN.md, "Measurement semantics").
@@ -57,12 +71,16 @@ const (
 	mE2E
 	mTokens
 	mFailed
+	mTTST
+	mUserRate
+	mInput
 	numMetrics
 )
 
 var metricNames = [numMetrics]string{
 	MetricLatency, MetricLatencyService, MetricSchedulingLag, MetricTTFT,
 	MetricChunkGap, MetricTPOT, MetricE2E, MetricOutputTokens, MetricLatencyFailed,
+	MetricTTST, MetricTokensPerSecPerUser, MetricInputTokens,
 }
 
 // Metrics lists the histogram metrics in report order.
@@ -77,26 +95,40 @@ func metricByName(name string) (metricID, bool) {
 	return 0, false
 }
 
+// isCount reports whether m records counts (tokens) rather than times.
+func isCount(m metricID) bool { return m == mTokens || m == mInput }
+
+// HighestMilliTokensPerSec is the largest tokens_per_sec_per_user value a
+// histogram holds, in thousandths of a token per second (1M tokens/s).
+const HighestMilliTokensPerSec = 1_000_000_000
+
 func newHist(m metricID) *hdr.Histogram {
-	if m == mTokens {
+	switch {
+	case isCount(m):
 		return hdr.New(1, HighestTokens, SignificantDigits)
+	case m == mUserRate:
+		return hdr.New(1, HighestMilliTokensPerSec, SignificantDigits)
 	}
 	return hdr.New(1, HighestMicros, SignificantDigits)
 }
 
 func newPacked(m metricID) *hdr.PackedHistogram {
-	if m == mTokens {
+	switch {
+	case isCount(m):
 		return hdr.NewPacked(1, HighestTokens, SignificantDigits)
+	case m == mUserRate:
+		return hdr.NewPacked(1, HighestMilliTokensPerSec, SignificantDigits)
 	}
 	return hdr.NewPacked(1, HighestMicros, SignificantDigits)
 }
 
-// unitScale converts recorded values to reported units.
+// unitScale converts recorded values to reported units: µs → ms for
+// times, milli-tokens/s → tokens/s for tokens_per_sec_per_user.
 func unitScale(m metricID) float64 {
-	if m == mTokens {
+	if isCount(m) {
 		return 1
 	}
-	return 1000 // µs → ms
+	return 1000
 }
 
 // numClasses is len(gonogo.ErrorClasses); classIndex maps unknown classes
@@ -193,7 +225,7 @@ type SLO struct {
 
 // GoodputMetrics are the metrics an SLO may limit: those every request
 // that has them carries in its record.
-var GoodputMetrics = []string{MetricLatency, MetricLatencyService, MetricE2E, MetricTTFT, MetricTPOT}
+var GoodputMetrics = []string{MetricLatency, MetricLatencyService, MetricE2E, MetricTTFT, MetricTPOT, MetricTTST}
 
 // NewSLO builds an SLO from limits in milliseconds by metric name.
 func NewSLO(limitsMs map[string]float64) (SLO, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -51,7 +52,22 @@ type Config struct {
 	// Ring is the number of intervals kept in memory for Window; zero means
 	// DefaultRing, at most MaxRing.
 	Ring int
+	// Checks names the response checks of the run (at most MaxChecks):
+	// RecordChecked counts their passes and failures by their index here,
+	// for every group and interval (Stats.Checks, Counts.Checks).
+	Checks []string
+	// Percentiles are percentiles (0–100) that the summary's MetricStats
+	// hold beside StoredPercentiles (MetricStats.Percentiles); at most
+	// MaxPercentiles.
+	Percentiles []float64
 }
+
+// MaxPercentiles bounds Config.Percentiles.
+const MaxPercentiles = 32
+
+// MaxChecks bounds Config.Checks: a result's checks travel as the bits of
+// a uint64.
+const MaxChecks = 64
 
 // counters are the plain counts of one group, over the run or over one
 // interval.
@@ -59,12 +75,25 @@ type counters struct {
 	total, ok, dropped, queued, clamped, tokens int64
 	failed                                      [numClasses]int64
 	goodput                                     []int64 // met, by SLO index
+	prompt                                      promptCounts
+	// checks counts the passes (2i) and failures (2i+1) of check i of
+	// names, the run's checks (Config.Checks).
+	checks []int64
+	names  []string
 }
 
 func (c *counters) reset() {
-	g := c.goodput
+	g, k := c.goodput, c.checks
 	clear(g)
-	*c = counters{goodput: g}
+	clear(k)
+	*c = counters{goodput: g, checks: k, names: c.names}
+}
+
+// clone returns a copy of c that shares no counts with it.
+func (c *counters) clone() counters {
+	out := *c
+	out.goodput, out.checks = slices.Clone(c.goodput), slices.Clone(c.checks)
+	return out
 }
 
 // counts exports c.
@@ -84,6 +113,16 @@ func (c *counters) counts(slos []SLO) Counts {
 		for i, s := range slos {
 			out.Goodput[s.Key] = c.goodput[i]
 		}
+	}
+	for i, name := range c.names {
+		pass, fail := c.checks[2*i], c.checks[2*i+1]
+		if pass+fail == 0 {
+			continue
+		}
+		if out.Checks == nil {
+			out.Checks = make(map[string]CheckCounts, len(c.names))
+		}
+		out.Checks[name] = CheckCounts{Passed: pass, Failed: fail}
 	}
 	return out
 }
@@ -110,9 +149,13 @@ type group struct {
 	tags   [numMetrics]string
 }
 
-func newGroup(key string, dense bool, nSLO int) *group {
+func newGroup(key string, dense bool, nSLO int, checks []string) *group {
 	g := &group{key: key, dense: dense}
 	g.cum.goodput, g.cur.goodput = make([]int64, nSLO), make([]int64, nSLO)
+	if len(checks) > 0 {
+		g.cum.checks, g.cur.checks = make([]int64, 2*len(checks)), make([]int64, 2*len(checks))
+		g.cum.names, g.cur.names = checks, checks
+	}
 	for m := range numMetrics {
 		g.tags[m] = logTag(key, m)
 	}
@@ -147,18 +190,22 @@ func (g *group) record(m metricID, v int64) {
 // sample is one result reduced to the values the groups record, computed
 // outside the lock.
 type sample struct {
-	vals     [numMetrics]int64
-	has      [numMetrics]bool
-	gaps     []time.Duration
-	clamped  int64
-	failed   bool
-	class    int
-	queued   bool
-	tokens   int64
-	met      uint64 // bit i: SLO i met
-	intended time.Time
-	sent     time.Time
-	done     time.Time
+	vals    [numMetrics]int64
+	has     [numMetrics]bool
+	gaps    []time.Duration
+	clamped int64
+	failed  bool
+	class   int
+	queued  bool
+	tokens  int64
+	prompt  promptSample
+	met     uint64 // bit i: SLO i met
+	// checked and checkFailed: bit i when check i of the run was judged,
+	// and failed.
+	checked, checkFailed uint64
+	intended             time.Time
+	sent                 time.Time
+	done                 time.Time
 }
 
 func (s *sample) set(m metricID, d time.Duration) {
@@ -191,6 +238,10 @@ func (s *sample) fill(res *gonogo.Result, req *gonogo.Request) {
 		if tp := res.TPOT(); tp > 0 {
 			s.set(mTPOT, tp)
 		}
+		if len(res.ChunkGaps) > 0 {
+			s.set(mTTST, res.ChunkGaps[0]) // first to second content chunk
+		}
+		s.setUserRate(res)
 	}
 	if len(res.ChunkGaps) > 0 {
 		s.gaps = res.ChunkGaps
@@ -199,6 +250,12 @@ func (s *sample) fill(res *gonogo.Result, req *gonogo.Request) {
 				s.clamped++
 			}
 		}
+	}
+	s.prompt.fill(res)
+	if n := res.PromptTokens; n > 0 {
+		s.setCount(mInput, int64(n))
+	} else if n := res.ReportedPromptTokens; n > 0 {
+		s.setCount(mInput, int64(n))
 	}
 	if n := res.OutputTokens; n > 0 {
 		s.tokens = int64(n)
@@ -211,6 +268,31 @@ func (s *sample) fill(res *gonogo.Result, req *gonogo.Request) {
 	}
 }
 
+// setCount records a token count, clamped to HighestTokens.
+func (s *sample) setCount(m metricID, v int64) {
+	if v > HighestTokens {
+		v = HighestTokens
+		s.clamped++
+	}
+	s.vals[m], s.has[m] = v, true
+}
+
+// setUserRate records tokens_per_sec_per_user, (output_tokens − 1) /
+// (e2e − ttft), in milli-tokens per second, for a streamed answer of at
+// least two tokens.
+func (s *sample) setUserRate(res *gonogo.Result) {
+	decode := res.E2E() - res.TTFT
+	if res.OutputTokens < 2 || decode <= 0 {
+		return
+	}
+	v := int64(float64(res.OutputTokens-1) / decode.Seconds() * 1000)
+	if v > HighestMilliTokensPerSec {
+		v = HighestMilliTokensPerSec
+		s.clamped++
+	}
+	s.vals[mUserRate], s.has[mUserRate] = v, true
+}
+
 func (c *counters) add(s *sample) {
 	c.total++
 	if s.failed {
@@ -218,6 +300,7 @@ func (c *counters) add(s *sample) {
 	} else {
 		c.ok++
 		c.tokens += s.tokens
+		c.prompt.add(&s.prompt)
 	}
 	if s.queued {
 		c.queued++
@@ -226,6 +309,14 @@ func (c *counters) add(s *sample) {
 	for i := range c.goodput {
 		if s.met&(1<<i) != 0 {
 			c.goodput[i]++
+		}
+	}
+	for m := s.checked; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros64(m)
+		if s.checkFailed&(1<<i) != 0 {
+			c.checks[2*i+1]++
+		} else {
+			c.checks[2*i]++
 		}
 	}
 }
@@ -268,7 +359,8 @@ func (g *group) drop() {
 //
 // Latency and latency_service are recorded for successful requests,
 // latency_failed for failed ones, scheduling_lag for every request; ttft,
-// chunk_gap, tpot, e2e and output_tokens only for successful ones. Record
+// ttst, chunk_gap, tpot, e2e, tokens_per_sec_per_user, input_tokens and
+// output_tokens only for successful ones. Record
 // and Drop are safe for concurrent use and do not allocate once every group
 // and histogram of the interval exists.
 //
@@ -288,6 +380,9 @@ type Recorder struct {
 	tagOrder    []*group
 	tagOverflow int64
 	targets     map[string]float64
+
+	checks []string
+	pcts   []float64
 
 	ivStart time.Time
 	// last complete interval, for Live
@@ -334,6 +429,17 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 	if len(cfg.SLOs) > MaxSLOs {
 		return nil, fmt.Errorf("analyze: %d SLOs, at most %d", len(cfg.SLOs), MaxSLOs)
 	}
+	if len(cfg.Checks) > MaxChecks {
+		return nil, fmt.Errorf("analyze: %d checks, at most %d", len(cfg.Checks), MaxChecks)
+	}
+	if len(cfg.Percentiles) > MaxPercentiles {
+		return nil, fmt.Errorf("analyze: %d percentiles, at most %d", len(cfg.Percentiles), MaxPercentiles)
+	}
+	for _, p := range cfg.Percentiles {
+		if !(p >= 0 && p <= 100) {
+			return nil, fmt.Errorf("analyze: percentile %g is not in [0, 100]", p)
+		}
+	}
 	if cfg.Ring <= 0 {
 		cfg.Ring = DefaultRing
 	}
@@ -342,6 +448,8 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 		interval:     cfg.Interval,
 		maxTagGroups: cfg.MaxTagGroups,
 		slos:         slices.Clone(cfg.SLOs),
+		checks:       slices.Clone(cfg.Checks),
+		pcts:         slices.Clone(cfg.Percentiles),
 		scenarios:    make(map[string]*group),
 		tags:         make(map[string]map[string]*group),
 		targets:      make(map[string]float64),
@@ -351,7 +459,7 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 		tw:           cfg.Timeline,
 		ring:         newRing(min(cfg.Ring, MaxRing)),
 	}
-	r.overall = newGroup(Overall, true, len(r.slos))
+	r.overall = newGroup(Overall, true, len(r.slos), r.checks)
 	r.dense = []*group{r.overall}
 	if cfg.IntervalLog != nil {
 		lw, err := newLogWriter(cfg.IntervalLog, cfg.Start)
@@ -372,7 +480,7 @@ func newLogWriter(w io.Writer, start time.Time) (*hdr.HistogramLogWriter, error)
 	lw.SetBaseTime(baseMs)
 	err := lw.OutputLogFormatVersion()
 	if err == nil {
-		err = lw.OutputComment("[gonogo interval log: time values in microseconds, output_tokens in tokens; Interval_Max column is value/1e6]")
+		err = lw.OutputComment("[gonogo interval log: time values in microseconds, output_tokens and input_tokens in tokens, tokens_per_sec_per_user in thousandths of a token per second; Interval_Max column is value/1e6]")
 	}
 	if err == nil {
 		err = lw.OutputStartTime(startMs)
@@ -406,7 +514,7 @@ func (r *Recorder) SetTargetRate(scenario string, perSec float64) {
 func (r *Recorder) scenario(name string) *group {
 	g := r.scenarios[name]
 	if g == nil {
-		g = newGroup(ScenarioGroup(name), true, len(r.slos))
+		g = newGroup(ScenarioGroup(name), true, len(r.slos), r.checks)
 		r.scenarios[name] = g
 		r.dense = append(r.dense, g)
 	}
@@ -427,7 +535,7 @@ func (r *Recorder) tagGroup(k, v string) *group {
 		vals = make(map[string]*group)
 		r.tags[k] = vals
 	}
-	g := newGroup(TagGroup(k, v), false, len(r.slos))
+	g := newGroup(TagGroup(k, v), false, len(r.slos), r.checks)
 	vals[v] = g
 	r.tagOrder = append(r.tagOrder, g)
 	return g
@@ -435,14 +543,27 @@ func (r *Recorder) tagGroup(k, v string) *group {
 
 var emptyRequest gonogo.Request
 
+// Checks returns the names of the checks the recorder counts.
+func (r *Recorder) Checks() []string { return r.checks }
+
 // Record takes one finished request.
-func (r *Recorder) Record(res *gonogo.Result) {
+func (r *Recorder) Record(res *gonogo.Result) { r.RecordChecked(res, 0, 0) }
+
+// RecordChecked takes one finished request and the outcome of its checks:
+// bit i of checked is set when check i of Config.Checks was judged, and of
+// failed when it failed. Checks are counted apart from the request's own
+// success: a failed check does not fail the request.
+func (r *Recorder) RecordChecked(res *gonogo.Result, checked, failed uint64) {
 	req := res.Request
 	if req == nil {
 		req = &emptyRequest
 	}
 	var s sample
 	s.fill(res, req)
+	if n := len(r.checks); n < MaxChecks {
+		checked &= 1<<n - 1
+	}
+	s.checked, s.checkFailed = checked, failed&checked
 	for i := range r.slos {
 		if r.slos[i].met(&s) {
 			s.met |= 1 << i
@@ -519,8 +640,7 @@ func (r *Recorder) flush(now time.Time) error {
 			return
 		}
 		p := pendingGroup{g: g}
-		p.counts = g.cur
-		p.counts.goodput = slices.Clone(g.cur.goodput)
+		p.counts = g.cur.clone()
 		g.cur.reset()
 		if g.dense {
 			for m := range numMetrics {

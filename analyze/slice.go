@@ -31,6 +31,26 @@ type Counts struct {
 	// Goodput counts the requests that met each SLO the run counted, by
 	// SLO key (SLO.Key).
 	Goodput map[string]int64 `json:"goodput,omitempty"`
+	// Checks counts the passes and failures of each response check, by
+	// name; checks not judged in the span are left out.
+	Checks map[string]CheckCounts `json:"checks,omitempty"`
+}
+
+// CheckCounts are the passes and failures of one response check.
+type CheckCounts struct {
+	Passed int64 `json:"passed"`
+	Failed int64 `json:"failed"`
+}
+
+// Total is the number of times the check was judged.
+func (c CheckCounts) Total() int64 { return c.Passed + c.Failed }
+
+// Rate is the share of the judgements that passed, 0 when there was none.
+func (c CheckCounts) Rate() float64 {
+	if c.Total() == 0 {
+		return 0
+	}
+	return float64(c.Passed) / float64(c.Total())
 }
 
 // Add adds o's counts to c.
@@ -52,6 +72,15 @@ func (c *Counts) Add(o *Counts) {
 			c.Goodput = map[string]int64{}
 		}
 		c.Goodput[k] += n
+	}
+	for k, n := range o.Checks {
+		if c.Checks == nil {
+			c.Checks = map[string]CheckCounts{}
+		}
+		cc := c.Checks[k]
+		cc.Passed += n.Passed
+		cc.Failed += n.Failed
+		c.Checks[k] = cc
 	}
 }
 
@@ -153,6 +182,7 @@ func (r *Recorder) SoFar(now time.Time) *RunData {
 		return st
 	}
 	s.Overall = stats(r.overall, dur)
+	s.Overall.Checks = r.allChecks(s.Overall.Checks)
 	for name, g := range r.scenarios {
 		s.Scenarios[name] = stats(g, 0)
 	}
@@ -244,9 +274,22 @@ func statsOfCounts(c *Counts, span float64) Stats {
 		Clamped: c.Clamped,
 		ActiveS: roundTo(span, 3),
 		Goodput: c.Goodput,
+		Checks:  c.Checks,
 	}
 	for k, n := range c.ByClass {
 		st.Requests.Failed[k] = n
+	}
+	if arrivals := c.Requests + c.Dropped; len(c.Goodput) > 0 && arrivals > 0 {
+		st.GoodputShares = make(map[string]float64, len(c.Goodput))
+		for k, met := range c.Goodput {
+			st.GoodputShares[k] = roundTo(float64(met)/float64(arrivals), 6)
+		}
+	}
+	if len(c.Goodput) > 0 && span > 0 {
+		st.GoodputPerSec = make(map[string]float64, len(c.Goodput))
+		for k, met := range c.Goodput {
+			st.GoodputPerSec[k] = roundTo(float64(met)/span, 3)
+		}
 	}
 	if span > 0 {
 		st.Rate.AchievedPerSec = roundTo(float64(c.Requests)/span, 3)

@@ -3,6 +3,7 @@ package analyze
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -51,13 +52,38 @@ type Stats struct {
 	// LatencyFailed describes the latency of failed requests, kept apart
 	// from Latency (which is that of successful ones).
 	LatencyFailed *MetricStats `json:"latency_failed,omitempty"`
+	// TTST is the time to second token (MetricTTST).
+	TTST *MetricStats `json:"ttst,omitempty"`
+	// TokensPerSecPerUser is the distribution of each request's own output
+	// speed in tokens per second (MetricTokensPerSecPerUser).
+	TokensPerSecPerUser *MetricStats `json:"tokens_per_sec_per_user,omitempty"`
+	// InputTokens is the distribution of the prompt lengths sent, in
+	// tokens (MetricInputTokens).
+	InputTokens *MetricStats `json:"input_tokens,omitempty"`
 	// TokensPerSec is the output tokens of successful requests per second
 	// of ActiveS; absent when no tokens were reported.
 	TokensPerSec *float64 `json:"tokens_per_sec,omitempty"`
+	// PromptTokens compares the prompt tokens the client intended with
+	// those the server reported; absent when neither is known.
+	PromptTokens *PromptTokenStats `json:"prompt_tokens,omitempty"`
 	// Goodput counts, for every SLO counted during the run (by SLO.Key),
 	// the requests that met it; its share is Goodput[key] /
 	// (Requests.Total + Requests.Dropped).
 	Goodput map[string]int64 `json:"goodput,omitempty"`
+	// GoodputShares and GoodputPerSec are the goodput figures of each SLO
+	// by key: the share of arrivals (Requests.Total + Requests.Dropped)
+	// that met it, and those requests per second of ActiveS (AIPerf's
+	// and vLLM bench's "goodput").
+	GoodputShares map[string]float64 `json:"goodput_share,omitempty"`
+	GoodputPerSec map[string]float64 `json:"goodput_per_sec,omitempty"`
+	// Percentiles holds, by metric and PercentileKey, the percentiles the
+	// run was asked for (--percentiles) that MetricStats does not store.
+	Percentiles map[string]map[string]float64 `json:"percentiles,omitempty"`
+	// Checks counts the passes and failures of each response check by
+	// name: every check of the run in the overall group, the checks judged
+	// in the group in the others. Checks never fail a request: a check
+	// failure is not an error.
+	Checks map[string]CheckCounts `json:"checks,omitempty"`
 	// Errors are the most frequent failure messages of each class, most
 	// frequent first (overall and scenario groups).
 	Errors []ErrorExample `json:"errors,omitempty"`
@@ -83,6 +109,21 @@ func (s *Stats) GoodputShare(key string) (share float64, ok bool) {
 		return 0, false
 	}
 	return float64(met) / float64(n), true
+}
+
+// CheckCounts returns the counts of the check named name in the group, or
+// of all its checks together when name is ""; ok is false when the group
+// has no such check (or no check at all).
+func (s *Stats) CheckCounts(name string) (c CheckCounts, ok bool) {
+	if name != "" {
+		c, ok = s.Checks[name]
+		return c, ok
+	}
+	for _, n := range s.Checks {
+		c.Passed += n.Passed
+		c.Failed += n.Failed
+	}
+	return c, len(s.Checks) > 0
 }
 
 // Requests counts requests by outcome.
@@ -122,17 +163,81 @@ type Rate struct {
 }
 
 // MetricStats describe one histogram: milliseconds for time metrics,
-// tokens for output_tokens, rounded to 3 decimals.
+// tokens for output_tokens and input_tokens, tokens per second for
+// tokens_per_sec_per_user, rounded to 3 decimals. The low percentiles and
+// StdDev (the population standard deviation) are those GenAI-Perf and
+// AIPerf report; a run.json written before they existed lacks them.
 type MetricStats struct {
-	Count int64   `json:"count"`
-	Min   float64 `json:"min"`
-	Mean  float64 `json:"mean"`
-	P50   float64 `json:"p50"`
-	P90   float64 `json:"p90"`
-	P95   float64 `json:"p95"`
-	P99   float64 `json:"p99"`
-	P999  float64 `json:"p999"`
-	Max   float64 `json:"max"`
+	Count  int64   `json:"count"`
+	Min    float64 `json:"min"`
+	Mean   float64 `json:"mean"`
+	StdDev float64 `json:"stddev"`
+	P1     float64 `json:"p1"`
+	P5     float64 `json:"p5"`
+	P10    float64 `json:"p10"`
+	P25    float64 `json:"p25"`
+	P50    float64 `json:"p50"`
+	P75    float64 `json:"p75"`
+	P90    float64 `json:"p90"`
+	P95    float64 `json:"p95"`
+	P99    float64 `json:"p99"`
+	P999   float64 `json:"p999"`
+	Max    float64 `json:"max"`
+}
+
+// StoredPercentiles are the percentiles every MetricStats holds in its own
+// fields, in order.
+var StoredPercentiles = []float64{1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9}
+
+// PercentileKey names percentile pct (0–100) in MetricStats.Percentiles
+// and in reports: "99.99".
+func PercentileKey(pct float64) string { return strconv.FormatFloat(pct, 'g', -1, 64) }
+
+// Percentile returns the stored value of percentile pct (0–100; 0 is the
+// minimum, 100 the maximum); ok is false when m does not hold it.
+func (m *MetricStats) Percentile(pct float64) (v float64, ok bool) {
+	switch pct {
+	case 0:
+		return m.Min, true
+	case 1:
+		return m.P1, true
+	case 5:
+		return m.P5, true
+	case 10:
+		return m.P10, true
+	case 25:
+		return m.P25, true
+	case 50:
+		return m.P50, true
+	case 75:
+		return m.P75, true
+	case 90:
+		return m.P90, true
+	case 95:
+		return m.P95, true
+	case 99:
+		return m.P99, true
+	case 99.9:
+		return m.P999, true
+	case 100:
+		return m.Max, true
+	}
+	return 0, false
+}
+
+// Percentile returns percentile pct (0–100) of metric in the group: a
+// stored one (MetricStats.Percentile) or one asked for with --percentiles
+// (Stats.Percentiles); ok is false when the group holds neither.
+func (s *Stats) Percentile(metric string, pct float64) (v float64, ok bool) {
+	ms := s.Metric(metric)
+	if ms == nil {
+		return 0, false
+	}
+	if v, ok = ms.Percentile(pct); ok {
+		return v, true
+	}
+	v, ok = s.Percentiles[metric][PercentileKey(pct)]
+	return v, ok
 }
 
 // Metric returns the stats of a histogram metric by name, nil when absent.
@@ -156,6 +261,12 @@ func (s *Stats) Metric(name string) *MetricStats {
 		return s.OutputTokens
 	case MetricLatencyFailed:
 		return s.LatencyFailed
+	case MetricTTST:
+		return s.TTST
+	case MetricTokensPerSecPerUser:
+		return s.TokensPerSecPerUser
+	case MetricInputTokens:
+		return s.InputTokens
 	}
 	return nil
 }
@@ -180,39 +291,67 @@ func (s *Stats) setMetric(m metricID, ms *MetricStats) {
 		s.OutputTokens = ms
 	case mFailed:
 		s.LatencyFailed = ms
+	case mTTST:
+		s.TTST = ms
+	case mUserRate:
+		s.TokensPerSecPerUser = ms
+	case mInput:
+		s.InputTokens = ms
 	}
 }
 
-var summaryPercentiles = []float64{50, 90, 95, 99, 99.9}
-
 func metricStats(h *hdr.Histogram, m metricID) *MetricStats {
+	ms, _ := metricStatsExtra(h, m, nil)
+	return ms
+}
+
+// metricStatsExtra digests h, and returns apart the percentiles of extra
+// that MetricStats does not store, by PercentileKey (nil when none).
+func metricStatsExtra(h *hdr.Histogram, m metricID, extra []float64) (*MetricStats, map[string]float64) {
 	if h == nil || h.TotalCount() == 0 {
-		return nil
+		return nil, nil
 	}
 	sc := unitScale(m)
-	q := h.ValueAtPercentilesSlice(summaryPercentiles)
+	q := h.ValueAtPercentilesSlice(StoredPercentiles)
 	f := func(v int64) float64 { return roundTo(float64(v)/sc, 3) }
-	return &MetricStats{
-		Count: h.TotalCount(),
-		Min:   f(h.Min()),
-		Mean:  roundTo(h.Mean()/sc, 3),
-		P50:   f(q[0]),
-		P90:   f(q[1]),
-		P95:   f(q[2]),
-		P99:   f(q[3]),
-		P999:  f(q[4]),
-		Max:   f(h.Max()),
+	ms := &MetricStats{
+		Count:  h.TotalCount(),
+		Min:    f(h.Min()),
+		Mean:   roundTo(h.Mean()/sc, 3),
+		StdDev: roundTo(h.StdDev()/sc, 3),
+		P1:     f(q[0]),
+		P5:     f(q[1]),
+		P10:    f(q[2]),
+		P25:    f(q[3]),
+		P50:    f(q[4]),
+		P75:    f(q[5]),
+		P90:    f(q[6]),
+		P95:    f(q[7]),
+		P99:    f(q[8]),
+		P999:   f(q[9]),
+		Max:    f(h.Max()),
 	}
+	var more map[string]float64
+	for _, p := range extra {
+		if _, ok := ms.Percentile(p); ok {
+			continue
+		}
+		if more == nil {
+			more = make(map[string]float64, len(extra))
+		}
+		more[PercentileKey(p)] = f(h.ValueAtPercentile(p))
+	}
+	return ms, more
 }
 
 // stats builds the Stats of g; activeS ≤ 0 means g's own active window.
-func (g *group) stats(activeS, target float64, slos []SLO) Stats {
-	return g.statsFor(activeS, target, -1, slos)
+func (g *group) stats(activeS, target float64, slos []SLO, pcts []float64) Stats {
+	return g.statsFor(activeS, target, -1, slos, pcts)
 }
 
 // statsFor is stats computing the digest of metric only (all when only <
 // 0).
-func (g *group) statsFor(activeS, target float64, only metricID, slos []SLO) Stats {
+func (g *group) statsFor(activeS, target float64, only metricID, slos []SLO, pcts []float64) Stats {
 	c := g.cum.counts(slos)
 	if activeS <= 0 && !g.first.IsZero() && g.last.After(g.first) {
 		activeS = g.last.Sub(g.first).Seconds()
@@ -222,12 +361,20 @@ func (g *group) statsFor(activeS, target float64, only metricID, slos []SLO) Sta
 	st.Rate.AchievedPerSec = roundTo(g.achievedRate(activeS), 3)
 	for m := range numMetrics {
 		if only < 0 || m == only {
-			st.setMetric(m, metricStats(g.hist(m, false), m))
+			ms, more := metricStatsExtra(g.hist(m, false), m, pcts)
+			st.setMetric(m, ms)
+			if more != nil {
+				if st.Percentiles == nil {
+					st.Percentiles = make(map[string]map[string]float64)
+				}
+				st.Percentiles[metricNames[m]] = more
+			}
 		}
 	}
 	if g.errs != nil {
 		st.Errors = g.errs.top(topErrors)
 	}
+	st.PromptTokens = g.cum.prompt.stats()
 	return st
 }
 
@@ -263,20 +410,37 @@ func (r *Recorder) Summary(end time.Time) *Summary {
 	if dur <= 0 {
 		dur = -1 // fall back to the active window
 	}
-	s.Overall = r.overall.stats(dur, 0, r.slos)
+	s.Overall = r.overall.stats(dur, 0, r.slos, r.pcts)
+	s.Overall.Checks = r.allChecks(s.Overall.Checks)
 	if len(r.scenarios) > 0 {
 		s.Scenarios = make(map[string]Stats, len(r.scenarios))
 		for name, g := range r.scenarios {
-			s.Scenarios[name] = g.stats(0, r.targets[name], r.slos)
+			s.Scenarios[name] = g.stats(0, r.targets[name], r.slos, r.pcts)
 		}
 	}
 	if len(r.tagOrder) > 0 {
 		s.Tags = make(map[string]Stats, len(r.tagOrder))
 		for _, g := range r.tagOrder {
-			s.Tags[strings.TrimPrefix(g.key, tagPrefix)] = g.stats(0, 0, r.slos)
+			s.Tags[strings.TrimPrefix(g.key, tagPrefix)] = g.stats(0, 0, r.slos, r.pcts)
 		}
 	}
 	return s
+}
+
+// allChecks adds every check of the run, judged or not, to m: the overall
+// group names them all, so that a gate can tell a check the run does not
+// have from one it never judged.
+func (r *Recorder) allChecks(m map[string]CheckCounts) map[string]CheckCounts {
+	if len(r.checks) == 0 {
+		return m
+	}
+	if m == nil {
+		m = make(map[string]CheckCounts, len(r.checks))
+	}
+	for _, name := range r.checks {
+		m[name] = m[name]
+	}
+	return m
 }
 
 // topErrors is how many messages of each class Stats.Errors keeps.

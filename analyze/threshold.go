@@ -23,6 +23,13 @@ const (
 	MetricErrors       = "errors"
 	MetricRequests     = "requests"
 	MetricDropped      = "dropped"
+	// MetricChecks is the response checks that passed (k6's checks): rate
+	// is the share of judgements that passed, count their number;
+	// checks{check:NAME} selects one check.
+	MetricChecks = "checks"
+	// MetricChecksFailed is the response checks that failed: rate is the
+	// share of judgements that failed, count their number.
+	MetricChecksFailed = "checks_failed"
 )
 
 // k6Aliases maps k6 metric names to gonogo's.
@@ -59,11 +66,14 @@ func allowedAggs(metric string) []Aggregation {
 	switch metric {
 	case MetricTokensPerSec:
 		return []Aggregation{AggValue}
-	case MetricErrors, MetricRequests, MetricDropped:
+	case MetricErrors, MetricRequests, MetricDropped, MetricChecks, MetricChecksFailed:
 		return []Aggregation{AggRate, AggCount}
 	}
 	return nil
 }
+
+// isCheckMetric reports whether metric counts response checks.
+func isCheckMetric(metric string) bool { return metric == MetricChecks || metric == MetricChecksFailed }
 
 // Threshold is one parsed expression such as p(99)<500.
 type Threshold struct {
@@ -152,13 +162,18 @@ func (t Threshold) Holds(observed float64) bool {
 }
 
 // Selector names a metric and optionally one group, in k6 syntax:
-// latency, latency{scenario:warmup}, latency{model:llama}.
+// latency, latency{scenario:warmup}, latency{model:llama}. The check
+// metrics also name one check: checks{check:has-choices},
+// checks{scenario:chat,check:has-choices}.
 type Selector struct {
 	Raw      string
 	Metric   string // canonical name (k6 aliases resolved)
 	Scenario string
 	TagKey   string
 	TagValue string
+	// Check names one response check (checks, checks_failed); "" means
+	// all the group's checks together.
+	Check string
 }
 
 // ParseSelector parses a threshold key.
@@ -171,7 +186,7 @@ func ParseSelector(raw string) (Selector, error) {
 		name = a
 	}
 	if allowedAggs(name) == nil {
-		return sel, fmt.Errorf("%w: unknown metric %q in %q (want latency, latency_service, scheduling_lag, ttft, chunk_gap, tpot, e2e, output_tokens, tokens_per_sec, errors, requests or dropped)", ErrThreshold, name, raw)
+		return sel, fmt.Errorf("%w: unknown metric %q in %q (want latency, latency_service, scheduling_lag, ttft, chunk_gap, tpot, e2e, output_tokens, tokens_per_sec, errors, requests, dropped, checks or checks_failed)", ErrThreshold, name, raw)
 	}
 	sel.Metric = name
 	if !hasFilter {
@@ -181,18 +196,33 @@ func ParseSelector(raw string) (Selector, error) {
 		return sel, fmt.Errorf("%w: missing } in %q", ErrThreshold, raw)
 	}
 	filter = filter[:len(filter)-1]
-	if strings.ContainsAny(filter, ",{}") {
-		return sel, fmt.Errorf("%w: %q: only one key:value filter is supported", ErrThreshold, raw)
+	parts := []string{filter}
+	if isCheckMetric(name) {
+		parts = strings.Split(filter, ",")
 	}
-	k, v, ok := strings.Cut(filter, ":")
-	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-	if !ok || k == "" || v == "" {
-		return sel, fmt.Errorf("%w: %q: filter must be {key:value}", ErrThreshold, raw)
+	if strings.ContainsAny(filter, "{}") || len(parts) > 2 || strings.Contains(filter, ",") && len(parts) == 1 {
+		return sel, fmt.Errorf("%w: %q: only one key:value filter is supported (and check:NAME for checks)", ErrThreshold, raw)
 	}
-	if k == "scenario" {
-		sel.Scenario = v
-	} else {
-		sel.TagKey, sel.TagValue = k, v
+	group := false
+	for _, part := range parts {
+		k, v, ok := strings.Cut(part, ":")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return sel, fmt.Errorf("%w: %q: filter must be {key:value}", ErrThreshold, raw)
+		}
+		switch {
+		case k == "check" && isCheckMetric(name):
+			if sel.Check != "" {
+				return sel, fmt.Errorf("%w: %q: one check:NAME at most", ErrThreshold, raw)
+			}
+			sel.Check = v
+		case group:
+			return sel, fmt.Errorf("%w: %q: one group filter at most, beside check:NAME", ErrThreshold, raw)
+		case k == "scenario":
+			sel.Scenario, group = v, true
+		default:
+			sel.TagKey, sel.TagValue, group = k, v, true
+		}
 	}
 	return sel, nil
 }
@@ -417,15 +447,6 @@ type view struct {
 	hist func(metric string) *hdr.Histogram
 }
 
-var storedPercentiles = map[float64]func(*MetricStats) float64{
-	50:   func(m *MetricStats) float64 { return m.P50 },
-	90:   func(m *MetricStats) float64 { return m.P90 },
-	95:   func(m *MetricStats) float64 { return m.P95 },
-	99:   func(m *MetricStats) float64 { return m.P99 },
-	99.9: func(m *MetricStats) float64 { return m.P999 },
-	100:  func(m *MetricStats) float64 { return m.Max },
-}
-
 // observe computes the value a threshold compares.
 func observe(v view, c check) (obs float64, ok bool, err error) {
 	st := v.st
@@ -460,6 +481,21 @@ func observe(v view, c check) (obs float64, ok bool, err error) {
 			return 0, false, nil
 		}
 		return float64(rq.Dropped) / float64(rq.Total+rq.Dropped), true, nil
+	case MetricChecks, MetricChecksFailed:
+		cc, ok := st.CheckCounts(c.sel.Check)
+		hits := cc.Passed
+		if c.sel.Metric == MetricChecksFailed {
+			hits = cc.Failed
+		}
+		switch {
+		case !ok:
+			return 0, false, nil
+		case c.th.Agg == AggCount:
+			return float64(hits), true, nil
+		case cc.Total() == 0:
+			return 0, false, nil
+		}
+		return float64(hits) / float64(cc.Total()), true, nil
 	}
 	// The histogram, when there is one, answers every aggregation exactly
 	// (a window has nothing else); else the stored digest does.
@@ -484,10 +520,12 @@ func observe(v view, c check) (obs float64, ok bool, err error) {
 	case AggCount:
 		return float64(ms.Count), true, nil
 	}
-	if f, ok := storedPercentiles[c.th.QuantilePct]; ok {
-		return f(ms), true, nil
+	if c.th.QuantilePct > 0 {
+		if f, ok := st.Percentile(c.sel.Metric, c.th.QuantilePct); ok {
+			return f, true, nil
+		}
 	}
-	return 0, false, fmt.Errorf("thresholds.%s: %w %q: p(%g) needs the histograms; a stored summary holds only p(50), p(90), p(95), p(99), p(99.9), p(100)",
+	return 0, false, fmt.Errorf("thresholds.%s: %w %q: p(%g) needs the histograms; a stored summary holds only p(1), p(5), p(10), p(25), p(50), p(75), p(90), p(95), p(99), p(99.9), p(100) and those asked for with --percentiles",
 		c.sel.Raw, ErrThreshold, c.th.Expr, c.th.QuantilePct)
 }
 
@@ -638,7 +676,7 @@ func (r *Recorder) observeLive(c check, elapsed time.Duration) (float64, bool) {
 	if g == r.overall {
 		activeS = elapsed.Seconds()
 	}
-	st := g.statsFor(activeS, 0, only, r.slos)
+	st := g.statsFor(activeS, 0, only, r.slos, nil)
 	v := view{st: &st, hist: func(metric string) *hdr.Histogram {
 		m, ok := metricByName(metric)
 		if !ok {

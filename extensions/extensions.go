@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/extensions/dataset"
 )
 
 // Defaults applied by Options.WithDefaults.
@@ -77,6 +78,9 @@ type Options struct {
 	// Headers are added to every request of every protocol (for example
 	// an Authorization header).
 	Headers map[string]string
+	// Transport holds the connection settings (TLS, HTTP/2, keep-alive,
+	// proxy, --resolve) of the HTTP-based protocols; see NewTransport.
+	Transport TransportOptions
 	// KeepOutput keeps the response content in Result.Output, for shadow
 	// runs that compare it between versions: the generated text (openai),
 	// the "outputs" array as compact JSON (kserve), the body (http). It is
@@ -104,6 +108,15 @@ type Options struct {
 	// MaxTokens is the output length of OpenAI requests whose
 	// Request.OutputTokens is 0; 0 means DefaultMaxTokens.
 	MaxTokens int
+	// Dataset, when set, supplies the prompts (and output lengths) of
+	// OpenAI requests: a ShareGPT or JSONL file, or random lengths in a
+	// range (see package extensions/dataset); nil generates them.
+	Dataset *dataset.Spec
+	// Tokenizer counts the prompts of OpenAI requests: a built-in
+	// vocabulary (tokenize.Builtins, e.g. cl100k_base) or the path of a
+	// tiktoken file. Generated prompts then have exactly PromptTokens
+	// tokens under it; "" counts one word as one token.
+	Tokenizer string
 
 	// InputLen is the number of FP32 elements of KServe requests; 0 means
 	// DefaultInputLen.
@@ -291,6 +304,9 @@ func Preflight(ctx context.Context, c gonogo.Client, target string) error {
 	addr, err := HostPort(target)
 	if err != nil {
 		return &PreflightError{Target: target, Unreachable: true, Err: err}
+	}
+	if pd, ok := c.(PreflightDialer); ok && pd.PreflightAddr() != "" {
+		addr = pd.PreflightAddr() // a proxy, a --resolve entry
 	}
 	ctx, cancel := context.WithTimeout(ctx, DefaultDialTimeout)
 	defer cancel()

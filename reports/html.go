@@ -40,6 +40,7 @@ func WriteHTML(w io.Writer, in Input) error {
 		Banner:  newHTMLBanner(in),
 		Gates:   htmlGateRows(in.Verdict),
 		Numbers: htmlKeyNumbers(in),
+		Checks:  htmlCheckRows(overallStats(in.Run, in.Data)),
 		Details: htmlDetails(in),
 		GameDay: newGameDay(in.Experiment),
 		Fuzz:    newHTMLFuzz(in.Fuzz),
@@ -70,8 +71,10 @@ type htmlPage struct {
 	Banner  htmlBanner
 	Gates   []htmlGateRow
 	Numbers []htmlNumber
-	Charts  []htmlChart
-	Events  []htmlEvent
+	// Checks are the run's response checks, overall.
+	Checks []htmlCheckRow
+	Charts []htmlChart
+	Events []htmlEvent
 	// MoreEvents counts the events left out of the table.
 	MoreEvents int
 	Details    []htmlDetail
@@ -102,6 +105,37 @@ type htmlEvent struct {
 
 type htmlGateRow struct {
 	Class, Name, Kind, Scope, Expr, Observed, Baseline, Change, PValue, Status, Critical, Reason string
+}
+
+// htmlCheckRow is one response check of the checks table.
+type htmlCheckRow struct {
+	Class, Name, Passed, Failed, Rate string
+}
+
+// htmlCheckRows are the rows of the checks table, by name: a check that
+// failed at least once is marked.
+func htmlCheckRows(st *analyze.Stats) []htmlCheckRow {
+	if st == nil || len(st.Checks) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(st.Checks))
+	for n := range st.Checks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]htmlCheckRow, len(names))
+	for i, n := range names {
+		c := st.Checks[n]
+		row := htmlCheckRow{Class: "pass", Name: n, Passed: numfmt.Thousands(c.Passed), Failed: numfmt.Thousands(c.Failed), Rate: "not judged"}
+		if c.Failed > 0 {
+			row.Class = "fail"
+		}
+		if c.Total() > 0 {
+			row.Rate = numfmt.Percent(c.Rate())
+		}
+		out[i] = row
+	}
+	return out
 }
 
 type htmlNumber struct {
@@ -272,35 +306,56 @@ func htmlKeyNumbers(in Input) []htmlNumber {
 	if in.Run != nil && in.Run.Capacity != nil {
 		out = append(out, htmlCapacityNumber(in.Run.Capacity))
 	}
-	out = append(out, htmlMetricNumbers(st, overallStats(in.Baseline, in.BaselineData))...)
+	out = append(out, htmlMetricNumbers(st, overallStats(in.Baseline, in.BaselineData), runPercentiles(in.Run), in.Data, in.BaselineData)...)
 	if st.TokensPerSec != nil {
 		out = append(out, htmlNumber{Label: "output tokens", Value: numfmt.Sig(*st.TokensPerSec) + "/s"})
 	}
 	return out
 }
 
-// htmlMetricNumbers are the latency, TTFT and TPOT percentiles of st, each
-// with the baseline's when base has it.
-func htmlMetricNumbers(st, base *analyze.Stats) []htmlNumber {
+// htmlLatencyPercentiles are the latency percentiles of the HTML cards
+// when the run was given none (--percentiles).
+var htmlLatencyPercentiles = []float64{50, 99, 99.9}
+
+// htmlMetricNumbers are the latency (at the run's percentiles), TTFT,
+// TTST and TPOT percentiles of st and the median per-user output speed,
+// each with the baseline's when base has it. A percentile the stats do not
+// hold comes from the run's histograms (data, baseData) when they have it.
+func htmlMetricNumbers(st, base *analyze.Stats, pcts []float64, data, baseData *analyze.RunData) []htmlNumber {
+	if len(pcts) == 0 {
+		pcts = htmlLatencyPercentiles
+	}
+	type card struct {
+		metric, unit string
+		pct          float64
+	}
+	var cards []card
+	for _, p := range pcts {
+		cards = append(cards, card{analyze.MetricLatency, "ms", p})
+	}
+	cards = append(cards, card{analyze.MetricTTFT, "ms", 99}, card{analyze.MetricTTST, "ms", 99},
+		card{analyze.MetricTPOT, "ms", 99}, card{analyze.MetricTokensPerSecPerUser, "tokens/s", 50})
 	var out []htmlNumber
-	for _, m := range []struct {
-		label, metric string
-		q             func(*analyze.MetricStats) float64
-	}{
-		{"latency p50", analyze.MetricLatency, func(m *analyze.MetricStats) float64 { return m.P50 }},
-		{"latency p99", analyze.MetricLatency, func(m *analyze.MetricStats) float64 { return m.P99 }},
-		{"latency p99.9", analyze.MetricLatency, func(m *analyze.MetricStats) float64 { return m.P999 }},
-		{"ttft p99", analyze.MetricTTFT, func(m *analyze.MetricStats) float64 { return m.P99 }},
-		{"tpot p99", analyze.MetricTPOT, func(m *analyze.MetricStats) float64 { return m.P99 }},
-	} {
-		ms := st.Metric(m.metric)
-		if ms == nil {
+	for _, c := range cards {
+		v, ok := st.Percentile(c.metric, c.pct)
+		if !ok && st.Metric(c.metric) != nil {
+			v, ok = data.HistPercentile(analyze.Overall, c.metric, c.pct)
+		}
+		if !ok {
 			continue
 		}
-		n := htmlNumber{Label: m.label, Value: numfmt.Unit(m.q(ms), "ms")}
+		label := c.metric + " " + pctHeader(c.pct)
+		if c.metric == analyze.MetricTokensPerSecPerUser {
+			label = "tokens/s per user " + pctHeader(c.pct)
+		}
+		n := htmlNumber{Label: label, Value: numfmt.Unit(v, c.unit)}
 		if base != nil {
-			if bm := base.Metric(m.metric); bm != nil {
-				n.Sub = "baseline " + numfmt.Unit(m.q(bm), "ms") + fmtChangeFrom(m.q(ms), m.q(bm))
+			bv, ok := base.Percentile(c.metric, c.pct)
+			if !ok && base.Metric(c.metric) != nil {
+				bv, ok = baseData.HistPercentile(analyze.Overall, c.metric, c.pct)
+			}
+			if ok {
+				n.Sub = "baseline " + numfmt.Unit(bv, c.unit) + fmtChangeFrom(v, bv)
 			}
 		}
 		out = append(out, n)
@@ -600,6 +655,15 @@ dd ul{margin:0;padding-left:18px}
 <div class="numbers" id="numbers">
 {{range .Numbers}}<div class="card{{if .Bad}} bad{{end}}"><div class="label">{{.Label}}</div><div class="value">{{.Value}}</div>{{with .Sub}}<div class="sub">{{.}}</div>{{end}}</div>
 {{end}}</div>
+{{end}}
+{{if .Checks}}
+<h2>Checks</h2>
+<table id="checks">
+<thead><tr><th>check</th><th>passed</th><th>failed</th><th>passed share</th></tr></thead>
+<tbody>
+{{range .Checks}}<tr class="{{.Class}}"><td>{{.Name}}</td><td class="num">{{.Passed}}</td><td class="num">{{.Failed}}</td><td class="num status">{{.Rate}}</td></tr>
+{{end}}</tbody>
+</table>
 {{end}}
 {{if .Charts}}
 <h2>Charts</h2>

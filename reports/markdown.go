@@ -203,7 +203,16 @@ var keyMetrics = []keyMetric{
 	{name: "latency p50", get: quantileOf(analyze.MetricLatency, func(m *analyze.MetricStats) float64 { return m.P50 }), format: fmtMs},
 	{name: "latency p99", get: quantileOf(analyze.MetricLatency, p99), format: fmtMs},
 	{name: "ttft p99", get: quantileOf(analyze.MetricTTFT, p99), format: fmtMs},
+	{name: "ttst p99", get: quantileOf(analyze.MetricTTST, p99), format: fmtMs},
 	{name: "tpot p99", get: quantileOf(analyze.MetricTPOT, p99), format: fmtMs},
+	{name: "checks passed", get: checksPassed, format: numfmt.Percent, points: true},
+}
+
+// checksPassed is the share of the response checks' judgements that
+// passed, all checks together.
+func checksPassed(s *analyze.Stats) (float64, bool) {
+	c, ok := s.CheckCounts("")
+	return c.Rate(), ok && c.Total() > 0
 }
 
 func errorRate(s *analyze.Stats) (float64, bool) {

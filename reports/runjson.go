@@ -80,6 +80,9 @@ type Run struct {
 	// Capacity says, for a run that ramped its arrival rate (stress,
 	// breakpoint), where the service broke.
 	Capacity *analyze.Capacity `json:"capacity,omitempty"`
+	// Percentiles are the percentiles (0–100) the text summary and the
+	// HTML report show, from --percentiles; absent means DefaultPercentiles.
+	Percentiles []float64 `json:"percentiles,omitempty"`
 }
 
 // Partial reports whether the run ended early or never ended: killed,

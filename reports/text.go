@@ -15,8 +15,19 @@ import (
 // textMetrics are the time metrics of the text summary, in order.
 var textMetrics = []string{
 	analyze.MetricLatency, analyze.MetricLatencyService, analyze.MetricSchedulingLag,
-	analyze.MetricTTFT, analyze.MetricTPOT, analyze.MetricChunkGap, analyze.MetricE2E,
+	analyze.MetricTTFT, analyze.MetricTTST, analyze.MetricTPOT, analyze.MetricChunkGap, analyze.MetricE2E,
 	analyze.MetricLatencyFailed,
+}
+
+// textCountMetrics are the metrics of the text summary that are not times,
+// in order, with their decimals.
+var textCountMetrics = []struct {
+	name, label string
+	prec        int
+}{
+	{analyze.MetricTokensPerSecPerUser, "tokens/s per user", 1},
+	{analyze.MetricInputTokens, "input_tokens", 0},
+	{analyze.MetricOutputTokens, "output_tokens", 0},
 }
 
 // Warning levels of the text summary.
@@ -56,7 +67,7 @@ func WriteText(w io.Writer, run *Run) error {
 		if sc.Executor != "" {
 			title += " (" + sc.Executor + ")"
 		}
-		writeStats(ew, title, &sc.Stats)
+		writeStats(ew, title, &sc.Stats, percentilesOf(run))
 		if t := sc.Traffic; t != nil {
 			ew.printf("  replayed %s (%s)", t.Trace, t.Replay)
 			if t.Skipped > 0 {
@@ -76,7 +87,7 @@ func WriteText(w io.Writer, run *Run) error {
 		}
 	}
 	if len(names) != 1 {
-		writeStats(ew, "overall", &run.Overall)
+		writeStats(ew, "overall", &run.Overall, percentilesOf(run))
 	}
 	writeCapacity(ew, run.Capacity)
 	writeWarnings(ew, &run.Overall)
@@ -105,7 +116,7 @@ func WriteText(w io.Writer, run *Run) error {
 	return ew.err
 }
 
-func writeStats(ew *errWriter, title string, st *analyze.Stats) {
+func writeStats(ew *errWriter, title string, st *analyze.Stats, pcts []float64) {
 	rq := st.Requests
 	ew.printf("\n%s\n", title)
 	failed := fmt.Sprintf("failed %d", rq.FailedTotal())
@@ -131,18 +142,32 @@ func writeStats(ew *errWriter, title string, st *analyze.Stats) {
 	}
 	ew.printf("%s (per second of %ss)\n", tput, fmtNum(st.ActiveS, 1))
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "  ms\tp50\tp90\tp99\tmax\t\n")
-	for _, m := range textMetrics {
-		ms := st.Metric(m)
-		if ms == nil {
-			continue
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t\n", m, fmtNum(ms.P50, 2), fmtNum(ms.P90, 2), fmtNum(ms.P99, 2), fmtNum(ms.Max, 2))
+	head := "  ms"
+	for _, p := range pcts {
+		head += "\t" + pctHeader(p)
 	}
-	if ms := st.OutputTokens; ms != nil {
-		fmt.Fprintf(tw, "  output_tokens\t%s\t%s\t%s\t%s\t\n", fmtNum(ms.P50, 0), fmtNum(ms.P90, 0), fmtNum(ms.P99, 0), fmtNum(ms.Max, 0))
+	fmt.Fprintf(tw, "%s\tmax\t\n", head)
+	row := func(metric, label string, ms *analyze.MetricStats, prec int) {
+		line := "  " + label
+		for _, p := range pcts {
+			line += "\t" + pctCell(st, metric, p, prec)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t\n", line, fmtNum(ms.Max, prec))
+	}
+	for _, m := range textMetrics {
+		if ms := st.Metric(m); ms != nil {
+			row(m, m, ms, 2)
+		}
+	}
+	for _, m := range textCountMetrics {
+		if ms := st.Metric(m.name); ms != nil {
+			row(m.name, m.label, ms, m.prec)
+		}
 	}
 	_ = tw.Flush()
+	writeGoodput(ew, st)
+	writePromptTokens(ew, st)
+	writeChecks(ew, st)
 	for i, e := range st.Errors {
 		if i == maxErrorLines {
 			ew.printf("  … %d more failure messages in run.json\n", len(st.Errors)-i)
@@ -150,6 +175,34 @@ func writeStats(ew *errWriter, title string, st *analyze.Stats) {
 		}
 		ew.printf("  %s ×%d: %s\n", e.Class, e.Count, e.Message)
 	}
+}
+
+// writeChecks lists the group's response checks: passes, failures and the
+// share that passed, as k6 prints them. A check failure is not a failed
+// request: the requests line above does not count it.
+func writeChecks(ew *errWriter, st *analyze.Stats) {
+	if len(st.Checks) == 0 {
+		return
+	}
+	names := make([]string, 0, len(st.Checks))
+	for n := range st.Checks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  checks\tpassed\tfailed\t\n")
+	for _, n := range names {
+		c := st.Checks[n]
+		mark, share := "✓", "not judged"
+		if c.Failed > 0 {
+			mark = "✗"
+		}
+		if c.Total() > 0 {
+			share = fmtNum(100*c.Rate(), 2) + " %"
+		}
+		fmt.Fprintf(tw, "  %s %s\t%d\t%d\t%s\n", mark, n, c.Passed, c.Failed, share)
+	}
+	_ = tw.Flush()
 }
 
 // writeCapacity says where a ramping run's service broke.

@@ -76,6 +76,14 @@ const (
 	// JSON and as a page (gonogo ab report writes the same).
 	ABReadout = "ab.json"
 	ABHTML    = "ab.html"
+	// Sweep and SweepHTML are a rate sweep's report (gonogo sweep), as
+	// JSON and as a page; each stage's run has a directory of its own
+	// below.
+	Sweep     = "sweep.json"
+	SweepHTML = "sweep.html"
+	// Annotations is the run's events as Grafana annotations
+	// (outputs/annotations), written at the end of every run.
+	Annotations = "annotations.json"
 )
 
 // Files lists every file a results directory may hold, in the order a
@@ -83,6 +91,7 @@ const (
 var Files = []string{
 	Run, Summary, IntervalLog, Cumulative, Timeline, Events, Samples, Pairs,
 	Divergence, Verdict, HTML, JUnit, Markdown, Experiment, Fuzz, ABReadout, ABHTML,
+	Sweep, SweepHTML, Annotations,
 }
 
 // Dir is a results directory.

@@ -32,6 +32,10 @@ func scenarioOptions(base extensions.Options, spec *scenarios.RequestSpec) exten
 	if o.MaxTokens == 0 {
 		o.MaxTokens = spec.MaxTokens
 	}
+	if o.Dataset == nil {
+		o.Dataset = spec.Dataset
+	}
+	str(&o.Tokenizer, spec.Tokenizer)
 	if len(spec.Headers) > 0 {
 		h := maps.Clone(spec.Headers)
 		maps.Copy(h, o.Headers) // the caller's headers win

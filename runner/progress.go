@@ -31,6 +31,9 @@ func (r *Run) printPlan() {
 				fmt.Fprintf(r.errw, "warning: %s\n", w)
 			}
 		}
+		if p.Checks.Len() > 0 {
+			fmt.Fprintf(r.out, "    checks: %s\n", describeChecks(p.Checks))
+		}
 	}
 	if r.cfg.Shadow != nil {
 		for _, m := range r.cfg.Shadow.Mirrors {

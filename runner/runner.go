@@ -32,6 +32,7 @@ import (
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/extensions/ndjson"
+	"github.com/gonogo-dev/gonogo/outputs"
 	"github.com/gonogo-dev/gonogo/reports"
 	"github.com/gonogo-dev/gonogo/reports/history"
 	"github.com/gonogo-dev/gonogo/rundir"
@@ -61,6 +62,12 @@ type Config struct {
 	// MetricsAddr serves live metrics (Prometheus), windowed percentiles
 	// and the marker endpoint on this address; "" serves none.
 	MetricsAddr string
+	// Outputs receive the run's live metrics every OutputInterval (0:
+	// outputs.DefaultInterval) and its totals and events once it has ended
+	// (package outputs); a slow or failing output never slows or fails the
+	// run. Every run writes annotations.json, outputs or not.
+	Outputs        []outputs.Output
+	OutputInterval time.Duration
 	// Gates, when set, are judged during the run (windowed and abortOnFail
 	// gates, over the live windows) and after it (verdict.json), against
 	// Baseline for relative gates.
@@ -88,6 +95,14 @@ type Config struct {
 	// SLOs are counted live besides those of Gates, for the goodput gates
 	// hooks judge.
 	SLOs []analyze.SLO
+	// Percentiles are the percentiles (0–100) the text summary and the
+	// HTML report show (--percentiles); nil shows the default set. Those
+	// not stored in every MetricStats are added to run.json.
+	Percentiles []float64
+
+	// sinks receive every result and drop besides the run's own (a
+	// sweep's throughput counter).
+	sinks gonogo.Sinks
 }
 
 // Preflight says how the target is checked before a run.
@@ -138,6 +153,7 @@ type Run struct {
 	abort   *analyze.AbortChecker
 	sinks   gonogo.Sinks
 	shadow  *shadowRun
+	checks  runChecks
 
 	mu       sync.Mutex
 	stopRun  context.CancelFunc
@@ -145,6 +161,7 @@ type Run struct {
 	stopWhy  string
 	gateDown map[string]bool // live gates failing at the last check
 	windows  windowCache     // for /metrics
+	outs     runOutputs      // for Config.Outputs and annotations.json
 }
 
 var _ gonogo.Sink = (*Run)(nil)
@@ -181,9 +198,12 @@ func New(cfg Config) (*Run, error) {
 		s := cfg.File.Scenarios[name]
 		opts := scenarioOptions(cfg.Client, s.Request)
 		opts.Target = cfg.Target
-		c, err := extensions.New(cfg.Protocol, opts)
+		c, err := r.newClient(s, opts)
 		if err != nil {
 			r.Close()
+			if errors.Is(err, ErrInput) { // names the scenario already
+				return nil, err
+			}
 			return nil, asInput(fmt.Errorf("scenario %s: %w", name, err))
 		}
 		p := scenarios.Plan{Scenario: s, Client: c}
@@ -202,6 +222,11 @@ func New(cfg Config) (*Run, error) {
 			r.Close()
 			return nil, err
 		}
+	}
+	r.bindChecks()
+	if err := r.checkNames(); err != nil {
+		r.Close()
+		return nil, err
 	}
 	// The plan is read before the run: during it the sources are the
 	// engine's.
@@ -372,6 +397,8 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	defer stopMetrics()
+	r.startOutputs()
+	defer r.stopOutputs()
 
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
@@ -419,6 +446,7 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 		}
 	}
 	res, err := r.finish(end, status, why, streams, loopErr)
+	r.finishOutputs(res, end, status, why)
 	return res, errors.Join(startErr, err)
 }
 
@@ -525,7 +553,8 @@ func (s *streams) close() error {
 
 // newRecorder creates the recorder and the sinks at time zero.
 func (r *Run) newRecorder(s *streams) error {
-	cfg := analyze.Config{Start: r.zero, Interval: r.cfg.Interval, IntervalLog: s.hlog, Timeline: s.tl}
+	cfg := analyze.Config{Start: r.zero, Interval: r.cfg.Interval, IntervalLog: s.hlog, Timeline: s.tl, Checks: r.checks.names,
+		Percentiles: r.cfg.Percentiles}
 	longest := r.cfg.Window
 	if g := r.cfg.Gates; g != nil {
 		cfg.SLOs = g.SLOs()
@@ -551,7 +580,7 @@ func (r *Run) newRecorder(s *streams) error {
 	for _, p := range r.plans {
 		rec.SetTargetRate(p.Scenario.Name, p.Scenario.TargetRate())
 	}
-	r.sinks = gonogo.Sinks{rec}
+	r.sinks = append(gonogo.Sinks{rec}, r.cfg.sinks...)
 	if s.sfile != nil {
 		s.samples = ndjson.New(s.sfile, r.zero)
 		r.sinks = append(r.sinks, s.samples)
@@ -827,8 +856,9 @@ func (r *Run) runJSON() *reports.Run {
 		Started: r.zero,
 		Command: CommandLine(RedactArgs(r.cfg.Command)),
 		Target:  RedactURL(r.cfg.Target), Protocol: r.cfg.Protocol, Labels: r.cfg.Labels,
-		Scenarios: map[string]reports.Scenario{},
-		Files:     []string{rundir.IntervalLog, rundir.Timeline, rundir.Events, rundir.Cumulative, rundir.Summary},
+		Scenarios:   map[string]reports.Scenario{},
+		Files:       []string{rundir.IntervalLog, rundir.Timeline, rundir.Events, rundir.Cumulative, rundir.Summary},
+		Percentiles: r.cfg.Percentiles,
 	}
 	for i, p := range r.plans {
 		ps := r.planned[i]

@@ -40,7 +40,7 @@ func (e *Engine) runArrivals(ctx, reqCtx context.Context, start time.Time, p Pla
 		timer.Stop()
 		for {
 			if j != nil {
-				e.send(reqCtx, p.Client, j)
+				e.send(reqCtx, &p, j)
 				e.pool.Put(j)
 			}
 			var at time.Time

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
+	chk "github.com/gonogo-dev/gonogo/scenarios/checks"
 )
 
 // Plan pairs a scenario with the client that sends its requests.
@@ -17,12 +18,32 @@ type Plan struct {
 	// Source yields the arrivals of an open-model scenario; nil means the
 	// scenario's own schedule (NewSchedule). VU executors ignore it.
 	Source Source
+	// Checks are judged on every recorded response of the scenario (nil or
+	// empty: none); the sink learns which failed (CheckSink). They never
+	// change a result.
+	Checks *chk.Set
+	// Observe, when set, sends a request of a scenario with checks so that
+	// its check State is shown the response as the client reads it (the
+	// client's extensions.ObservingClient.DoObserved); nil sends it with
+	// Client.Do, and the checks judge the finished result alone.
+	Observe func(ctx context.Context, req *gonogo.Request, res *gonogo.Result, st *chk.State)
+}
+
+// CheckSink is a sink that counts checks: the engine hands it every
+// result of a scenario with checks through RecordChecked, in place of
+// Record. A sink without it gets Record, and the checks go uncounted.
+type CheckSink interface {
+	gonogo.Sink
+	// RecordChecked takes one finished request, judged by set: bit i of
+	// failed is set when set.Check(i) failed.
+	RecordChecked(res *gonogo.Result, set *chk.Set, failed uint64)
 }
 
 // Engine runs scenarios side by side and feeds every result to a sink.
 // Create one with NewEngine; it runs once.
 type Engine struct {
 	sink     gonogo.Sink
+	checked  CheckSink // sink as a CheckSink; nil when it is not one
 	lead     time.Duration
 	inFlight atomic.Int64
 	nextID   atomic.Uint64
@@ -45,6 +66,7 @@ func WithLead(d time.Duration) Option { return func(e *Engine) { e.lead = d } }
 // NewEngine returns an engine that records into sink.
 func NewEngine(sink gonogo.Sink, opts ...Option) *Engine {
 	e := &Engine{sink: sink, lead: DefaultLead}
+	e.checked, _ = sink.(CheckSink)
 	e.pool.New = func() any { return new(job) }
 	for _, o := range opts {
 		o(e)
@@ -222,27 +244,46 @@ func (e *Engine) runScenario(ctx context.Context, start time.Time, p Plan) {
 	grace.Stop()
 }
 
-// send performs one request on the calling goroutine and records it.
-func (e *Engine) send(ctx context.Context, c gonogo.Client, j *job) {
-	e.do(ctx, c, j)
-	e.sink.Record(&j.res)
+// send performs one request on the calling goroutine, judges its checks
+// and records it.
+func (e *Engine) send(ctx context.Context, p *Plan, j *job) {
+	if p.Checks.Len() == 0 {
+		e.do(ctx, p, j, nil)
+		e.sink.Record(&j.res)
+		return
+	}
+	st := p.Checks.State()
+	e.do(ctx, p, j, st)
+	failed := st.Finish(&j.res)
+	st.Release()
+	if e.checked != nil {
+		e.checked.RecordChecked(&j.res, p.Checks, failed)
+	} else {
+		e.sink.Record(&j.res)
+	}
 }
 
-// warmup performs one warm-up request: it counts, but is not recorded.
-func (e *Engine) warmup(ctx context.Context, c gonogo.Client, j *job) {
-	e.do(ctx, c, j)
+// warmup performs one warm-up request: it counts, but is neither judged
+// nor recorded.
+func (e *Engine) warmup(ctx context.Context, p *Plan, j *job) {
+	e.do(ctx, p, j, nil)
 	e.warmups.Add(1)
 }
 
-// do performs one request on the calling goroutine into j.res.
-func (e *Engine) do(ctx context.Context, c gonogo.Client, j *job) {
+// do performs one request on the calling goroutine into j.res, showing st
+// (when not nil) the response through p.Observe.
+func (e *Engine) do(ctx context.Context, p *Plan, j *job, st *chk.State) {
 	res := &j.res
 	gaps, output := res.ChunkGaps[:0], res.Output[:0]
 	queued := res.Queued
 	*res = gonogo.Result{Request: &j.req, ChunkGaps: gaps, Output: output, Queued: queued}
 	e.inFlight.Add(1)
 	res.Sent = time.Now()
-	c.Do(ctx, &j.req, res)
+	if st != nil && p.Observe != nil {
+		p.Observe(ctx, &j.req, res, st)
+	} else {
+		p.Client.Do(ctx, &j.req, res)
+	}
 	if res.Done.IsZero() {
 		res.Done = time.Now()
 	}

@@ -228,6 +228,9 @@ func (r *RequestSpec) checkBounds() (field, msg string) {
 	var c checks
 	c.count("promptTokens", r.PromptTokens, LimitTokens, "tokens")
 	c.count("maxTokens", r.MaxTokens, LimitTokens, "tokens")
+	if c.msg == "" {
+		return r.checkPrompts()
+	}
 	return c.field, c.msg
 }
 

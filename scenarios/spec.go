@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,7 +28,9 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/token"
 
+	"github.com/gonogo-dev/gonogo/extensions/dataset"
 	"github.com/gonogo-dev/gonogo/internal/yamlpos"
+	chk "github.com/gonogo-dev/gonogo/scenarios/checks"
 )
 
 // Executor names, as in k6.
@@ -88,6 +91,9 @@ type File struct {
 	Thresholds map[string][]Threshold `yaml:"thresholds"`
 	// Request is the default request of every scenario without its own.
 	Request *RequestSpec `yaml:"request"`
+	// Checks are asserted on every response of every scenario (k6's
+	// check): see package scenarios/checks and docs/scenarios.md.
+	Checks []chk.Spec `yaml:"checks"`
 
 	// Path names the file the spec came from ("" for flags only); errors
 	// use it.
@@ -158,7 +164,16 @@ type Scenario struct {
 	// a trace instead of (timestamps) or on top of (distribution) the
 	// executor's schedule.
 	Traffic *Traffic `yaml:"traffic"`
+	// Checks are asserted on every response of the scenario, after the
+	// file's checks.
+	Checks []chk.Spec `yaml:"checks"`
+
+	checkSet *chk.Set // the file's checks and the scenario's, compiled
 }
+
+// CheckSet returns the scenario's checks — the file's, then its own —
+// compiled by Validate; nil when there are none.
+func (s *Scenario) CheckSet() *chk.Set { return s.checkSet }
 
 // Traffic says which recorded traffic a scenario replays, and how.
 type Traffic struct {
@@ -210,6 +225,12 @@ type RequestSpec struct {
 	// PromptTokens and MaxTokens size generated requests (openai).
 	PromptTokens int `yaml:"promptTokens"`
 	MaxTokens    int `yaml:"maxTokens"`
+	// Dataset supplies the prompts instead (openai): a ShareGPT or JSONL
+	// file, or random lengths; see docs/datasets.md.
+	Dataset *dataset.Spec `yaml:"dataset"`
+	// Tokenizer counts the prompts: cl100k_base, o200k_base, p50k_base,
+	// r50k_base, or a tiktoken file (openai).
+	Tokenizer string `yaml:"tokenizer"`
 }
 
 // Threshold is one k6-style threshold expression on a metric, such as
@@ -290,6 +311,7 @@ func Parse(name string, data []byte) (*File, error) {
 				s.Traffic.Trace = filepath.Join(dir, s.Traffic.Trace)
 			}
 		}
+		f.resolvePromptPaths(dir)
 	}
 	if err := f.Validate(); err != nil {
 		return nil, err
@@ -415,6 +437,13 @@ func (f *File) Validate() error {
 			return f.errAt("$.request."+field, "request."+field, msg)
 		}
 	}
+	if _, err := chk.NewSet(f.Checks); err != nil {
+		return f.checkErr(err, "$.checks", "checks")
+	}
+	names := map[string]bool{}
+	for _, sp := range f.Checks {
+		names[sp.Name] = true
+	}
 	for _, name := range f.Names() {
 		s := f.Scenarios[name]
 		if s == nil {
@@ -426,6 +455,9 @@ func (f *File) Validate() error {
 		}
 		if s.Request == nil {
 			s.Request = f.Request
+		}
+		if err := f.compileChecks(s, names); err != nil {
+			return err
 		}
 	}
 	for metric, list := range f.Thresholds {
@@ -443,6 +475,50 @@ func (f *File) Validate() error {
 		}
 	}
 	return nil
+}
+
+// compileChecks compiles the file's checks and the scenario's into
+// s.checkSet, adding the scenario's names to names: the run counts at most
+// chk.MaxChecks distinct names.
+func (f *File) compileChecks(s *Scenario, names map[string]bool) error {
+	at, field := "$.scenarios."+s.Name+".checks", "scenarios."+s.Name+".checks"
+	all := append(slices.Clip(f.Checks), s.Checks...)
+	if len(all) == 0 {
+		s.checkSet = nil
+		return nil
+	}
+	set, err := chk.NewSet(all)
+	if err != nil {
+		var e *chk.Error
+		if errors.As(err, &e) && e.Index >= len(f.Checks) {
+			e.Index -= len(f.Checks)
+			if e.Field == "name" && strings.HasSuffix(e.Msg, "two checks have this name") {
+				e.Msg += " (the file's checks apply to every scenario)"
+			}
+		}
+		return f.checkErr(err, at, field)
+	}
+	for i, sp := range s.Checks {
+		if !names[sp.Name] {
+			names[sp.Name] = true
+			if len(names) > chk.MaxChecks {
+				return f.checkErr(&chk.Error{Index: i, Field: "name", Msg: fmt.Sprintf("more than %d distinct check names in the file", chk.MaxChecks)}, at, field)
+			}
+		}
+	}
+	s.checkSet = set
+	return nil
+}
+
+// checkErr turns a check's compile error into a ValidationError at the
+// check's field under the list at yamlPath (field in messages).
+func (f *File) checkErr(err error, yamlPath, field string) error {
+	var e *chk.Error
+	if !errors.As(err, &e) {
+		return f.errAt(yamlPath, field, err.Error())
+	}
+	item := fmt.Sprintf("[%d]", e.Index)
+	return f.errAt(yamlPath+item+"."+e.Field, field+item+"."+e.Field, e.Msg)
 }
 
 // validate checks one scenario and applies defaults. It returns the field

@@ -81,9 +81,9 @@ func (e *Engine) runVUs(ctx, reqCtx context.Context, start time.Time, p Plan, wo
 				j := e.newJob()
 				e.stamp(j, s, now)
 				if now.Before(start) {
-					e.warmup(reqCtx, p.Client, j)
+					e.warmup(reqCtx, &p, j)
 				} else {
-					e.send(reqCtx, p.Client, j)
+					e.send(reqCtx, &p, j)
 				}
 				e.pool.Put(j)
 			}

@@ -23,6 +23,8 @@
 #   8. rollout proxy         latency p99 added at 5 000 req/s (≤ 1 ms), max sustained rate
 #                            through it / direct (≥ 0.5); 100 blue/green flips under
 #                            2 000 streams/s: 0 failed, 0 truncated (scripts/bench-rollout.sh)
+#   9. HTTP/2                max sustained rate over h2c beside HTTP/1.1, against
+#                            scripts/benchserver --h2c (scripts/bench-h2.sh)
 #   and, from the Go benchmarks, a live 30 s window snapshot of a 1 M-request
 #   run under 5 ms, and the verdict and report targets
 #
@@ -546,11 +548,11 @@ row memory "one run: peak RSS after $MEM_LARGE / after $MEM_SMALL requests" \
 	"$hratio ($(calc "round(${HWM_LARGE:-0} / 1024, 1)") / $(calc "round(${HWM_SMALL:-0} / 1024, 1)") MiB)" "<= 1.10" \
 	"$([ "$MEM_VALID" = 1 ] && [ -n "$HWM_SMALL" ] && [ -n "$HWM_LARGE" ] && [ "$(calc "int($hratio <= 1.10)")" = 1 ] && echo PASS || echo FAIL)"
 
-# ---- 5. shadow replay, 6. streaming, 7. fault proxy, 8. rollout proxy: scripts of their own ----
-for part in shadow stream chaos rollout; do
+# ---- 5. shadow replay, 6. streaming, 7. fault proxy, 8. rollout proxy, 9. HTTP/2: scripts of their own ----
+for part in shadow stream chaos rollout h2; do
 	say "$part (scripts/bench-$part.sh)"
 	rc=0
-	BENCH_SHADOW_OUT="$OUT/shadow" BENCH_STREAM_OUT="$OUT/stream" BENCH_CHAOS_OUT="$OUT/chaos" BENCH_ROLLOUT_OUT="$OUT/rollout" BENCH_STRICT=0 \
+	BENCH_SHADOW_OUT="$OUT/shadow" BENCH_STREAM_OUT="$OUT/stream" BENCH_CHAOS_OUT="$OUT/chaos" BENCH_ROLLOUT_OUT="$OUT/rollout" BENCH_H2_OUT="$OUT/h2" BENCH_STRICT=0 \
 		"./scripts/bench-$part.sh" || rc=$?
 	rows="$OUT/$part/rows.tsv"
 	if [ "$rc" != 0 ] || [ ! -s "$rows" ]; then

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -41,7 +42,11 @@ type loadFlags struct {
 	quiet            bool
 	warmup           time.Duration
 	noPreflight      bool
+	dryRun           bool
+	dryRunRequests   int
 	judge            judgeFlags
+	outs             outputFlags
+	figures          figureFlags
 }
 
 func newLoadCmd(o *options) *cobra.Command {
@@ -105,13 +110,17 @@ pass, 3 when any fails.`,
 	f.traceOpts.register(fs)
 	fs.StringVar(&f.out, "out", "", "results directory (default results/<scenario>-<time>)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics of the generator on this address, e.g. 127.0.0.1:9090")
+	f.outs.register(fs)
 	fs.BoolVar(&f.samples, "samples", false, "also write every request (trace row, tags, timings, outcome) to samples.ndjson.gz")
 	fs.StringArrayVar(&f.tags, "tag", nil, "tag KEY=VALUE added to every request (repeatable)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress line")
 	fs.DurationVar(&f.warmup, "warmup", 0, "closed-model scenarios: run the VUs this long before time zero and leave those requests out of the results")
 	fs.BoolVar(&f.noPreflight, "no-preflight", false, "send no readiness check before the run")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan and the first requests (secrets redacted), send nothing")
+	fs.IntVar(&f.dryRunRequests, "dry-run-requests", 5, "requests per scenario that --dry-run prints")
 	f.judge.register(fs)
 	f.rec.register(fs)
+	f.figures.register(fs)
 	return cmd
 }
 
@@ -128,12 +137,35 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := applySeed(fs, file); err != nil {
+		return err
+	}
 	labels, err := parseLabels("--label", f.rec.labels)
 	if err != nil {
 		return err
 	}
 	if (f.target == "") == (f.image == "") {
 		return usageError("give exactly one of --target URL or --image NAME")
+	}
+	outs, err := f.outs.build()
+	if err != nil {
+		return err
+	}
+	pcts, slos, err := f.figures.parse()
+	if err != nil {
+		return err
+	}
+	f.req.tr.warn(o.Err)
+	if f.dryRun {
+		if f.dryRunRequests < 0 {
+			return usageError("--dry-run-requests: must not be negative (got %d)", f.dryRunRequests)
+		}
+		target := f.target
+		if target == "" { // the port the image would be published on is not known yet
+			fmt.Fprintf(o.Out, "image %s is not started; requests are shown for port %d\n", f.image, f.port)
+			target = fmt.Sprintf("http://127.0.0.1:%d", f.port)
+		}
+		return writeDryRun(o.Out, file, f.protocol, target, copts, f.dryRunRequests)
 	}
 	ctx := cmd.Context()
 	target := f.target
@@ -152,12 +184,16 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 		Client:      copts,
 		Out:         f.out,
 		MetricsAddr: f.metricsAddr,
+		Outputs:     outs,
+		OutInterval: f.outs.interval,
 		Samples:     f.samples,
 		Quiet:       f.quiet,
 		Command:     o.Args,
 		Labels:      labels,
 		History:     f.rec.history,
 		Preflight:   runner.Preflight{Skip: f.noPreflight},
+		Percentiles: pcts,
+		SLOs:        slos,
 	}
 	if f.image != "" {
 		job.Preflight.Wait = container.DefaultStartupTimeout

@@ -113,10 +113,11 @@ Exit codes: 0 go/success, 1 runtime error, 2 bad usage or input, 3 no-go,
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(o.Out)
 	root.SetErr(o.Err)
-	root.AddCommand(newLoadCmd(o), newShadowCmd(o), newAnalyzeCmd(o), newTraceCmd(o), newFixtureCmd(o), newDemoCmd(o), newVersionCmd(o))
+	root.AddCommand(newLoadCmd(o), newSweepCmd(o), newShadowCmd(o), newAnalyzeCmd(o), newTraceCmd(o), newFixtureCmd(o), newDemoCmd(o), newVersionCmd(o))
 	root.AddCommand(newVerdictCmd(o), newReportCmd(o))
 	root.AddCommand(newHistoryCmd(o))
 	root.AddCommand(newImportCmd(o), newMarkCmd(o), newCompareCmd(o))
+	root.AddCommand(newExportCmd(o))
 	root.AddCommand(newChaosCmd(o), newRolloutCmd(o), newABCmd(o))
 	// Without a command, the help; an unknown one is bad usage (exit 2).
 	root.Args = cobra.ArbitraryArgs

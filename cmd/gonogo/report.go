@@ -24,6 +24,7 @@ type reportFlags struct {
 	baseline              string
 	shadow                string
 	history               string
+	percentiles           string
 }
 
 func newReportCmd(o *options) *cobra.Command {
@@ -66,13 +67,24 @@ that name beside DIR; when none is found, a warning says so.`,
 	fs.StringVar(&f.baseline, "baseline", "", "baseline run directory, or last-go (from the run history)")
 	fs.StringVar(&f.shadow, "shadow", "", "shadow run directory whose divergence.json to chart (default: DIR's own)")
 	fs.StringVar(&f.history, "history", defaultHistory, "run history database, for --baseline last-go and the verdict's baseline")
+	fs.StringVar(&f.percentiles, "percentiles", "", "latency percentiles the HTML report shows, e.g. 50,90,99,99.9 (default: the run's own, else 50,99,99.9)")
 	return cmd
 }
 
 func runReport(o *options, f reportFlags, dir string) error {
+	var pcts []float64
+	if f.percentiles != "" {
+		var err error
+		if pcts, err = reports.ParsePercentiles(f.percentiles); err != nil {
+			return usageError("--percentiles %q: %v", f.percentiles, err)
+		}
+	}
 	in, err := loadReportInput(o.Err, dir, f.baseline, f.history)
 	if err != nil {
 		return err
+	}
+	if pcts != nil && in.Run != nil {
+		in.Run.Percentiles = pcts
 	}
 	if f.shadow != "" {
 		if in.Data.Divergence, err = reports.ReadDivergence(f.shadow); err != nil {

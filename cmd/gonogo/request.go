@@ -21,6 +21,8 @@ type requestFlags struct {
 	promptTokens, maxTokens         int
 	noStream                        bool
 	timeout                         time.Duration
+	prompts                         promptFlags
+	tr                              transportFlags // connections and --seed
 }
 
 func (r *requestFlags) register(fs *pflag.FlagSet) {
@@ -35,6 +37,8 @@ func (r *requestFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&r.maxTokens, "max-tokens", 0, "output length in tokens (openai; default 64)")
 	fs.BoolVar(&r.noStream, "no-stream", false, "openai: non-streaming requests (no TTFT or chunk gaps)")
 	fs.DurationVar(&r.timeout, "timeout", 0, "per-request deadline (default 60s)")
+	r.prompts.register(fs)
+	r.tr.register(fs)
 }
 
 // options turns the request flags into protocol client options. Fields
@@ -60,6 +64,12 @@ func (r *requestFlags) options(fs *pflag.FlagSet, protocol string) (extensions.O
 	o := extensions.Options{
 		Timeout: r.timeout, Method: r.method, Path: r.path, Model: r.model, API: r.api,
 		NoStream: r.noStream, PromptTokens: r.promptTokens, MaxTokens: r.maxTokens,
+	}
+	if err := r.prompts.options(fs, protocol, &o); err != nil {
+		return o, err
+	}
+	if err := r.tr.apply(fs, &o); err != nil {
+		return o, err
 	}
 	if r.body != "" {
 		o.Body = []byte(r.body)

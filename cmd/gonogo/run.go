@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/extensions/container"
+	"github.com/gonogo-dev/gonogo/outputs"
 	"github.com/gonogo-dev/gonogo/runner"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
@@ -22,6 +24,10 @@ type loadJob struct {
 	// Command is the command line as typed, program name first.
 	Command     []string
 	MetricsAddr string
+	// Outputs receive live metrics every OutInterval and the run's events
+	// at its end (--out-remote-write, --out-otlp, --grafana-url).
+	Outputs     []outputs.Output
+	OutInterval time.Duration
 	Samples     bool
 	Quiet       bool
 	Labels      map[string]string
@@ -36,6 +42,10 @@ type loadJob struct {
 	// Shadow, when set, mirrors every request to secondary and candidate
 	// versions and stores every answer (gonogo shadow).
 	Shadow *runner.Shadow
+	// Percentiles are those the summary shows (--percentiles); SLOs are
+	// counted for goodput besides the gates' (--slo).
+	Percentiles []float64
+	SLOs        []analyze.SLO
 }
 
 // runLoad runs a load job with the runner and maps its outcome to an
@@ -46,8 +56,8 @@ func runLoad(ctx context.Context, o *options, job *loadJob) error {
 	r, err := runner.New(runner.Config{
 		File: job.File, Protocol: job.Protocol, Target: job.Target, Client: job.Client,
 		Dir: job.Out, Command: job.Command, Labels: job.Labels, Samples: job.Samples,
-		MetricsAddr: job.MetricsAddr, Gates: job.Gates, Baseline: job.Baseline, History: job.History,
-		Preflight: job.Preflight, Shadow: job.Shadow,
+		MetricsAddr: job.MetricsAddr, Outputs: job.Outputs, OutputInterval: job.OutInterval, Gates: job.Gates, Baseline: job.Baseline, History: job.History,
+		Preflight: job.Preflight, Shadow: job.Shadow, Percentiles: job.Percentiles, SLOs: job.SLOs,
 		Out: o.Out, Err: o.Err, Progress: o.Interactive && !job.Quiet,
 	})
 	if err != nil {

@@ -31,6 +31,7 @@ type shadowFlags struct {
 	judge                judgeFlags
 	req                  requestFlags
 	traceOpts            traceFlags
+	outs                 outputFlags
 }
 
 func newShadowCmd(o *options) *cobra.Command {
@@ -90,6 +91,7 @@ for gonogo load; the divergence report to divergence.json and the terminal.`,
 	f.req.register(fs)
 	f.traceOpts.register(fs)
 	f.rec.register(fs)
+	f.outs.register(fs)
 	return cmd
 }
 
@@ -136,6 +138,10 @@ func runShadowCmd(cmd *cobra.Command, o *options, f *shadowFlags) error {
 		return err
 	}
 	copts.KeepOutput = true
+	if err := applySeed(fs, file); err != nil {
+		return err
+	}
+	f.req.tr.warn(o.Err)
 	var mirrors []runner.Mirror
 	if f.secondary != "" {
 		mirrors = append(mirrors, runner.Mirror{Name: "secondary", Target: f.secondary})
@@ -158,6 +164,10 @@ func runShadowCmd(cmd *cobra.Command, o *options, f *shadowFlags) error {
 	if err != nil {
 		return err
 	}
+	outs, err := f.outs.build()
+	if err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	out := f.out
 	if out == "" {
@@ -166,6 +176,7 @@ func runShadowCmd(cmd *cobra.Command, o *options, f *shadowFlags) error {
 	job := &loadJob{
 		File: file, Protocol: f.protocol, Target: f.primary, Client: copts, Out: out,
 		Samples: f.samples, Quiet: f.quiet, Labels: labels, History: f.rec.history,
+		Outputs: outs, OutInterval: f.outs.interval,
 		Command:   o.Args,
 		Preflight: runner.Preflight{Skip: f.noPreflight},
 		Shadow: &runner.Shadow{

@@ -23,6 +23,10 @@
 // server. https:// targets go through net/http: a template *http.Request is
 // made once and shallow-copied per call. Before a run the engine has the
 // client open keep-alive connections ahead of the load (Client.Warm).
+//
+// DoObserved (extensions.ObservingClient) shows an Observer the final
+// response's headers as they are parsed, for response checks; the body
+// they read is Result.Output, kept with Options.KeepOutput.
 package httpproto
 
 import (
@@ -57,10 +61,19 @@ type Client struct {
 	tmpl    *http.Request
 	body    []byte
 	timeout time.Duration
-	keep    bool // Options.KeepOutput
+	keep    bool   // Options.KeepOutput
+	dialTo  string // PreflightAddr: the proxy or --resolve address; "" for the target's own
 }
 
-var _ gonogo.Client = (*Client)(nil)
+var (
+	_ gonogo.Client              = (*Client)(nil)
+	_ extensions.ObservingClient = (*Client)(nil)
+	_ extensions.PreflightDialer = (*Client)(nil)
+)
+
+// PreflightAddr is the address a preflight dials: a proxy's or a
+// --resolve entry's; "" means the target's own.
+func (c *Client) PreflightAddr() string { return c.dialTo }
 
 // New builds a client from o: Target, Timeout, MaxConns, Method, Path,
 // Headers, Body and KeepOutput.
@@ -86,11 +99,14 @@ func New(o extensions.Options) (*Client, error) {
 		h.Set("User-Agent", "gonogo")
 	}
 	c := &Client{body: o.Body, timeout: o.Timeout, header: h, conf: conf, host: u.Host, keep: o.KeepOutput}
-	if u.Scheme == "http" {
+	if o.Transport.Proxy != nil || len(o.Transport.Resolve) > 0 {
+		c.dialTo, _ = o.Transport.PreflightAddr(base)
+	}
+	if u.Scheme == "http" && o.Transport.Wire() {
 		addr, _ := extensions.HostPort(base) // BaseURL checked it
 		c.request = serialize(o.Method, u.RequestURI(), u.Host, h, o.Body)
 		c.head = o.Method == http.MethodHead
-		c.wire = newWire(addr, o.Timeout, o.MaxConns)
+		c.wire = newWire(o.Transport.DialAddr(addr), o.Timeout, o.MaxConns)
 		return c, nil
 	}
 	c.rt = extensions.NewTransport(o)
@@ -114,6 +130,14 @@ func New(o extensions.Options) (*Client, error) {
 
 // Do sends the request and measures it. See gonogo.Client.
 func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
+	c.DoObserved(ctx, req, res, nil)
+}
+
+// Shows says that DoObserved shows the response's headers.
+func (c *Client) Shows() extensions.Shows { return extensions.ShowsHeaders }
+
+// DoObserved is Do, showing obs (when not nil) the response's headers.
+func (c *Client) DoObserved(ctx context.Context, req *gonogo.Request, res *gonogo.Result, obs extensions.Observer) {
 	if c.keep {
 		res.Output = res.Output[:0]
 	}
@@ -132,7 +156,7 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 		if c.keep {
 			out = &res.Output
 		}
-		status, n, err := c.wire.do(ctx, request, head, out)
+		status, n, err := c.wire.do(ctx, request, head, out, obs)
 		res.Done = time.Now()
 		res.Status, res.BytesIn = status, n
 		extensions.Fail(ctx, res, err)
@@ -154,6 +178,9 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 		return
 	}
 	res.Status = resp.StatusCode
+	if obs != nil {
+		extensions.ShowHeader(obs, resp.Header)
+	}
 	var n int64
 	var err error
 	if c.keep {

@@ -84,9 +84,11 @@ func serialize(method, path, host string, header http.Header, body []byte) []byt
 // status (0 when no response came), the body's length, and the error that
 // ended it, if any. When out is not nil the body is appended to *out (up
 // to extensions.MaxOutputBytes) instead of being discarded; a retried
-// attempt starts it over. A reused connection that turns out to be closed by the
-// server before answering is retried once on a new one, as net/http does.
-func (w *wire) do(ctx context.Context, request []byte, head bool, out *[]byte) (status int, n int64, err error) {
+// attempt starts it over. obs, when not nil, is shown the final
+// response's headers. A reused connection that turns out to be closed by
+// the server before answering is retried once on a new one, as net/http
+// does.
+func (w *wire) do(ctx context.Context, request []byte, head bool, out *[]byte, obs extensions.Observer) (status int, n int64, err error) {
 	if err := w.pool.Acquire(ctx); err != nil {
 		return 0, 0, err
 	}
@@ -101,7 +103,7 @@ func (w *wire) do(ctx context.Context, request []byte, head bool, out *[]byte) (
 		if out != nil {
 			*out = (*out)[:0]
 		}
-		status, n, keep, err := w.roundTrip(ctx, conn, request, head, out)
+		status, n, keep, err := w.roundTrip(ctx, conn, request, head, out, obs)
 		if err != nil || !keep {
 			conn.close()
 		} else {
@@ -124,7 +126,7 @@ func isStale(err error) bool {
 		extensions.Classify(err, 0) == "connect"
 }
 
-func (w *wire) roundTrip(ctx context.Context, conn *wireConn, request []byte, head bool, out *[]byte) (status int, n int64, keep bool, err error) {
+func (w *wire) roundTrip(ctx context.Context, conn *wireConn, request []byte, head bool, out *[]byte, obs extensions.Observer) (status int, n int64, keep bool, err error) {
 	if err := conn.c.SetDeadline(time.Now().Add(w.timeout)); err != nil {
 		return 0, 0, false, err
 	}
@@ -132,7 +134,7 @@ func (w *wire) roundTrip(ctx context.Context, conn *wireConn, request []byte, he
 	if _, err := conn.c.Write(request); err != nil {
 		return 0, 0, false, err
 	}
-	return readResponse(conn.br, head, out)
+	return readResponse(conn.br, head, out, obs)
 }
 
 // abortOn makes the cancellation of ctx abort any read or write on the
@@ -159,9 +161,10 @@ func (conn *wireConn) close() {
 }
 
 // readResponse reads one HTTP/1.1 response from br and discards its body,
-// or appends it to *out when out is not nil. It returns the status, the
-// body length, and whether the connection can carry another request.
-func readResponse(br *bufio.Reader, head bool, out *[]byte) (status int, n int64, keep bool, err error) {
+// or appends it to *out when out is not nil; obs, when not nil, is shown
+// the final response's headers. It returns the status, the body length,
+// and whether the connection can carry another request.
+func readResponse(br *bufio.Reader, head bool, out *[]byte, obs extensions.Observer) (status int, n int64, keep bool, err error) {
 	for {
 		line, err := readLine(br)
 		if err != nil {
@@ -171,12 +174,17 @@ func readResponse(br *bufio.Reader, head bool, out *[]byte) (status int, n int64
 		if err != nil {
 			return 0, 0, false, err
 		}
-		length, chunked, close, err := readHeaders(br)
+		interim := status >= 100 && status < 200 && status != 101
+		shown := obs
+		if interim {
+			shown = nil
+		}
+		length, chunked, close, err := readHeaders(br, shown)
 		if err != nil {
 			return status, 0, false, err
 		}
 		keep = keep && !close
-		if status >= 100 && status < 200 && status != 101 {
+		if interim {
 			continue // an interim response; the real one follows
 		}
 		switch {
@@ -225,8 +233,9 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 
 // readHeaders reads header lines up to the blank line and returns the body
 // framing they announce: length (−1 when absent), chunked, and close when
-// the server asks to close the connection.
-func readHeaders(br *bufio.Reader) (length int64, chunked, close bool, err error) {
+// the server asks to close the connection. obs, when not nil, is shown
+// every header.
+func readHeaders(br *bufio.Reader, obs extensions.Observer) (length int64, chunked, close bool, err error) {
 	length = -1
 	for {
 		line, err := readLine(br)
@@ -241,6 +250,9 @@ func readHeaders(br *bufio.Reader) (length int64, chunked, close bool, err error
 			return 0, false, false, extensions.Protocolf("malformed header line %q", snip(line))
 		}
 		value = bytes.TrimSpace(value)
+		if obs != nil {
+			obs.Header(name, value)
+		}
 		switch {
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			v, ok := parseUint(value, 10)

@@ -289,7 +289,7 @@ func FuzzReadResponse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, head bool) {
 		br := bufio.NewReaderSize(strings.NewReader(string(data)), maxHeaderLine)
-		status, n, _, err := readResponse(br, head, nil)
+		status, n, _, err := readResponse(br, head, nil, nil)
 		if status != 0 && (status < 100 || status > 999) {
 			t.Fatalf("status %d", status)
 		}

@@ -24,6 +24,9 @@
 //
 // The preflight Check asks GET /v2/health/ready and then
 // GET /v2/models/{model}/ready.
+//
+// DoObserved (extensions.ObservingClient) shows an Observer, for response
+// checks, the response's headers and a 2xx answer's JSON body.
 package kserve
 
 import (
@@ -70,8 +73,9 @@ type Client struct {
 }
 
 var (
-	_ gonogo.Client      = (*Client)(nil)
-	_ extensions.Checker = (*Client)(nil)
+	_ gonogo.Client              = (*Client)(nil)
+	_ extensions.Checker         = (*Client)(nil)
+	_ extensions.ObservingClient = (*Client)(nil)
 )
 
 // New builds a client from o: Target, Timeout, MaxConns, Headers, Model
@@ -135,6 +139,16 @@ func (c *Client) Body(req *gonogo.Request) []byte {
 
 // Do sends one inference request and checks its answer. See gonogo.Client.
 func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
+	c.DoObserved(ctx, req, res, nil)
+}
+
+// Shows says that DoObserved shows the response's headers and its JSON
+// body.
+func (c *Client) Shows() extensions.Shows { return extensions.ShowsHeaders | extensions.ShowsDocuments }
+
+// DoObserved is Do, showing obs (when not nil) the response's headers and
+// the body of a 2xx answer (the whole v2 response: model_name, outputs).
+func (c *Client) DoObserved(ctx context.Context, req *gonogo.Request, res *gonogo.Result, obs extensions.Observer) {
 	if c.keep {
 		res.Output = res.Output[:0]
 	}
@@ -157,6 +171,9 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 	}
 	defer resp.Body.Close()
 	res.Status = resp.StatusCode
+	if obs != nil {
+		extensions.ShowHeader(obs, resp.Header)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		msg, n := extensions.Snippet(resp.Body, 512)
 		res.Done = time.Now()
@@ -171,6 +188,9 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 	rest, _ := extensions.Drain(resp.Body)
 	res.Done = time.Now()
 	res.BytesIn = int64(len(b)) + rest
+	if obs != nil && err == nil {
+		obs.Document(b)
+	}
 	switch {
 	case err == nil && !infer:
 		if c.keep {

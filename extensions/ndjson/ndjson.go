@@ -38,6 +38,12 @@ type Sample struct {
 	TPOTMs       float64           `json:"tpot_ms,omitempty"`
 	OutputTokens int               `json:"output_tokens,omitempty"`
 	BytesIn      int64             `json:"bytes_in,omitempty"`
+	// PromptTokens is the prompt length the client sent, as it counts it;
+	// ReportedPromptTokens what the server reported, CachedPromptTokens
+	// the part its prefix cache served (gonogo.Result).
+	PromptTokens         int `json:"prompt_tokens,omitempty"`
+	ReportedPromptTokens int `json:"reported_prompt_tokens,omitempty"`
+	CachedPromptTokens   int `json:"cached_prompt_tokens,omitempty"`
 }
 
 // Writer is a gonogo.Sink that writes one Sample per result or drop. It is
@@ -77,6 +83,7 @@ func (w *Writer) Record(res *gonogo.Result) {
 		LagMs: ms(res.SchedulingLag()), LatencyMs: ms(res.Latency()), ServiceMs: ms(res.ServiceTime()),
 		Status: res.Status, Class: string(res.Class), Err: res.Err,
 		TTFTMs: ms(res.TTFT), TPOTMs: ms(res.TPOT()), OutputTokens: res.OutputTokens, BytesIn: res.BytesIn,
+		PromptTokens: res.PromptTokens, ReportedPromptTokens: res.ReportedPromptTokens, CachedPromptTokens: res.CachedPromptTokens,
 	}
 	w.write()
 }

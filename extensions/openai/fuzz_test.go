@@ -47,7 +47,7 @@ func FuzzReadStream(f *testing.F) {
 		}
 		sent := time.Now().Add(-time.Second)
 		res := &gonogo.Result{Sent: sent}
-		chunks, err := readStream(r, res, false)
+		chunks, err := readStream(r, res, false, nil)
 		if chunks < 0 {
 			t.Fatalf("chunks = %d", chunks)
 		}
@@ -102,7 +102,7 @@ func FuzzReadJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res := &gonogo.Result{}
-		if err := readJSON(bytes.NewReader(body), res, false); err != nil {
+		if err := readJSON(bytes.NewReader(body), res, false, nil); err != nil {
 			if extensions.Classify(err, 200) != gonogo.ErrProtocol {
 				t.Fatalf("error %v (%T) is not a protocol error", err, err)
 			}
@@ -131,7 +131,7 @@ func TestStreamCutAfterDone(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := io.MultiReader(strings.NewReader(tt.body), iotest.ErrReader(io.ErrUnexpectedEOF))
 			res := &gonogo.Result{Sent: time.Now()}
-			if _, err := readStream(r, res, false); err != nil || res.OutputTokens != tt.want || res.Done.IsZero() {
+			if _, err := readStream(r, res, false, nil); err != nil || res.OutputTokens != tt.want || res.Done.IsZero() {
 				t.Errorf("err %v OutputTokens %d Done %v; want nil, %d, set", err, res.OutputTokens, res.Done, tt.want)
 			}
 		})

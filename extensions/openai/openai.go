@@ -15,7 +15,13 @@
 // templates add a handful of tokens; the server's usage report is the truth
 // for output tokens. Prompts are slices of a precomputed word sequence,
 // starting at an offset derived from Request.ID, so consecutive requests
-// differ (no accidental prefix-cache hits) and a run is reproducible.
+// differ (no accidental prefix-cache hits) and a run is reproducible. With
+// Options.Tokenizer the words are those that are one token each under it,
+// so a prompt has exactly its length in tokens; with Options.Dataset the
+// prompts (and output lengths) come from a dataset instead (package
+// extensions/dataset). Result.PromptTokens is the prompt's length as the
+// client counts it, Result.ReportedPromptTokens and CachedPromptTokens the
+// server's usage.prompt_tokens and prompt_tokens_details.cached_tokens.
 //
 // Streaming (the default) sends stream: true with stream_options
 // include_usage and reads the server-sent events:
@@ -56,6 +62,11 @@
 // non-streaming answer (choices[].text or choices[].message.content), in
 // order. Reasoning content is left out: it is the answer that shadow runs
 // compare. A failed request keeps the text received before the failure.
+//
+// DoObserved (extensions.ObservingClient) shows an Observer, for response
+// checks, the final response's headers, the data of every streamed event
+// once it has been read as JSON, and [DONE], or a non-streaming answer's
+// JSON body, as each is read on either transport: nothing is kept for it.
 package openai
 
 import (
@@ -68,7 +79,6 @@ import (
 	"net/url"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -111,11 +121,13 @@ type Client struct {
 
 	// pieces of the request body around the prompt and the token counts
 	head, mid, tail string
+	p               prompts // where the prompts come from (prompt.go)
 }
 
 var (
-	_ gonogo.Client      = (*Client)(nil)
-	_ extensions.Checker = (*Client)(nil)
+	_ gonogo.Client              = (*Client)(nil)
+	_ extensions.Checker         = (*Client)(nil)
+	_ extensions.ObservingClient = (*Client)(nil)
 )
 
 // New builds a client from o: Target, Timeout, MaxConns, Headers, Model,
@@ -172,9 +184,9 @@ func New(o extensions.Options) (*Client, error) {
 			}
 		}
 	}
-	if u.Scheme == "http" && haveWire {
+	if u.Scheme == "http" && haveWire && o.Transport.Wire() {
 		addr, _ := extensions.HostPort(base) // BaseURL checked it
-		c.wire = newWire(addr, o.Timeout, o.MaxConns)
+		c.wire = newWire(o.Transport.DialAddr(addr), o.Timeout, o.MaxConns)
 		runtime.AddCleanup(c, (*extensions.Pool[*wireConn]).Close, c.wire.pool) // its idle connections go with it
 		c.wireHead = extensions.AppendRequestHead(nil, http.MethodPost, u.RequestURI(), u.Host, h)
 	}
@@ -183,6 +195,9 @@ func New(o extensions.Options) (*Client, error) {
 	if c.model != "" {
 		m, _ := json.Marshal(c.model)
 		head += `"model":` + string(m) + ","
+	}
+	if err := c.setPrompts(o, head); err != nil {
+		return nil, err
 	}
 	if c.chat {
 		c.head = head + `"messages":[{"role":"user","content":"`
@@ -205,28 +220,21 @@ func (c *Client) Body(req *gonogo.Request) []byte {
 	return c.appendBody(nil, req)
 }
 
-// appendBody appends the body Body returns to b.
-func (c *Client) appendBody(b []byte, req *gonogo.Request) []byte {
-	in, out := c.prompt, c.maxTokens
-	if req.InputTokens > 0 {
-		in = req.InputTokens
-	}
-	if req.OutputTokens > 0 {
-		out = req.OutputTokens
-	}
-	b = slices.Grow(b, len(c.head)+len(c.mid)+len(c.tail)+in*6+48)
-	b = append(b, c.head...)
-	b = appendPrompt(b, req.ID, in)
-	b = append(b, c.mid...)
-	b = strconv.AppendInt(b, int64(out), 10)
-	b = append(b, `,"min_tokens":`...)
-	b = strconv.AppendInt(b, int64(out), 10)
-	b = append(b, c.tail...)
-	return b
-}
-
 // Do sends one generation request and measures it. See gonogo.Client.
 func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
+	c.DoObserved(ctx, req, res, nil)
+}
+
+// Shows says that DoObserved shows the response's headers, the data of
+// every streamed event and a non-streaming answer's JSON body.
+func (c *Client) Shows() extensions.Shows {
+	return extensions.ShowsHeaders | extensions.ShowsEvents | extensions.ShowsDocuments
+}
+
+// DoObserved is Do, showing obs (when not nil) the final response's
+// headers, then the data of each streamed event up to [DONE] or the body
+// of a JSON answer (an error answer's body is not shown).
+func (c *Client) DoObserved(ctx context.Context, req *gonogo.Request, res *gonogo.Result, obs extensions.Observer) {
 	res.ChunkGaps = res.ChunkGaps[:0]
 	if c.keep {
 		res.Output = res.Output[:0]
@@ -242,16 +250,22 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 			return
 		}
 		tmpl, body, stream = r, rec.Body, true
-	} else if c.wire == nil {
-		body = c.Body(req)
+	} else {
+		res.PromptTokens = c.promptTokens(req)
+		if c.wire == nil {
+			body = c.Body(req)
+		}
 	}
 	if c.wire != nil {
-		wr := request{gen: req, method: http.MethodPost, stream: stream}
+		wr := request{gen: req, method: http.MethodPost, stream: stream, obs: obs}
 		if req.Recorded != nil {
 			head := extensions.AppendRequestHead(nil, tmpl.Method, tmpl.URL.RequestURI(), tmpl.Host, tmpl.Header)
-			wr = request{head: head, body: body, method: tmpl.Method, stream: true}
+			wr = request{head: head, body: body, method: tmpl.Method, stream: true, obs: obs}
 		}
 		c.wire.do(ctx, c, wr, res)
+		if req.Recorded == nil {
+			res.PromptTokens = c.promptTokens(req) // a retry on a fresh connection cleared it
+		}
 		return
 	}
 	resp, rctx, done := extensions.Send(ctx, c.rt, tmpl, body, c.timeout, res)
@@ -261,6 +275,9 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 	}
 	defer resp.Body.Close()
 	res.Status = resp.StatusCode
+	if obs != nil {
+		extensions.ShowHeader(obs, resp.Header)
+	}
 	cr := &countingReader{r: resp.Body}
 	res.Done = time.Time{} // readStream sets it when [DONE] arrives
 	var err error
@@ -273,9 +290,9 @@ func (c *Client) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result
 		err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg)
 		res.Done = time.Now()
 	case stream && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json"):
-		_, err = readStream(cr, res, c.keep)
+		_, err = readStream(cr, res, c.keep, obs)
 	default:
-		err = readJSON(cr, res, c.keep)
+		err = readJSON(cr, res, c.keep, obs)
 		res.Done = time.Now()
 	}
 	if res.Done.IsZero() {
@@ -349,6 +366,26 @@ type message struct {
 type usage struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
+	// PromptTokensDetails is read leniently (cachedTokens): servers that
+	// put something else there are not failed for it.
+	PromptTokensDetails json.RawMessage `json:"prompt_tokens_details"`
+}
+
+// cachedTokens is prompt_tokens_details.cached_tokens when the details
+// are an object with a whole number there, else 0.
+func (u *usage) cachedTokens() int {
+	var d struct {
+		CachedTokens int `json:"cached_tokens"`
+	}
+	if len(u.PromptTokensDetails) == 0 || json.Unmarshal(u.PromptTokensDetails, &d) != nil {
+		return 0
+	}
+	return d.CachedTokens
+}
+
+// report sets the prompt tokens the server reported in res.
+func (u *usage) report(res *gonogo.Result) {
+	res.ReportedPromptTokens, res.CachedPromptTokens = u.PromptTokens, u.cachedTokens()
 }
 
 // hasContent reports whether any choice carries generated text.
@@ -394,21 +431,24 @@ func (ch *chunk) reset() {
 }
 
 // readJSON reads a non-streaming completion and fills res.OutputTokens;
-// with keep, also res.Output.
-func readJSON(body io.Reader, res *gonogo.Result, keep bool) error {
+// with keep, also res.Output. obs, when not nil, is shown the body.
+func readJSON(body io.Reader, res *gonogo.Result, keep bool, obs extensions.Observer) error {
 	b, err := io.ReadAll(io.LimitReader(body, maxBody))
 	if err != nil {
 		return &extensions.ProtocolError{Msg: "reading response", Err: err}
 	}
 	extensions.Drain(body)
-	return parseJSON(b, res, keep)
+	return parseJSON(b, res, keep, obs)
 }
 
 // parseJSON reads b, a non-streaming completion, as readJSON does.
-func parseJSON(b []byte, res *gonogo.Result, keep bool) error {
+func parseJSON(b []byte, res *gonogo.Result, keep bool, obs extensions.Observer) error {
 	var ch chunk
 	if err := json.Unmarshal(b, &ch); err != nil {
 		return extensions.Protocolf("invalid JSON response (%s): %w", clip(b, 80), err)
+	}
+	if obs != nil {
+		obs.Document(b)
 	}
 	if err := ch.failure(); err != nil {
 		return err
@@ -418,6 +458,7 @@ func parseJSON(b []byte, res *gonogo.Result, keep bool) error {
 	}
 	if ch.Usage != nil {
 		res.OutputTokens = ch.Usage.CompletionTokens
+		ch.Usage.report(res)
 	}
 	if keep {
 		ch.keepText(res)

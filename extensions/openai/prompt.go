@@ -1,71 +1,105 @@
 package openai
 
-import "sync"
+import (
+	"fmt"
+	"slices"
+	"strconv"
 
-// vocabulary holds common short English words, each one token in the
-// tokenizers of the popular model families when preceded by a space.
-var vocabulary = [...]string{
-	"the", "of", "and", "to", "in", "is", "you", "that", "it", "he",
-	"was", "for", "on", "are", "as", "with", "his", "they", "at", "be",
-	"this", "have", "from", "or", "one", "had", "by", "word", "but", "not",
-	"what", "all", "were", "we", "when", "your", "can", "said", "there", "use",
-	"an", "each", "which", "she", "do", "how", "their", "if", "will", "up",
-	"other", "about", "out", "many", "then", "them", "these", "so", "some", "her",
-	"would", "make", "like", "him", "into", "time", "has", "look", "two", "more",
-	"write", "go", "see", "number", "no", "way", "could", "people", "my", "than",
-	"first", "water", "been", "call", "who", "oil", "its", "now", "find", "long",
-	"down", "day", "did", "get", "come", "made", "may", "part", "over", "new",
-	"sound", "take", "only", "little", "work", "know", "place", "year", "live", "me",
-	"back", "give", "most", "very", "after", "thing", "our", "just", "name", "good",
-	"sentence", "man", "think", "say", "great", "where", "help", "through", "much", "before",
-	"line", "right", "too", "mean", "old", "any", "same", "tell", "boy", "follow",
-	"came", "want", "show", "also", "around", "form", "three", "small", "set", "put",
-	"end", "does", "another", "well", "large", "must", "big", "even", "such", "because",
-	"turn", "here", "why", "ask", "went", "men", "read", "need", "land", "different",
-	"home", "us", "move", "try", "kind", "hand", "picture", "again", "change", "off",
-	"play", "spell", "air", "away", "animal", "house", "point", "page", "letter", "mother",
-	"answer", "found", "study", "still", "learn", "should", "world", "high", "every", "near",
-}
-
-// corpusWords is the length of the precomputed word sequence. Prompts wrap
-// around it, so any length works.
-const corpusWords = 1 << 15
-
-var (
-	corpusOnce sync.Once
-	corpus     []byte  // words, each followed by one space
-	wordStart  []int32 // wordStart[i] is where word i begins; wordStart[corpusWords] = len(corpus)
+	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/extensions"
+	"github.com/gonogo-dev/gonogo/extensions/dataset"
+	"github.com/gonogo-dev/gonogo/extensions/tokenize"
 )
 
-func buildCorpus() {
-	wordStart = make([]int32, corpusWords+1)
-	corpus = make([]byte, 0, corpusWords*6)
-	x := uint64(0x9e3779b97f4a7c15)
-	for i := 0; i < corpusWords; i++ {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		wordStart[i] = int32(len(corpus))
-		corpus = append(corpus, vocabulary[x%uint64(len(vocabulary))]...)
-		corpus = append(corpus, ' ')
-	}
-	wordStart[corpusWords] = int32(len(corpus))
+// prompts says where a client's prompts come from: a dataset
+// (Options.Dataset), or words generated per request (dataset.Words),
+// exact in number of tokens under Options.Tokenizer when it has one.
+type prompts struct {
+	data  *dataset.Dataset // nil: generated
+	words *dataset.Words
+	// open is the body up to the prompt member: {"model":"…", or {.
+	open string
 }
 
-// appendPrompt appends a prompt of n words (≈ n tokens) to b. The words are
-// a window of the corpus starting at an offset derived from id, so prompts
-// of different requests differ while staying reproducible.
+// setPrompts loads o's dataset and tokenizer into c. Their errors name
+// the file (and line) and are bad options.
+func (c *Client) setPrompts(o extensions.Options, open string) error {
+	c.p = prompts{open: open, words: dataset.DefaultWords()}
+	var tok tokenize.Tokenizer
+	if o.Tokenizer != "" {
+		t, err := tokenize.Load(o.Tokenizer)
+		if err != nil {
+			return fmt.Errorf("openai: %w: --tokenizer: %w", extensions.ErrBadOptions, err)
+		}
+		tok = t
+		c.p.words = dataset.NewWords(tok)
+	}
+	if o.Dataset != nil {
+		d, err := dataset.Load(*o.Dataset, tok, c.chat)
+		if err != nil {
+			return fmt.Errorf("openai: %w: %w", extensions.ErrBadOptions, err)
+		}
+		c.p.data = d
+	}
+	return nil
+}
+
+// promptTokens is the prompt length of req as the client counts it
+// (Result.PromptTokens): a dataset entry's InputTokens, or the words of a
+// generated prompt (one token each under a tokenizer that has such words,
+// an estimate otherwise).
+func (c *Client) promptTokens(req *gonogo.Request) int {
+	if c.p.data != nil {
+		return c.p.data.Pick(req.ID).InputTokens
+	}
+	if req.InputTokens > 0 {
+		return req.InputTokens
+	}
+	return c.prompt
+}
+
+// appendBody appends the body Body returns to b: the prompt of req's
+// dataset entry, or generated words; max_tokens and min_tokens are
+// Request.OutputTokens, else the entry's output length, else
+// Options.MaxTokens.
+func (c *Client) appendBody(b []byte, req *gonogo.Request) []byte {
+	in, out := c.prompt, c.maxTokens
+	if req.InputTokens > 0 {
+		in = req.InputTokens
+	}
+	if e := c.entry(req); e != nil {
+		if req.OutputTokens == 0 && e.OutputTokens > 0 {
+			out = e.OutputTokens
+		}
+		b = append(b, c.p.open...)
+		b = e.AppendMember(b)
+		b = append(b, `,"max_tokens":`...)
+	} else {
+		b = slices.Grow(b, len(c.head)+len(c.mid)+len(c.tail)+in*6+48)
+		b = append(b, c.head...)
+		b = c.p.words.Append(b, req.ID, in)
+		b = append(b, c.mid...)
+	}
+	if req.OutputTokens > 0 {
+		out = req.OutputTokens
+	}
+	b = strconv.AppendInt(b, int64(out), 10)
+	b = append(b, `,"min_tokens":`...)
+	b = strconv.AppendInt(b, int64(out), 10)
+	b = append(b, c.tail...)
+	return b
+}
+
+// entry is req's dataset entry; nil without a dataset.
+func (c *Client) entry(req *gonogo.Request) *dataset.Entry {
+	if c.p.data == nil {
+		return nil
+	}
+	return c.p.data.Pick(req.ID)
+}
+
+// appendPrompt appends a prompt of n words (≈ n tokens) to b, as a client
+// without a tokenizer generates it for request id.
 func appendPrompt(b []byte, id uint64, n int) []byte {
-	corpusOnce.Do(buildCorpus)
-	if n <= 0 {
-		return b
-	}
-	off := int((id * 0x9e3779b1) % corpusWords)
-	for n > 0 {
-		k := min(n, corpusWords-off)
-		b = append(b, corpus[wordStart[off]:wordStart[off+k]]...)
-		n -= k
-		off = 0
-	}
-	return b[:len(b)-1] // drop the trailing space
+	return dataset.DefaultWords().Append(b, id, n)
 }

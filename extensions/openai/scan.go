@@ -31,6 +31,8 @@ type scan struct {
 
 	content bool     // some choice has non-empty text: see chunk.hasContent
 	tokens  int      // usage.completion_tokens; 0 when absent
+	prompt  int      // usage.prompt_tokens; 0 when absent
+	cached  int      // usage.prompt_tokens_details.cached_tokens: see usage.cachedTokens
 	texts   [][]byte // with keep: the text to append to Result.Output, in order
 }
 
@@ -43,7 +45,8 @@ var (
 	chunkFields   = newFields("object", "message", "error", "choices", "usage")
 	choiceFields  = newFields("text", "delta", "message")
 	messageFields = newFields("content", "reasoning_content", "reasoning")
-	usageFields   = newFields("prompt_tokens", "completion_tokens")
+	usageFields   = newFields("prompt_tokens", "completion_tokens", "prompt_tokens_details")
+	detailFields  = newFields("cached_tokens")
 	noFields      = newFields()
 )
 
@@ -172,9 +175,21 @@ func (s *scan) text(slot int) bool {
 }
 
 func (s *scan) usageMember(field int) bool {
+	if usageFields.names[field] == "prompt_tokens_details" {
+		if s.peek() != '{' { // not an object: no cached tokens (usage.cachedTokens)
+			return s.skip()
+		}
+		return s.object(detailFields, func(int) bool {
+			n, ok := s.intValue()
+			s.cached = n
+			return ok
+		})
+	}
 	n, ok := s.intValue()
 	if ok && usageFields.names[field] == "completion_tokens" {
 		s.tokens = n
+	} else if ok {
+		s.prompt = n
 	}
 	return ok
 }

@@ -85,6 +85,10 @@ func FuzzScanChunk(f *testing.F) {
 	for _, s := range []string{vllmChunk, vllmUsage, chatChunk, chatReason,
 		`{"choices":[{"message":{"content":"c","reasoning":"r"},"text":"a","delta":{"content":"b"}},{"text":"d"}]}`,
 		`{"choices":null,"usage":{"prompt_tokens":null,"completion_tokens":-3}}`,
+		`{"choices":[],"usage":{"prompt_tokens":70,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":64,"audio_tokens":0}}}`,
+		`{"choices":[],"usage":{"prompt_tokens":7,"prompt_tokens_details":null}}`,
+		`{"choices":[],"usage":{"prompt_tokens":7,"prompt_tokens_details":"n/a"}}`,
+		`{"choices":[],"usage":{"prompt_tokens":7,"prompt_tokens_details":{"cached_tokens":1.5}}}`,
 		`{"object":"x","message":null,"error":null,"k":[[],{},"\ud800",0.5e-3]}`,
 		`{"choices":[{"TEXT":"a","ſ":1,"K":2}]}`,
 	} {
@@ -103,12 +107,13 @@ func FuzzScanChunk(f *testing.F) {
 		if err := ch.failure(); err != nil {
 			t.Fatalf("scan read %q; it is a failure: %v", b, err)
 		}
-		tokens := 0
+		tokens, prompt, cached := 0, 0, 0
 		if ch.Usage != nil {
-			tokens = ch.Usage.CompletionTokens
+			tokens, prompt, cached = ch.Usage.CompletionTokens, ch.Usage.PromptTokens, ch.Usage.cachedTokens()
 		}
-		if s.content != ch.hasContent() || s.tokens != tokens {
-			t.Fatalf("%q: scan content %v tokens %d; encoding/json %v %d", b, s.content, s.tokens, ch.hasContent(), tokens)
+		if s.content != ch.hasContent() || s.tokens != tokens || s.prompt != prompt || s.cached != cached {
+			t.Fatalf("%q: scan content %v tokens %d prompt %d cached %d; encoding/json %v %d %d %d", b,
+				s.content, s.tokens, s.prompt, s.cached, ch.hasContent(), tokens, prompt, cached)
 		}
 		if !keep {
 			return
@@ -151,7 +156,7 @@ func BenchmarkReadStream(b *testing.B) {
 			for b.Loop() {
 				r.Reset(stream)
 				res.ChunkGaps, res.Output = res.ChunkGaps[:0], res.Output[:0]
-				if n, err := readStream(r, res, keep); err != nil || n != 50 || res.OutputTokens != 50 {
+				if n, err := readStream(r, res, keep, nil); err != nil || n != 50 || res.OutputTokens != 50 {
 					b.Fatalf("chunks %d tokens %d err %v", n, res.OutputTokens, err)
 				}
 			}

@@ -30,6 +30,7 @@ const streamBuffer = 16 << 10
 type events struct {
 	res  *gonogo.Result
 	keep bool
+	obs  extensions.Observer // shown every event's data up to [DONE]; nil for none
 
 	line    []byte // the unfinished line
 	data    []byte // the pending event's data lines, joined by \n
@@ -37,6 +38,8 @@ type events struct {
 	chunks  int       // non-empty content chunks
 	last    time.Time // when the previous one came
 	usageN  int       // usage.completion_tokens, -1 until reported
+	promptN int       // usage.prompt_tokens; 0 until reported
+	cachedN int       // usage.prompt_tokens_details.cached_tokens
 	done    bool      // [DONE] came
 
 	scan scan
@@ -128,6 +131,7 @@ func (e *events) end(err error, at time.Time) error {
 	if e.usageN > 0 {
 		e.res.OutputTokens = e.usageN
 	}
+	e.res.ReportedPromptTokens, e.res.CachedPromptTokens = e.promptN, e.cachedN
 	return nil
 }
 
@@ -192,13 +196,19 @@ func (e *events) event(data []byte, at time.Time) error {
 		return nil // nothing counts after [DONE]
 	}
 	if string(payload) == "[DONE]" {
+		if e.obs != nil {
+			e.obs.Event(payload)
+		}
 		e.done = true
 		e.res.Done = at
 		return nil
 	}
-	content, tokens := false, 0
+	content, tokens, prompt, cached := false, 0, 0, 0
 	if sc := &e.scan; sc.scanChunk(payload, e.keep) {
-		content, tokens = sc.content, sc.tokens
+		if e.obs != nil { // read as JSON: the observer may take it as such
+			e.obs.Event(payload)
+		}
+		content, tokens, prompt, cached = sc.content, sc.tokens, sc.prompt, sc.cached
 		if content && e.keep {
 			for _, t := range sc.texts {
 				extensions.AppendOutput(e.res, t)
@@ -210,6 +220,9 @@ func (e *events) event(data []byte, at time.Time) error {
 		if err := json.Unmarshal(payload, ch); err != nil {
 			return extensions.Protocolf("invalid JSON in stream chunk %d (%s): %w", e.chunks+1, clip(payload, 80), err)
 		}
+		if e.obs != nil {
+			e.obs.Event(payload)
+		}
 		if err := ch.failure(); err != nil {
 			return err
 		}
@@ -217,7 +230,7 @@ func (e *events) event(data []byte, at time.Time) error {
 			ch.keepText(e.res)
 		}
 		if ch.Usage != nil {
-			tokens = ch.Usage.CompletionTokens
+			tokens, prompt, cached = ch.Usage.CompletionTokens, ch.Usage.PromptTokens, ch.Usage.cachedTokens()
 		}
 	}
 	if content {
@@ -232,6 +245,9 @@ func (e *events) event(data []byte, at time.Time) error {
 	if tokens > 0 {
 		e.usageN = tokens
 	}
+	if prompt > 0 {
+		e.promptN, e.cachedN = prompt, cached
+	}
 	return nil
 }
 
@@ -240,13 +256,15 @@ var bufferPool = sync.Pool{New: func() any { b := make([]byte, streamBuffer); re
 // readStream reads a server-sent event stream from body and fills res. It
 // sets res.Done when [DONE] arrives or the stream ends, and returns the
 // number of non-empty content chunks seen before [DONE] (or before the
-// failure). With keep, the chunks' text is appended to res.Output.
+// failure). With keep, the chunks' text is appended to res.Output; obs,
+// when not nil, is shown every event's data up to [DONE].
 // Failures are *extensions.ProtocolError values.
 //
 // A chunk's time is when the read that brought its last byte returned,
 // not when it is parsed: chunks that came in one read share it.
-func readStream(body io.Reader, res *gonogo.Result, keep bool) (chunks int, err error) {
+func readStream(body io.Reader, res *gonogo.Result, keep bool, obs extensions.Observer) (chunks int, err error) {
 	e := getEvents(res, keep)
+	e.obs = obs
 	defer e.put()
 	bp := bufferPool.Get().(*[]byte)
 	defer bufferPool.Put(bp)

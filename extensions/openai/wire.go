@@ -60,7 +60,8 @@ type request struct {
 	gen        *gonogo.Request
 	head, body []byte
 	method     string
-	stream     bool // read a text/event-stream answer as a stream
+	stream     bool                // read a text/event-stream answer as a stream
+	obs        extensions.Observer // shown the response; nil for none
 }
 
 // do sends r and measures its response into res, as Client.Do does. A
@@ -135,7 +136,7 @@ func (conn *wireConn) roundTrip(ctx context.Context, c *Client, r request, deadl
 	conn.out = out
 
 	resp := &conn.resp
-	resp.reset(r.method, r.stream, c.keep, res)
+	resp.reset(r.method, r.stream, c.keep, res, r.obs)
 	if err := conn.exchange(ctx, deadline, out); err != nil {
 		return false, false, err
 	}
@@ -158,7 +159,7 @@ func (conn *wireConn) roundTrip(ctx context.Context, c *Client, r request, deadl
 		}
 		err = fmt.Errorf("HTTP %d: %s", resp.head.h.status, msg)
 	case err == nil && resp.mode == modeJSON:
-		err = parseJSON(resp.body, res, c.keep)
+		err = parseJSON(resp.body, res, c.keep, r.obs)
 	}
 	if res.Done.IsZero() {
 		res.Done = resp.at
@@ -184,6 +185,7 @@ type response struct {
 	stream bool
 	keep   bool
 	res    *gonogo.Result
+	obs    extensions.Observer
 
 	head headParser
 	f    framer
@@ -200,14 +202,15 @@ type response struct {
 }
 
 // reset readies r for the response to a request, keeping its buffers
-// unless a large answer grew them.
-func (r *response) reset(method string, stream, keep bool, res *gonogo.Result) {
+// unless a large answer grew them; obs, when not nil, is shown the
+// response.
+func (r *response) reset(method string, stream, keep bool, res *gonogo.Result, obs extensions.Observer) {
 	body := r.body[:0]
 	if cap(body) > streamBuffer {
 		body = nil
 	}
-	*r = response{method: method, stream: stream, keep: keep, res: res,
-		head: headParser{line: r.head.line[:0]}, f: framer{line: r.f.line[:0]}, body: body}
+	*r = response{method: method, stream: stream, keep: keep, res: res, obs: obs,
+		head: headParser{line: r.head.line[:0], obs: obs}, f: framer{line: r.f.line[:0]}, body: body}
 	res.Done = time.Time{} // set when [DONE] arrives, or when the body ends
 }
 
@@ -264,6 +267,7 @@ func (r *response) begin(at time.Time) {
 	case r.stream && !h.json:
 		r.mode = modeStream
 		r.ev = getEvents(r.res, r.keep)
+		r.ev.obs = r.obs
 	default:
 		r.mode = modeJSON
 	}
@@ -339,8 +343,9 @@ const maxHead = 1 << 20
 // interim (1xx) responses.
 type headParser struct {
 	h        head
-	line     []byte // an unfinished line
-	inHeader bool   // past the status line
+	obs      extensions.Observer // shown the final response's headers; nil for none
+	line     []byte              // an unfinished line
+	inHeader bool                // past the status line
 	size     int
 	complete bool
 }
@@ -385,7 +390,13 @@ func (p *headParser) lineDone(line []byte) error {
 		p.h = head{status: code, keep: keep, framing: bodyClose, length: -1}
 		p.inHeader = true
 	case len(line) > 0:
-		return p.h.header(line)
+		if err := p.h.header(line); err != nil {
+			return err
+		}
+		if p.obs != nil && !(p.h.status >= 100 && p.h.status < 200 && p.h.status != 101) {
+			name, value, _ := bytes.Cut(line, []byte(":"))
+			p.obs.Header(name, bytes.TrimSpace(value))
+		}
 	case p.h.status >= 100 && p.h.status < 200 && p.h.status != 101:
 		p.inHeader = false // an interim response; the real one follows
 	default:

@@ -40,7 +40,7 @@ type outcome struct {
 func readResponse(raw string, stream, eof bool, pieces ...int) outcome {
 	res := &gonogo.Result{Sent: time.Now()}
 	var r response
-	r.reset("POST", stream, false, res)
+	r.reset("POST", stream, false, res, nil)
 	b := []byte(raw)
 	for _, n := range pieces {
 		n = min(n, len(b))

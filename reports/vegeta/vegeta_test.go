@@ -106,13 +106,15 @@ func TestImportRealVegeta(t *testing.T) {
 		}
 		s := imp.Summary().Overall
 		total, failed := s.Requests.Total, s.Requests.FailedTotal()
-		if total != 100 || total != served.Load() || total != rep.Requests {
-			t.Errorf("%s: %d requests, want 100 (the server saw %d, vegeta reports %d)", name, total, served.Load(), rep.Requests)
+		// vegeta's pacer may send one or two fewer than rate × duration on
+		// a loaded machine: the server's count is the truth.
+		if total < 95 || total > 100 || total != served.Load() || total != rep.Requests {
+			t.Errorf("%s: %d requests, want about 100: what the server saw (%d) and vegeta reports (%d)", name, total, served.Load(), rep.Requests)
 		}
-		if failed != 10 || s.Requests.Failed["http_5xx"] != 10 || rep.StatusCodes["500"] != 10 {
-			t.Errorf("%s: failed %v, want 10 of http_5xx (vegeta: %v)", name, s.Requests.Failed, rep.StatusCodes)
+		if want := served.Load() / 10; failed != want || s.Requests.Failed["http_5xx"] != want || rep.StatusCodes["500"] != want {
+			t.Errorf("%s: failed %v, want %d of http_5xx (vegeta: %v)", name, s.Requests.Failed, want, rep.StatusCodes)
 		}
-		if imp.Stats.Attacks["smoke"] != 100 || imp.Target != "http://"+ln.Addr().String() {
+		if imp.Stats.Attacks["smoke"] != total || imp.Target != "http://"+ln.Addr().String() {
 			t.Errorf("%s: attacks %v target %q", name, imp.Stats.Attacks, imp.Target)
 		}
 		// vegeta's mean is over every result; gonogo keeps the failed

@@ -5,6 +5,10 @@
 // With --mode ok (the default) every request, whatever its method or path,
 // gets 200 and the 2-byte body "ok".
 //
+// With --h2c (mode ok) it also speaks prior-knowledge cleartext HTTP/2 on
+// the same port, for scripts/bench-h2.sh; HTTP/1.1 clients are served as
+// before.
+//
 // With --mode sse it is an OpenAI-compatible completion server that streams
 // exactly --chunks content chunks --gap apart (see sse.go): GET /v1/models
 // lists the model "bench"; every other request is answered with a
@@ -35,6 +39,7 @@ func main() {
 	mode := flag.String("mode", "ok", `"ok": 200 "ok" to everything; "sse": OpenAI-style streamed completions`)
 	chunks := flag.Int("chunks", 50, "sse: content chunks per stream (1…100000)")
 	gap := flag.Duration("gap", 20*time.Millisecond, "sse: time between consecutive content chunks (0…1m)")
+	h2c := flag.Bool("h2c", false, "ok: also serve prior-knowledge cleartext HTTP/2 (h2c)")
 	flag.Parse()
 	host, _, err := net.SplitHostPort(*addr)
 	if err != nil {
@@ -47,6 +52,9 @@ func main() {
 	case "ok", "sse":
 	default:
 		log.Fatalf("benchserver: --mode %q: want ok or sse", *mode)
+	}
+	if *mode == "sse" && *h2c {
+		log.Fatalf("benchserver: --h2c is for --mode ok")
 	}
 	if *mode == "sse" && !sseSupported {
 		log.Fatalf("benchserver: --mode sse needs Linux")
@@ -74,6 +82,14 @@ func main() {
 		fmt.Fprintf(os.Stderr, "benchserver: sse: %s\n", s.summary())
 	} else {
 		srv := &http.Server{Handler: okHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		if *h2c {
+			srv.Protocols = new(http.Protocols)
+			srv.Protocols.SetHTTP1(true)
+			srv.Protocols.SetUnencryptedHTTP2(true)
+			// Streams per connection: the client opens more connections
+			// only when these are in use.
+			srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
+		}
 		err = srv.Serve(ln)
 	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
