@@ -7,9 +7,10 @@ import (
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
 
-// scenarioOptions fills the options that base leaves zero from a
-// scenario's request block.
-func scenarioOptions(base extensions.Options, spec *scenarios.RequestSpec) extensions.Options {
+// ScenarioOptions fills the options that base leaves zero from a
+// scenario's request block (the caller's headers win), as a run does;
+// a dry run prints what it gives.
+func ScenarioOptions(base extensions.Options, spec *scenarios.RequestSpec) extensions.Options {
 	o := base
 	if spec == nil {
 		return o

@@ -196,7 +196,7 @@ func New(cfg Config) (*Run, error) {
 	}
 	for _, name := range cfg.File.Names() {
 		s := cfg.File.Scenarios[name]
-		opts := scenarioOptions(cfg.Client, s.Request)
+		opts := ScenarioOptions(cfg.Client, s.Request)
 		opts.Target = cfg.Target
 		c, err := r.newClient(s, opts)
 		if err != nil {

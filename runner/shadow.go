@@ -67,7 +67,7 @@ func (r *Run) newShadow() error {
 	for i := range r.plans {
 		var targets []mirror.Target
 		for _, m := range sh.cfg.Mirrors {
-			mo := scenarioOptions(r.cfg.Client, r.plans[i].Scenario.Request)
+			mo := ScenarioOptions(r.cfg.Client, r.plans[i].Scenario.Request)
 			mo.Target = m.Target
 			c, err := extensions.New(r.cfg.Protocol, mo)
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/extensions/openai"
 	"github.com/gonogo-dev/gonogo/mirror"
+	"github.com/gonogo-dev/gonogo/runner"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
 
@@ -34,7 +35,7 @@ func writeDryRun(w io.Writer, file *scenarios.File, protocol, target string, cop
 	for _, name := range file.Names() {
 		s := file.Scenarios[name]
 		fmt.Fprintf(w, "\nscenario %s: %s\n", name, describeScenario(s))
-		opts := dryRunOptions(copts, s.Request)
+		opts := runner.ScenarioOptions(copts, s.Request)
 		opts.Target = target
 		c, err := extensions.New(protocol, opts)
 		if err != nil {
@@ -148,44 +149,6 @@ func describeScenario(s *scenarios.Scenario) string {
 	}
 	fmt.Fprintf(b, ", seed %d", s.Seed)
 	return b.String()
-}
-
-// dryRunOptions fills what base leaves zero from the scenario's request
-// block, as the runner does.
-func dryRunOptions(base extensions.Options, spec *scenarios.RequestSpec) extensions.Options {
-	o := base
-	if spec != nil {
-		for _, f := range []struct {
-			dst *string
-			v   string
-		}{{&o.Method, spec.Method}, {&o.Path, spec.Path}, {&o.Model, spec.Model}, {&o.API, spec.API}} {
-			if *f.dst == "" {
-				*f.dst = f.v
-			}
-		}
-		if o.Body == nil && spec.Body != "" {
-			o.Body = []byte(spec.Body)
-		}
-		if o.PromptTokens == 0 {
-			o.PromptTokens = spec.PromptTokens
-		}
-		if o.MaxTokens == 0 {
-			o.MaxTokens = spec.MaxTokens
-		}
-		if o.Dataset == nil {
-			o.Dataset = spec.Dataset
-		}
-		if o.Tokenizer == "" {
-			o.Tokenizer = spec.Tokenizer
-		}
-		h := maps.Clone(spec.Headers)
-		if h == nil {
-			h = map[string]string{}
-		}
-		maps.Copy(h, o.Headers)
-		o.Headers = h
-	}
-	return o
 }
 
 // requestLine is the method, URL and configured headers of the requests
