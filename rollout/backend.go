@@ -41,6 +41,9 @@ type backend struct {
 	mirrorTags map[string]string // the same and mirrored=true, for mirrored requests
 
 	inflight atomic.Int64
+	// routed counts the requests routed to the backend by reason (the
+	// proxy's counts), since the start.
+	routed *[numReasons]atomic.Int64
 	// eligible is set once the backend is ready and warmed: only then
 	// may a header override, a header route or a flag send it traffic.
 	eligible atomic.Bool
@@ -73,7 +76,8 @@ func newBackend(name, role string, u *url.URL, maxConns int) *backend {
 	})
 	b := &backend{name: name, role: role, url: u, transport: tr, maxConns: maxConns,
 		tags:       map[string]string{"backend": name, "role": role},
-		mirrorTags: map[string]string{"backend": name, "role": role, "mirrored": "true"}}
+		mirrorTags: map[string]string{"backend": name, "role": role, "mirrored": "true"},
+		routed:     new([numReasons]atomic.Int64)}
 	b.life.Store(newLifetime())
 	if u.Scheme == "http" && (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.User == nil && maxConns == 0 {
 		b.pool = h1.NewPool(hostPort(u), maxIdleConns)

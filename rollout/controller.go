@@ -169,7 +169,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	}
 	c.splitBase = map[string]int64{}
 	for _, b := range c.backends {
-		c.proxy.counts[b.name] = new([numReasons]atomic64)
+		c.proxy.counts[b.name] = b.routed
 	}
 	if err := c.apply(c.st); err != nil {
 		return nil, err

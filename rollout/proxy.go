@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,7 +73,8 @@ type Proxy struct {
 	sink  gonogo.Sink
 	table atomic.Pointer[table]
 
-	// counts[backend][reason] of routed requests, since the start.
+	// counts[backend][reason] of routed requests, since the start (each
+	// backend's routed).
 	counts map[string]*[numReasons]atomic.Int64
 	users  *userCounter
 	exp    *exposures // an experiment's exposures; nil without one
@@ -228,31 +230,62 @@ func (p *Proxy) Route(r *h1.Request, rt *h1.Route) {
 		}
 		return
 	}
-	p.counts[be.name][reasonIndex(why)].Add(1)
+	be.routed[reasonIndex(why)].Add(1)
 	be.inflight.Add(1)
-	res := &gonogo.Result{Request: &gonogo.Request{Scenario: Scenario, Intended: arrival, Tags: be.tags}, Sent: arrival}
+	f, _ := fastFlights.Get().(*fastFlight)
+	if f == nil {
+		f = new(fastFlight)
+		f.done = f.finish
+	}
+	f.p, f.be, f.arrival = p, be, arrival
+	f.req = gonogo.Request{Scenario: Scenario, Intended: arrival, Tags: be.tags}
+	f.res = gonogo.Result{Request: &f.req, Sent: arrival}
 	rt.Pool, rt.Host, rt.Forwarded, rt.Header = be.pool, be.url.Host, true, be.header
-	sample := p.sampleBehaviour(be.name, r.Target())
-	if sample != nil {
-		rt.Tap = sample.tap
+	if f.sample = p.sampleBehaviour(be.name, r.Target()); f.sample != nil {
+		rt.Tap = f.sample.tap
 	}
-	rt.Done = func(o h1.Outcome) {
-		be.inflight.Add(-1)
-		if sample != nil {
-			sample.done(o.Status, o.Err)
-		}
+	rt.Done = f.done
+}
+
+// fastFlight is a request forwarded on the fast path, from Route to its
+// outcome, which finish records. Flights are recycled, allocated once
+// with their Done: the fast path calls Done once per request, and the
+// sink keeps nothing of a result (gonogo.Sink).
+type fastFlight struct {
+	p       *Proxy
+	be      *backend
+	sample  *behaviourSample // nil when the response is not sampled
+	arrival time.Time
+	req     gonogo.Request
+	res     gonogo.Result
+	done    func(h1.Outcome) // finish, bound once
+}
+
+var fastFlights sync.Pool
+
+// finish records the request's outcome (h1.Route.Done) and recycles f.
+func (f *fastFlight) finish(o h1.Outcome) {
+	res := &f.res
+	f.be.inflight.Add(-1)
+	if f.sample != nil {
+		f.sample.done(o.Status, o.Err)
+	}
+	res.Done = o.End
+	if res.Done.IsZero() {
 		res.Done = time.Now()
-		res.Status, res.BytesIn = o.Status, o.Bytes
-		if !o.FirstByte.IsZero() {
-			res.TTFT = o.FirstByte.Sub(arrival)
-		}
-		if o.Err != nil {
-			failed(res, o.Err, o.ClientGone)
-		} else {
-			res.Class = extensions.Classify(nil, res.Status)
-		}
-		p.sink.Record(res)
 	}
+	res.Status, res.BytesIn = o.Status, o.Bytes
+	if !o.FirstByte.IsZero() {
+		res.TTFT = o.FirstByte.Sub(f.arrival)
+	}
+	if o.Err != nil {
+		failed(res, o.Err, o.ClientGone)
+	} else {
+		res.Class = extensions.Classify(nil, res.Status)
+	}
+	f.p.sink.Record(res)
+	*f = fastFlight{done: f.done}
+	fastFlights.Put(f)
 }
 
 // busiestPool is the fast-path pool of the backend with the most weight
@@ -270,7 +303,7 @@ func (p *Proxy) busiestPool() *h1.Pool {
 // (copying it to the mirror too when mirrored) and records it.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body []byte, t *table, i int, why string, arrival time.Time, mirrored bool) {
 	be := t.backends[i]
-	p.counts[be.name][reasonIndex(why)].Add(1)
+	be.routed[reasonIndex(why)].Add(1)
 	be.inflight.Add(1)
 	defer be.inflight.Add(-1)
 

@@ -66,6 +66,9 @@ type Outcome struct {
 	// ClientGone reports that the client went away before the end (or a
 	// write to it failed).
 	ClientGone bool
+	// End is when the exchange ended: the response's last byte went to
+	// the client, or the exchange failed.
+	End time.Time
 }
 
 // Request is the request a Router routes: a view of its head, valid only

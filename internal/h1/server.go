@@ -770,28 +770,33 @@ func (cc *clientConn) writeSimple(code int, body string, close bool) bool {
 
 // upstreamConn returns a connection to p's upstream: the one the client
 // connection used last when it is p's, an idle one of p, or (always when
-// fresh) a new one.
-func (cc *clientConn) upstreamConn(p *Pool, now time.Time, fresh bool) (*upConn, error) {
+// fresh) a new one. idle says it is not new: send checks its socket.
+func (cc *clientConn) upstreamConn(p *Pool, now time.Time, fresh bool) (*upConn, bool, error) {
 	if uc := cc.up; uc != nil && !fresh {
 		cc.up = nil
 		switch {
 		case uc.pool != p:
 			uc.pool.put(uc)
 		case uc.usable(now):
-			return uc, nil
+			return uc, true, nil
 		default:
 			uc.close()
 		}
 	}
 	if !fresh {
 		if uc := p.get(now); uc != nil {
-			return uc, nil
+			return uc, true, nil
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.dialer.Timeout)
 	defer cancel()
-	return p.dial(ctx)
+	uc, err := p.dial(ctx)
+	return uc, false, err
 }
+
+// maxStale bounds the idle connections one request finds stale (send's
+// check) before it dials a new one.
+const maxStale = 8
 
 // relay sends cc.out upstream and relays the response to the client. It
 // reports whether the client connection may serve another request. When
@@ -810,17 +815,27 @@ func (cc *clientConn) relay(h *reqHead, rt *Route, cancel context.CancelFunc) bo
 		err error
 		rh  = &cc.res
 	)
-	for attempt := 0; ; attempt++ {
-		if uc, err = cc.upstreamConn(rt.Pool, now, attempt > 0); err != nil {
+	for attempt, stale := 0, 0; ; attempt++ {
+		var idle bool
+		if uc, idle, err = cc.upstreamConn(rt.Pool, now, attempt > 0 || stale >= maxStale); err != nil {
 			break
 		}
 		cc.w.setUp(uc.c)
 		// A response can come while the request is still being written (an
 		// upstream refusing a large body early): it is read even when the
 		// write failed.
-		_, werr := uc.c.Write(cc.out)
+		uc.send(cc.out, idle)
 		var interim bool
 		interim, err = cc.readResHead(uc, rh, isHead)
+		werr := uc.sent()
+		if err == errStale { // closed while idle: nothing sent, not an attempt
+			uc.close()
+			uc = nil
+			cc.w.setUp(nil)
+			stale++
+			attempt--
+			continue
+		}
 		if err == nil {
 			if werr != nil {
 				rh.close = true
@@ -841,7 +856,7 @@ func (cc *clientConn) relay(h *reqHead, rt *Route, cancel context.CancelFunc) bo
 	if err != nil {
 		gone := cc.w.disarm()
 		if rt.Done != nil {
-			rt.Done(Outcome{Err: err, ClientGone: gone})
+			rt.Done(Outcome{Err: err, ClientGone: gone, End: time.Now()})
 		}
 		if gone {
 			return false
@@ -895,14 +910,15 @@ func (cc *clientConn) relay(h *reqHead, rt *Route, cancel context.CancelFunc) bo
 	if gone {
 		upKeep, cliOK = false, false
 	}
+	end := time.Now()
 	if upKeep {
-		uc.usedAt, uc.reused = time.Now(), true
+		uc.usedAt, uc.reused = end, true
 		cc.up = uc
 	} else {
 		uc.close()
 	}
 	if rt.Done != nil {
-		o := Outcome{Status: rh.status, FirstByte: cc.first, Bytes: cc.sent, ClientGone: gone || cliErr != nil}
+		o := Outcome{Status: rh.status, FirstByte: cc.first, Bytes: cc.sent, ClientGone: gone || cliErr != nil, End: end}
 		switch {
 		case upErr != nil:
 			o.Err = upErr
@@ -1163,7 +1179,7 @@ func (cc *clientConn) serveHeld(h *reqHead, body []byte, rt *Route) bool {
 	if rt.Delay > 0 && !sleep(ctx, rt.Delay) {
 		cc.w.disarm()
 		if rt.Done != nil {
-			rt.Done(Outcome{Err: errClientGone, ClientGone: true})
+			rt.Done(Outcome{Err: errClientGone, ClientGone: true, End: time.Now()})
 		}
 		return false
 	}
@@ -1323,18 +1339,19 @@ func (w *watch) disarm() bool {
 	w.cc.busy.Store(0)
 	w.mu.Lock()
 	w.armed = false
-	running := w.running
-	if running {
-		_ = w.cc.c.SetReadDeadline(aLongTimeAgo)
-	}
-	w.mu.Unlock()
-	if running {
-		<-w.done
-		w.mu.Lock()
-		w.running = false
+	if !w.running { // the usual case: the request never waited long
+		gone := w.gone
+		w.up, w.cancel = nil, nil
 		w.mu.Unlock()
-		_ = w.cc.c.SetReadDeadline(w.cc.deadline)
+		return gone
 	}
+	_ = w.cc.c.SetReadDeadline(aLongTimeAgo)
+	w.mu.Unlock()
+	<-w.done
+	w.mu.Lock()
+	w.running = false
+	w.mu.Unlock()
+	_ = w.cc.c.SetReadDeadline(w.cc.deadline)
 	w.mu.Lock()
 	gone := w.gone
 	w.up, w.cancel = nil, nil

@@ -33,8 +33,9 @@ type Pool struct {
 type upConn struct {
 	pool   *Pool
 	c      net.Conn
-	fd     int // the socket, to peek at (-1: unknown)
-	br     *bufio.Reader
+	raw    syscall.RawConn // the socket, for send's system calls (nil: none)
+	br     *bufio.Reader   // reads rd
+	rd     upReader
 	usedAt time.Time   // when it last finished a response
 	reused bool        // it carried a request before
 	cut    atomic.Bool // Pool.Cut closed it under its user
@@ -67,17 +68,18 @@ func (p *Pool) dial(ctx context.Context) (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	br := upReaders.Get().(*bufio.Reader)
-	br.Reset(c)
-	uc := &upConn{pool: p, c: c, fd: -1, br: br}
+	uc := &upConn{pool: p, c: c}
+	uc.rd.init(uc)
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			uc.raw = rc
+		}
+	}
+	uc.br = upReaders.Get().(*bufio.Reader)
+	uc.br.Reset(&uc.rd)
 	p.mu.Lock()
 	p.live[uc] = struct{}{}
 	p.mu.Unlock()
-	if sc, ok := c.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) { uc.fd = int(fd) })
-		}
-	}
 	return uc, nil
 }
 
@@ -106,7 +108,8 @@ func (p *Pool) fill(fresh *atomic.Int64) {
 	}
 }
 
-// get returns an idle connection that is still usable, or nil.
+// get returns an idle connection that may still be usable (send checks
+// the socket), or nil.
 func (p *Pool) get(now time.Time) *upConn {
 	for {
 		p.mu.Lock()
@@ -191,15 +194,87 @@ func (p *Pool) Cut() {
 }
 
 // usable reports whether an idle connection may carry another request:
-// not idle too long, nothing unasked-for buffered or pending, not closed
-// by the upstream meanwhile — which net/http's Transport learns from the
-// read it keeps going on every idle connection, and the fast path from a
-// non-blocking peek at the socket.
+// not idle too long, nothing unasked-for buffered, not cut. Whether the
+// upstream closed it meanwhile, or sent bytes nobody asked for — which
+// net/http's Transport learns from the read it keeps going on every idle
+// connection — send checks on the socket itself, just before it writes
+// the next request.
 func (uc *upConn) usable(now time.Time) bool {
-	if now.Sub(uc.usedAt) > upstreamIdleTimeout || uc.br.Buffered() > 0 || uc.cut.Load() {
-		return false
+	return now.Sub(uc.usedAt) <= upstreamIdleTimeout && uc.br.Buffered() == 0 && !uc.cut.Load()
+}
+
+// errStale is the first read of an exchange whose connection failed
+// send's check: the upstream closed it, or sent bytes nobody asked for,
+// while it was idle. Nothing was sent on it.
+var errStale = errors.New("h1: idle upstream connection closed or unusable")
+
+// send has the next read of uc.br write req first — after checking, when
+// check is set, that the upstream has not closed the idle connection or
+// sent anything meanwhile (else that read fails with errStale, nothing
+// written). The write's error, if any, is sent's afterwards; the read
+// reads the response even when the write failed (an upstream may answer
+// a request it refuses before reading all of it).
+func (uc *upConn) send(req []byte, check bool) {
+	uc.rd.werr = nil
+	if uc.br.Buffered() > 0 {
+		// The next read would not reach the connection (usable rules
+		// this out): the request goes now.
+		_, uc.rd.werr = uc.c.Write(req)
+		return
 	}
-	return uc.fd < 0 || !peek(uintptr(uc.fd))
+	uc.rd.req, uc.rd.check = req, check
+}
+
+// sent returns why the request of the last send could not be written,
+// once the read that sent it returned; nil when it was.
+func (uc *upConn) sent() error { return uc.rd.werr }
+
+// upReader is what an upstream connection's reader reads from: the
+// connection — and, on the first read of an exchange, the request of
+// send first. On a socket it reaches (exchangeRaw), that read is one
+// pass through the poller: a non-blocking read that finds nothing there
+// checks the idle connection, then the request is written, the read
+// waits for the answer and reads it. Separately, the check (a peek), the
+// write and a read that would find nothing yet are one system call each.
+type upReader struct {
+	uc    *upConn
+	req   []byte // sent before the next read; nil: none
+	check bool
+	werr  error
+
+	// exchangeRaw's state, for step
+	step  func(fd uintptr) bool // rawStep, bound once
+	phase int
+	out   []byte // the part of req still to write
+	p     []byte
+	n     int
+	rerr  error
+	stale bool
+}
+
+func (r *upReader) init(uc *upConn) {
+	r.uc = uc
+	r.step = r.rawStep
+}
+
+func (r *upReader) Read(p []byte) (int, error) {
+	req := r.req
+	if req == nil {
+		return r.uc.c.Read(p)
+	}
+	r.req = nil
+	if r.uc.raw != nil && len(p) > 0 {
+		n, rest, err := r.exchangeRaw(req, p, r.check)
+		if rest == nil {
+			return n, err
+		}
+		req = rest
+	}
+	// Through the connection, which reports errors as it always does.
+	if len(req) > 0 {
+		_, r.werr = r.uc.c.Write(req)
+	}
+	return r.uc.c.Read(p)
 }
 
 func (uc *upConn) close() {
