@@ -104,6 +104,9 @@ func ParseResolve(s string) (from, to string, err error) {
 	if !ok || !ok2 || host == "" {
 		return "", "", fmt.Errorf("%w: resolve %q: want HOST:PORT:ADDR", ErrBadOptions, s)
 	}
+	if strings.ContainsAny(host, "[]/@?# \t") {
+		return "", "", fmt.Errorf("%w: resolve %q: %q is not a host name", ErrBadOptions, s, host)
+	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return "", "", fmt.Errorf("%w: resolve %q: port %q is not 1-65535", ErrBadOptions, s, port)
 	}
