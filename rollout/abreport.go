@@ -71,15 +71,25 @@ func BuildABReport(ctx context.Context, db abSource, spec *ExperimentSpec, contr
 			continue
 		}
 		d := abtest.MetricDetail{Name: m.Name}
-		if d.OverTime, err = overTime(ctx, db, spec, m.Name, kind, cfg, where, control, treatment, since, now); err != nil {
+		// The effect over time reads a row per user and time bucket, the
+		// others a row per user: it runs beside them, in its own read
+		// transaction (a snapshot a moment apart from theirs).
+		var timeErr error
+		timeDone := make(chan struct{})
+		go func() {
+			defer close(timeDone)
+			d.OverTime, timeErr = overTime(ctx, db, spec, m.Name, kind, cfg, where, control, treatment, since, now)
+		}()
+		segments, err := bySegment(ctx, db, spec, m.Name, kind, cfg, where, control, treatment)
+		var nov *abtest.NoveltyResult
+		if err == nil {
+			nov, err = novelty(ctx, db, spec, m.Name, kind, cfg, where, control, treatment)
+		}
+		<-timeDone
+		if err = errors.Join(timeErr, err); err != nil {
 			return nil, err
 		}
-		if d.Segments, err = bySegment(ctx, db, spec, m.Name, kind, cfg, where, control, treatment); err != nil {
-			return nil, err
-		}
-		if d.Novelty, err = novelty(ctx, db, spec, m.Name, kind, cfg, where, control, treatment); err != nil {
-			return nil, err
-		}
+		d.Segments, d.Novelty = segments, nov
 		r.Metrics = append(r.Metrics, d)
 	}
 	for _, v := range ex.Variants {
