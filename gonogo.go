@@ -118,6 +118,12 @@ type Result struct {
 	// (openai), the output tensors as JSON (kserve), the body (http). The
 	// engine reuses its backing array between requests.
 	Output []byte
+	// TraceID, SpanID and TraceSampled are the W3C trace context the
+	// client sent in the request's traceparent header (--traceparent);
+	// all zero when none was sent.
+	TraceID      [16]byte
+	SpanID       [8]byte
+	TraceSampled bool
 }
 
 // Failed reports whether the request failed.

@@ -87,6 +87,10 @@ type Options struct {
 	// capped at MaxOutputBytes. Off, clients read and discard the content
 	// as they do for load runs.
 	KeepOutput bool
+	// Trace, when not nil, puts a W3C traceparent header on every request
+	// of the HTTP-based protocols and records its ids in the Result
+	// (TraceID, SpanID, TraceSampled); nil sends none, at no cost.
+	Trace *Tracer
 
 	// Method is the HTTP method of the http protocol; default GET.
 	Method string

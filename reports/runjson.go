@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo/analyze"
+	"github.com/gonogo-dev/gonogo/extensions/ndjson"
 	"github.com/gonogo-dev/gonogo/rundir"
 )
 
@@ -83,6 +84,11 @@ type Run struct {
 	// Percentiles are the percentiles (0–100) the text summary and the
 	// HTML report show, from --percentiles; absent means DefaultPercentiles.
 	Percentiles []float64 `json:"percentiles,omitempty"`
+	// Slowest lists, when samples were recorded (--samples), the
+	// ndjson.SlowestN slowest requests, slowest first, as their lines of
+	// samples.ndjson.gz: with --traceparent each has its trace_id, to find
+	// the request in the server's own traces.
+	Slowest []ndjson.Sample `json:"slowest_requests,omitempty"`
 }
 
 // Partial reports whether the run ended early or never ended: killed,

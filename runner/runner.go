@@ -692,6 +692,9 @@ func (r *Run) finish(end time.Time, status, why string, s *streams, loopErr erro
 	}
 	run.SetSummary(r.rec.Summary(end))
 	run.WarmupRequests = r.eng.WarmupRequests()
+	if s.samples != nil {
+		run.Slowest = s.samples.Slowest()
+	}
 	if r.shadow != nil {
 		run.Mirrors = r.shadow.stats()
 	}

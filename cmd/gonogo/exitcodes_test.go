@@ -66,6 +66,7 @@ func TestExitCodes(t *testing.T) {
 		{"load unwritable results", []string{"load", "--target", url, "--protocol", "kserve", "--model", modelserver.DefaultClassifierModel,
 			"--rate", "5", "--duration", "1s", "--out", blocked, "--history", "", "-q"}, 1},
 		{"load missing trace", load("tr", "--trace", p("nope.csv")), 2},
+		{"load spans without samples", load("sp", "--out-otlp-traces", "http://127.0.0.1:1/v1/traces", "--traceparent"), 2},
 		{"load missing --tls-ca", load("tls1", "--tls-ca", p("nope.pem")), 2},
 		{"load --tls-cert without --tls-key", load("tls2", "--tls-cert", bad), 2},
 		{"load --tls-ca not PEM", load("tls3", "--tls-ca", bad), 2},

@@ -147,7 +147,7 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 	if (f.target == "") == (f.image == "") {
 		return usageError("give exactly one of --target URL or --image NAME")
 	}
-	outs, err := f.outs.build()
+	outs, err := f.outs.build(f.samples, f.req.traceparent)
 	if err != nil {
 		return err
 	}

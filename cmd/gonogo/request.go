@@ -23,6 +23,8 @@ type requestFlags struct {
 	timeout                         time.Duration
 	prompts                         promptFlags
 	tr                              transportFlags // connections and --seed
+	traceparent                     bool
+	traceSample                     float64
 }
 
 func (r *requestFlags) register(fs *pflag.FlagSet) {
@@ -37,6 +39,8 @@ func (r *requestFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&r.maxTokens, "max-tokens", 0, "output length in tokens (openai; default 64)")
 	fs.BoolVar(&r.noStream, "no-stream", false, "openai: non-streaming requests (no TTFT or chunk gaps)")
 	fs.DurationVar(&r.timeout, "timeout", 0, "per-request deadline (default 60s)")
+	fs.BoolVar(&r.traceparent, "traceparent", false, "send a W3C traceparent header with a fresh trace id on every request (http, openai, kserve); ids go to samples.ndjson.gz")
+	fs.Float64Var(&r.traceSample, "trace-sample", 0.1, "with --traceparent: share of requests marked sampled (flags 01), 0 to 1")
 	r.prompts.register(fs)
 	r.tr.register(fs)
 }
@@ -70,6 +74,16 @@ func (r *requestFlags) options(fs *pflag.FlagSet, protocol string) (extensions.O
 	}
 	if err := r.tr.apply(fs, &o); err != nil {
 		return o, err
+	}
+	if fs.Changed("trace-sample") && !(r.traceSample >= 0 && r.traceSample <= 1) {
+		return o, usageError("--trace-sample: must be in [0, 1] (got %v)", r.traceSample)
+	}
+	if r.traceparent {
+		t, err := extensions.NewTracer(r.traceSample, r.prompts.seed)
+		if err != nil {
+			return o, err
+		}
+		o.Trace = t
 	}
 	if r.body != "" {
 		o.Body = []byte(r.body)

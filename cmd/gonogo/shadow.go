@@ -164,7 +164,7 @@ func runShadowCmd(cmd *cobra.Command, o *options, f *shadowFlags) error {
 	if err != nil {
 		return err
 	}
-	outs, err := f.outs.build()
+	outs, err := f.outs.build(f.samples, f.req.traceparent)
 	if err != nil {
 		return err
 	}

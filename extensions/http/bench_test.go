@@ -17,12 +17,17 @@ func BenchmarkHTTPClient(b *testing.B) {
 	body := []byte(`{"ok":true}`)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(body) }))
 	defer srv.Close()
+	trace, err := extensions.NewTracer(0.1, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, bc := range []struct {
 		name string
 		o    extensions.Options
 	}{
 		{"GET", extensions.Options{Target: srv.URL}},
 		{"POST", extensions.Options{Target: srv.URL, Method: "POST", Body: []byte(`{"inputs":[1,2,3]}`), Headers: map[string]string{"Content-Type": "application/json"}}},
+		{"GET traceparent", extensions.Options{Target: srv.URL, Trace: trace}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			c, err := New(bc.o)

@@ -61,8 +61,9 @@ type Client struct {
 	tmpl    *http.Request
 	body    []byte
 	timeout time.Duration
-	keep    bool   // Options.KeepOutput
-	dialTo  string // PreflightAddr: the proxy or --resolve address; "" for the target's own
+	keep    bool               // Options.KeepOutput
+	dialTo  string             // PreflightAddr: the proxy or --resolve address; "" for the target's own
+	trace   *extensions.Tracer // Options.Trace; nil sends no traceparent
 }
 
 var (
@@ -98,7 +99,10 @@ func New(o extensions.Options) (*Client, error) {
 	if h.Get("User-Agent") == "" {
 		h.Set("User-Agent", "gonogo")
 	}
-	c := &Client{body: o.Body, timeout: o.Timeout, header: h, conf: conf, host: u.Host, keep: o.KeepOutput}
+	if o.Trace != nil {
+		delete(h, extensions.TraceparentHeader) // each request gets its own
+	}
+	c := &Client{body: o.Body, timeout: o.Timeout, header: h, conf: conf, host: u.Host, keep: o.KeepOutput, trace: o.Trace}
 	if o.Transport.Proxy != nil || len(o.Transport.Resolve) > 0 {
 		c.dialTo, _ = o.Transport.PreflightAddr(base)
 	}
@@ -141,6 +145,9 @@ func (c *Client) DoObserved(ctx context.Context, req *gonogo.Request, res *gonog
 	if c.keep {
 		res.Output = res.Output[:0]
 	}
+	if c.trace != nil {
+		c.trace.Next(res)
+	}
 	if c.wire != nil {
 		request, head := c.request, c.head
 		if rec := req.Recorded; rec != nil {
@@ -150,13 +157,25 @@ func (c *Client) DoObserved(ctx context.Context, req *gonogo.Request, res *gonog
 				return
 			}
 			h := extensions.RecordedHeader(c.header, rec, c.conf)
+			if c.trace != nil {
+				delete(h, extensions.TraceparentHeader) // this run's id replaces the recorded one
+				delete(h, "Tracestate")
+			}
 			request, head = serialize(rec.Method, rec.Path, c.host, h, rec.Body), rec.Method == http.MethodHead
 		}
 		var out *[]byte
 		if c.keep {
 			out = &res.Output
 		}
+		var buf *[]byte
+		if c.trace != nil {
+			buf = withTraceparent(request, res)
+			request = *buf
+		}
 		status, n, err := c.wire.do(ctx, request, head, out, obs)
+		if buf != nil {
+			traceBufs.Put(buf)
+		}
 		res.Done = time.Now()
 		res.Status, res.BytesIn = status, n
 		extensions.Fail(ctx, res, err)
@@ -171,6 +190,9 @@ func (c *Client) DoObserved(ctx context.Context, req *gonogo.Request, res *gonog
 			return
 		}
 		tmpl, body = r, rec.Body
+	}
+	if c.trace != nil {
+		tmpl = extensions.WithTraceparent(tmpl, res)
 	}
 	resp, rctx, done := extensions.Send(ctx, c.rt, tmpl, body, c.timeout, res)
 	defer done()

@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
+	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/extensions"
 )
 
@@ -384,4 +386,19 @@ func snip(b []byte) string {
 		b = b[:64]
 	}
 	return string(b)
+}
+
+// traceBufs holds the buffers of requests rewritten with a traceparent.
+var traceBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// withTraceparent returns a pooled copy of the serialized request with
+// res's traceparent header line added at the end of its head; the caller
+// puts it back in traceBufs once it is written.
+func withTraceparent(request []byte, res *gonogo.Result) *[]byte {
+	buf := traceBufs.Get().(*[]byte)
+	i := bytes.Index(request, []byte("\r\n\r\n")) + 2 // serialize always ends the head so
+	b := append((*buf)[:0], request[:i]...)
+	b = extensions.AppendTraceparentLine(b, res)
+	*buf = append(b, request[i:]...)
+	return buf
 }

@@ -68,8 +68,9 @@ type Client struct {
 	model    string
 	inputLen int
 	timeout  time.Duration
-	head     string // the request body up to the data array
-	keep     bool   // Options.KeepOutput
+	head     string             // the request body up to the data array
+	keep     bool               // Options.KeepOutput
+	trace    *extensions.Tracer // Options.Trace; nil sends no traceparent
 }
 
 var (
@@ -101,6 +102,7 @@ func New(o extensions.Options) (*Client, error) {
 		inputLen: o.InputLen,
 		timeout:  o.Timeout,
 		keep:     o.KeepOutput,
+		trace:    o.Trace,
 		head: `{"inputs":[{"name":"` + InputName + `","shape":[1,` + strconv.Itoa(o.InputLen) +
 			`],"datatype":"FP32","data":[`,
 	}
@@ -163,6 +165,10 @@ func (c *Client) DoObserved(ctx context.Context, req *gonogo.Request, res *gonog
 		tmpl, body, infer = r, rec.Body, isInferPath(r.URL.Path)
 	} else {
 		body = c.Body(req)
+	}
+	if c.trace != nil {
+		c.trace.Next(res)
+		tmpl = extensions.WithTraceparent(tmpl, res)
 	}
 	resp, rctx, done := extensions.Send(ctx, c.rt, tmpl, body, c.timeout, res)
 	defer done()

@@ -7,10 +7,12 @@ package ndjson
 import (
 	"bufio"
 	"compress/gzip"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -44,6 +46,12 @@ type Sample struct {
 	PromptTokens         int `json:"prompt_tokens,omitempty"`
 	ReportedPromptTokens int `json:"reported_prompt_tokens,omitempty"`
 	CachedPromptTokens   int `json:"cached_prompt_tokens,omitempty"`
+	// TraceID and SpanID are the W3C trace context the request carried
+	// in its traceparent header (--traceparent), lowercase hex; Sampled
+	// its sampled flag. Absent when none was sent.
+	TraceID string `json:"trace_id,omitempty"`
+	SpanID  string `json:"span_id,omitempty"`
+	Sampled bool   `json:"sampled,omitempty"`
 }
 
 // Writer is a gonogo.Sink that writes one Sample per result or drop. It is
@@ -56,7 +64,12 @@ type Writer struct {
 	enc   *json.Encoder
 	s     Sample
 	err   error
+	slow  []Sample // the SlowestN slowest results, slowest first
 }
+
+// SlowestN is how many of the slowest requests a Writer keeps for
+// Slowest.
+const SlowestN = 10
 
 var _ gonogo.Sink = (*Writer)(nil)
 
@@ -85,7 +98,35 @@ func (w *Writer) Record(res *gonogo.Result) {
 		TTFTMs: ms(res.TTFT), TPOTMs: ms(res.TPOT()), OutputTokens: res.OutputTokens, BytesIn: res.BytesIn,
 		PromptTokens: res.PromptTokens, ReportedPromptTokens: res.ReportedPromptTokens, CachedPromptTokens: res.CachedPromptTokens,
 	}
+	if res.TraceID != ([16]byte{}) {
+		w.s.TraceID, w.s.SpanID, w.s.Sampled = hex.EncodeToString(res.TraceID[:]), hex.EncodeToString(res.SpanID[:]), res.TraceSampled
+	}
+	w.keepSlow()
 	w.write()
+}
+
+// keepSlow keeps w.s among the slowest when it is one.
+func (w *Writer) keepSlow() {
+	n := len(w.slow)
+	if n == SlowestN && w.s.LatencyMs <= w.slow[n-1].LatencyMs {
+		return
+	}
+	i := sort.Search(n, func(i int) bool { return w.slow[i].LatencyMs < w.s.LatencyMs })
+	if n < SlowestN {
+		w.slow = append(w.slow, Sample{})
+	}
+	copy(w.slow[i+1:], w.slow[i:])
+	w.slow[i] = w.s
+}
+
+// Slowest returns the SlowestN slowest requests recorded so far (by
+// latency_ms, dropped arrivals excluded), slowest first, each with its
+// trace id when --traceparent sent one: the requests to look up in the
+// server's own traces. run.json lists them as slowest_requests.
+func (w *Writer) Slowest() []Sample {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Sample(nil), w.slow...)
 }
 
 // Drop writes a dropped arrival.

@@ -117,7 +117,8 @@ type Client struct {
 	prompt    int
 	maxTokens int
 	timeout   time.Duration
-	keep      bool // Options.KeepOutput
+	keep      bool               // Options.KeepOutput
+	trace     *extensions.Tracer // Options.Trace; nil sends no traceparent
 
 	// pieces of the request body around the prompt and the token counts
 	head, mid, tail string
@@ -149,6 +150,7 @@ func New(o extensions.Options) (*Client, error) {
 		maxTokens: o.MaxTokens,
 		timeout:   o.Timeout,
 		keep:      o.KeepOutput,
+		trace:     o.Trace,
 	}
 	path := CompletionsPath
 	switch o.API {
@@ -172,6 +174,9 @@ func New(o extensions.Options) (*Client, error) {
 	}
 	if h.Get("User-Agent") == "" {
 		h.Set("User-Agent", "gonogo")
+	}
+	if o.Trace != nil {
+		delete(h, extensions.TraceparentHeader) // each request gets its own
 	}
 	c.tmpl = &http.Request{
 		Method: http.MethodPost, URL: u, Host: u.Host, Header: h,
@@ -254,6 +259,12 @@ func (c *Client) DoObserved(ctx context.Context, req *gonogo.Request, res *gonog
 		res.PromptTokens = c.promptTokens(req)
 		if c.wire == nil {
 			body = c.Body(req)
+		}
+	}
+	if c.trace != nil {
+		c.trace.Next(res)
+		if c.wire == nil || req.Recorded != nil {
+			tmpl = extensions.WithTraceparent(tmpl, res) // the wire adds it to generated requests
 		}
 	}
 	if c.wire != nil {

@@ -95,7 +95,8 @@ func (w *wire) do(ctx context.Context, c *Client, r request, res *gonogo.Result)
 		}
 		if err != nil && !answered && reused && attempt == 0 && ctx.Err() == nil && isStale(err) {
 			*res = gonogo.Result{Request: res.Request, Sent: res.Sent, Queued: res.Queued,
-				ChunkGaps: res.ChunkGaps[:0], Output: res.Output[:0]}
+				ChunkGaps: res.ChunkGaps[:0], Output: res.Output[:0],
+				TraceID: res.TraceID, SpanID: res.SpanID, TraceSampled: res.TraceSampled} // the retry is the same request
 			continue
 		}
 		if res.Done.IsZero() {
@@ -127,6 +128,9 @@ func (conn *wireConn) roundTrip(ctx context.Context, c *Client, r request, deadl
 		head, body = c.wireHead, conn.body
 	}
 	out := append(conn.out[:0], head...)
+	if r.gen != nil && c.trace != nil {
+		out = extensions.AppendTraceparentLine(out, res) // a recorded head has it (DoObserved)
+	}
 	if len(body) > 0 || r.method == "POST" || r.method == "PUT" || r.method == "PATCH" {
 		out = append(out, "Content-Length: "...)
 		out = strconv.AppendInt(out, int64(len(body)), 10)

@@ -7,5 +7,6 @@ package all
 import (
 	_ "github.com/gonogo-dev/gonogo/outputs/annotations" // "grafana"
 	_ "github.com/gonogo-dev/gonogo/outputs/otlp"        // "otlp"
+	_ "github.com/gonogo-dev/gonogo/outputs/otlptraces"  // "otlp-traces"
 	_ "github.com/gonogo-dev/gonogo/outputs/remotewrite" // "remote-write"
 )
