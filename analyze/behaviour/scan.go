@@ -180,47 +180,33 @@ func (s *scanner) null() bool { return s.peek() == 'n' && s.literal("null") }
 // object reads an object, calling member for each key (unescaped keys
 // only) with the scanner at its value.
 func (s *scanner) object(member func(key []byte) bool) bool {
-	if !s.consume('{') {
-		return false
-	}
-	if s.depth++; s.depth > maxDepth {
-		return false
-	}
-	defer func() { s.depth-- }()
-	if s.consume('}') {
-		return true
-	}
-	for {
+	return s.seq('{', '}', func() bool {
 		key, esc, ok := s.str()
-		if !ok || esc || !s.consume(':') || !member(key) {
-			return false
-		}
-		if s.consume('}') {
-			return true
-		}
-		if !s.consume(',') {
-			return false
-		}
-	}
+		return ok && !esc && s.consume(':') && member(key)
+	})
 }
 
 // array reads an array, calling elem at each element.
-func (s *scanner) array(elem func() bool) bool {
-	if !s.consume('[') {
+func (s *scanner) array(elem func() bool) bool { return s.seq('[', ']', elem) }
+
+// seq reads open, items separated by commas, and close, calling item at
+// each one, within maxDepth of nesting.
+func (s *scanner) seq(open, close byte, item func() bool) bool {
+	if !s.consume(open) {
 		return false
 	}
 	if s.depth++; s.depth > maxDepth {
 		return false
 	}
 	defer func() { s.depth-- }()
-	if s.consume(']') {
+	if s.consume(close) {
 		return true
 	}
 	for {
-		if !elem() {
+		if !item() {
 			return false
 		}
-		if s.consume(']') {
+		if s.consume(close) {
 			return true
 		}
 		if !s.consume(',') {
