@@ -14,10 +14,15 @@ import (
 )
 
 // Roles of a backend: the version serving production (stable; blue in a
-// blue-green rollout) and the one being rolled out (canary; green).
+// blue-green rollout), the one being rolled out (canary; green), a fresh
+// copy of the stable version that takes the canary's weight so that the
+// canary is compared with a twin of its age (baseline), and versions
+// served only to the requests flag rules pin to them (pinned).
 const (
-	RoleStable = "stable"
-	RoleCanary = "canary"
+	RoleStable   = "stable"
+	RoleCanary   = "canary"
+	RoleBaseline = "baseline"
+	RolePinned   = "pinned"
 )
 
 // BackendHeader names the backend that served a response, on every
@@ -29,6 +34,7 @@ const BackendHeader = "X-Gonogo-Backend"
 type backend struct {
 	name, role string
 	url        *url.URL
+	health     string // the readiness path
 	transport  *h1Transport
 	proxy      *httputil.ReverseProxy
 	// pool is the fast path's (h1.Server's) connections to the backend;

@@ -131,10 +131,10 @@ func behaviourGauges(c *Controller) []prometheus.Collector {
 }
 
 // judgeBehaviour evaluates the behaviour gates on the last n intervals,
-// canary against stable.
-func (j *judge) judgeBehaviour(t *behaviour.Tracker, n int, canary, stable string) (res []behaviour.GateResult, fails, holds []string) {
-	st, ca := t.Window(stable, n), t.Window(canary, n)
-	res = j.cfg.Analysis.Behaviour.gates.Evaluate(&st, &ca)
+// canary against its control.
+func (j *judge) judgeBehaviour(t *behaviour.Tracker, n int, canary, control string) (res []behaviour.GateResult, fails, holds []string) {
+	co, ca := t.Window(control, n), t.Window(canary, n)
+	res = j.cfg.Analysis.Behaviour.gates.Evaluate(&co, &ca)
 	for _, r := range res {
 		switch r.Status {
 		case behaviour.Fail:

@@ -55,7 +55,7 @@ func (c *Controller) Do(cmd Command) (store.State, error) {
 	switch cmd.Op {
 	case "promote":
 		// Traffic never moves to a canary that is not ready and warm.
-		if !c.backends[0].eligible.Load() && (cmd.Full || st.Step >= len(c.steps)-1) {
+		if c.notWarm() != nil && (cmd.Full || st.Step >= len(c.steps)-1) {
 			return *cloneState(st), fmt.Errorf("promote: %w: let the rollout reach its first weight step", ErrNotWarm)
 		}
 		if cmd.Full || st.Step >= len(c.steps)-1 {
@@ -96,7 +96,10 @@ func (c *Controller) Do(cmd Command) (store.State, error) {
 		if f := checkPercent("weight", cmd.Weight); f != nil {
 			return *cloneState(st), fmt.Errorf("%w: set-weight: %s", ErrBadCommand, f.msg)
 		}
-		if cmd.Weight > 0 && !c.backends[0].eligible.Load() {
+		if f := c.cfg.checkBaselineWeight("weight", cmd.Weight); f != nil {
+			return *cloneState(st), fmt.Errorf("%w: set-weight: %s", ErrBadCommand, f.msg)
+		}
+		if cmd.Weight > 0 && c.notWarm() != nil {
 			return *cloneState(st), fmt.Errorf("set-weight: %w: resume the rollout to its first weight step first", ErrNotWarm)
 		}
 		n := cloneState(st)

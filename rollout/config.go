@@ -81,6 +81,8 @@ type Config struct {
 	flagSet  *flags.Set
 	stable   int
 	canary   int
+	baseline int   // -1 without a baseline backend
+	pinned   []int // the pinned backends, in file order
 	geo      []geoRange
 	provider []provider.Provider
 }
@@ -95,7 +97,11 @@ type AdminSpec struct {
 type BackendSpec struct {
 	Name string `yaml:"name"`
 	URL  string `yaml:"url"`
-	// Role is stable or canary: exactly one of each.
+	// Role is stable or canary (exactly one of each), baseline (at most
+	// one: the stable version, freshly started, that takes the canary's
+	// weight so that the canary is judged against a twin of the same age)
+	// or pinned (any number: served only to the requests flag rules send
+	// it, such as a model-selection rule, never by the weights).
 	Role string `yaml:"role"`
 	// MaxConns caps the backend's connection pool (0: unlimited).
 	MaxConns int `yaml:"maxConns"`
@@ -341,6 +347,9 @@ func (c *Config) checks() *fail {
 		}
 	}
 	if e := c.Experiment; e != nil {
+		if c.baseline >= 0 {
+			return failf("experiment", "an experiment compares two variants: drop the baseline backend")
+		}
 		st := c.Routing.Sticky
 		if f := e.check(c.Name, st.Header != "" || st.Cookie != "" || st.BodyField != ""); f != nil {
 			return f
@@ -350,10 +359,10 @@ func (c *Config) checks() *fail {
 }
 
 func (c *Config) checkBackends() *fail {
-	if len(c.Backends) != 2 {
-		return failf("backends", "want two backends, one with role stable and one with role canary (got %d)", len(c.Backends))
+	if len(c.Backends) < 2 {
+		return failf("backends", "want at least two backends, one with role stable and one with role canary (got %d)", len(c.Backends))
 	}
-	c.stable, c.canary = -1, -1
+	c.stable, c.canary, c.baseline, c.pinned = -1, -1, -1, nil
 	seen := map[string]bool{}
 	for i := range c.Backends {
 		b := &c.Backends[i]
@@ -369,19 +378,17 @@ func (c *Config) checkBackends() *fail {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return failf(at+".url", "want an http:// or https:// URL (got %q)", b.URL)
 		}
+		one := map[string]*int{RoleStable: &c.stable, RoleCanary: &c.canary, RoleBaseline: &c.baseline}
 		switch b.Role {
-		case RoleStable:
-			if c.stable >= 0 {
-				return failf(at+".role", "a second stable backend")
+		case RoleStable, RoleCanary, RoleBaseline:
+			if *one[b.Role] >= 0 {
+				return failf(at+".role", "a second %s backend", b.Role)
 			}
-			c.stable = i
-		case RoleCanary:
-			if c.canary >= 0 {
-				return failf(at+".role", "a second canary backend")
-			}
-			c.canary = i
+			*one[b.Role] = i
+		case RolePinned:
+			c.pinned = append(c.pinned, i)
 		default:
-			return failf(at+".role", "want stable or canary (got %q)", b.Role)
+			return failf(at+".role", "want stable, canary, baseline or pinned (got %q)", b.Role)
 		}
 		if b.MaxConns < 0 {
 			return failf(at+".maxConns", "negative")
@@ -399,17 +406,22 @@ func (c *Config) checkBackends() *fail {
 	sum, given := 0.0, -1
 	for i := range c.Backends {
 		b := &c.Backends[i]
-		if b.Weight != nil {
+		at := fmt.Sprintf("backends[%d].weight", i)
+		switch {
+		case b.Weight != nil && b.Role != RoleStable && b.Role != RoleCanary && *b.Weight != 0:
+			// A baseline follows the canary's weight; a pinned backend has
+			// none.
+			return failf(at, "a %s backend takes no weight of its own", b.Role)
+		case b.Weight != nil:
 			given = i
-		}
-		if b.Weight == nil {
+		default:
 			w := 0.0
 			if b.Role == RoleStable {
 				w = 100
 			}
 			b.Weight = &w
 		}
-		if f := checkPercent(fmt.Sprintf("backends[%d].weight", i), *b.Weight); f != nil {
+		if f := checkPercent(at, *b.Weight); f != nil {
 			return f
 		}
 		sum += *b.Weight
@@ -417,6 +429,9 @@ func (c *Config) checkBackends() *fail {
 	if math.Abs(sum-100) > 1e-9 {
 		// The defaults sum to 100: a weight written in the file is off.
 		return failf(fmt.Sprintf("backends[%d].weight", given), "weights sum to %g, want 100", sum)
+	}
+	if c.baseline >= 0 && *c.Backends[c.canary].Weight > 0 {
+		return failf(fmt.Sprintf("backends[%d].weight", c.canary), "with a baseline the canary starts at 0: its steps give both their weight")
 	}
 	return nil
 }
@@ -560,6 +575,8 @@ func (c *Config) checkStrategy() *fail {
 		return failf("strategy", "want canary or blueGreen")
 	case s.Canary != nil && s.BlueGreen != nil:
 		return failf("strategy", "give canary or blueGreen, not both")
+	case s.BlueGreen != nil && c.baseline >= 0:
+		return failf(fmt.Sprintf("backends[%d].role", c.baseline), "a baseline takes a canary's steps: a blue-green rollout has none")
 	case s.BlueGreen != nil:
 		bg := s.BlueGreen
 		if bg.PreviewMirror == nil {
@@ -605,7 +622,10 @@ func (c *Config) checkStep(i int) *fail {
 	}
 	switch {
 	case st.SetWeight != nil:
-		return checkPercent(at+".setWeight", *st.SetWeight)
+		if f := checkPercent(at+".setWeight", *st.SetWeight); f != nil {
+			return f
+		}
+		return c.checkBaselineWeight(at+".setWeight", *st.SetWeight)
 	case st.Pause != nil:
 		if st.Pause.Duration < 0 {
 			return failf(at+".pause.duration", "negative")
@@ -626,7 +646,19 @@ func (c *Config) checkStep(i int) *fail {
 			return failf(at+".setHeaderRoute.header", "not a header name: %q", h)
 		}
 	case st.Experiment != nil:
+		if c.baseline >= 0 {
+			return failf(at+".experiment", "an experiment compares two variants: drop the baseline backend")
+		}
 		return st.Experiment.check(at+".experiment", c.Experiment != nil)
+	}
+	return nil
+}
+
+// checkBaselineWeight checks a canary weight against the baseline, which
+// takes as much: together at most 100, unless the canary takes it all.
+func (c *Config) checkBaselineWeight(at string, w float64) *fail {
+	if c.baseline >= 0 && w > 50 && w != 100 {
+		return failf(at, "with a baseline the canary and the baseline each take %g %%: at most 50 (or 100, all to the canary)", w)
 	}
 	return nil
 }
@@ -739,10 +771,27 @@ func (c *Config) line(field string) int {
 	return l
 }
 
-// names are the backends' names in split order: canary first, so that its
-// buckets are the lowest (see route).
+// order is the backends' indexes in split order: the canary first, so
+// that its buckets are the lowest, then stable, then the baseline, whose
+// buckets are the highest (see route): raising the canary's and the
+// baseline's weight together only moves users away from stable, lowering
+// it only moves them back. Pinned backends come last, with no buckets.
+func (c *Config) order() []int {
+	o := []int{c.canary, c.stable}
+	if c.baseline >= 0 {
+		o = append(o, c.baseline)
+	}
+	return append(o, c.pinned...)
+}
+
+// names are the names of the backends that take weights, in split order:
+// those a flag's rollout rule may give.
 func (c *Config) names() []string {
-	return []string{c.Backends[c.canary].Name, c.Backends[c.stable].Name}
+	var names []string
+	for _, i := range c.order()[:len(c.order())-len(c.pinned)] {
+		names = append(names, c.Backends[i].Name)
+	}
+	return names
 }
 
 func validHeader(h string) bool {

@@ -84,7 +84,8 @@ type Controller struct {
 
 	rec      *analyze.Recorder
 	proxy    *Proxy
-	backends []*backend // split order: canary, stable
+	backends []*backend // split order: canary, stable, baseline, pinned (Config.order)
+	baseline *backend   // backends[2] when the config has a baseline, else nil
 	steps    []Step
 	judge    *judge
 	metrics  *metrics
@@ -130,12 +131,17 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if c.log == nil {
 		c.log = io.Discard
 	}
-	for _, i := range []int{cfg.canary, cfg.stable} {
+	for _, i := range cfg.order() {
 		b := cfg.Backends[i]
 		u, _ := url.Parse(b.URL) // checked by ParseConfig
-		c.backends = append(c.backends, newBackend(b.Name, b.Role, u, b.MaxConns))
+		be := newBackend(b.Name, b.Role, u, b.MaxConns)
+		be.health = b.Health
+		c.backends = append(c.backends, be)
 	}
 	c.backends[1].eligible.Store(true) // stable serves from the start
+	if cfg.baseline >= 0 {
+		c.baseline = c.backends[2]
+	}
 	if cfg.Analysis.Behaviour != nil {
 		c.beh = behaviour.NewTracker(cfg.Analysis.intervals() + 1)
 	}
@@ -223,7 +229,9 @@ func (c *Controller) resume(ctx context.Context) error {
 func (c *Config) startWeights() map[string]int {
 	w := map[string]int{}
 	for _, b := range c.Backends {
-		w[b.Name] = buckets(*b.Weight)
+		if b.Role != RolePinned { // never in the split
+			w[b.Name] = buckets(*b.Weight)
+		}
 	}
 	return w
 }
@@ -324,8 +332,12 @@ func cloneState(st *store.State) *store.State {
 // apply makes the proxy (and the external router) route by st: one atomic
 // swap of the proxy's table.
 func (c *Controller) apply(st *store.State) error {
-	names := []string{c.backends[0].name, c.backends[1].name}
-	split, err := route.NewSplit(names, []int{st.Weights[names[0]], st.Weights[names[1]]})
+	names := make([]string, len(c.backends))
+	weights := make([]int, len(c.backends))
+	for i, b := range c.backends {
+		names[i], weights[i] = b.name, st.Weights[b.name] // a pinned backend has none
+	}
+	split, err := route.NewSplit(names, weights)
 	if err != nil {
 		return err
 	}
@@ -336,8 +348,10 @@ func (c *Controller) apply(st *store.State) error {
 		t.mirror, t.mirrorTo = c.mirrorTo(step.mirror.toStable)
 		t.mirrorBuckets = buckets(step.mirror.Percent)
 	}
-	if split.Weight(0) > 0 {
-		c.backends[0].eligible.Store(true)
+	for i, b := range c.backends {
+		if split.Weight(i) > 0 {
+			b.eligible.Store(true)
+		}
 	}
 	c.proxy.table.Store(t)
 	c.metrics.weights(st.Weights)

@@ -33,13 +33,16 @@ type Judgement struct {
 	Step     int       `json:"step"`
 	Decision string    `json:"decision"`
 	Reason   string    `json:"reason"`
-	// Canary and Stable count the requests of each in the window.
+	// Canary, Stable and Baseline count the requests of each in the
+	// window.
 	Canary    int64                  `json:"canary_requests"`
 	Stable    int64                  `json:"stable_requests"`
+	Baseline  int64                  `json:"baseline_requests,omitempty"`
 	Verdict   *analyze.Verdict       `json:"verdict,omitempty"`
 	SRM       *SRMResult             `json:"srm,omitempty"`
 	Providers []provider.Measurement `json:"providers,omitempty"`
-	// Behaviour are the behaviour gates' results, canary against stable.
+	// Behaviour are the behaviour gates' results, canary against its
+	// control (the baseline when there is one, else stable).
 	Behaviour []behaviour.GateResult `json:"behaviour,omitempty"`
 }
 
@@ -68,8 +71,9 @@ func newJudge(cfg *Config, rec *analyze.Recorder) *judge { return &judge{cfg: cf
 
 // evaluate judges the window ending now that began at most at since (the
 // step's start): the gates on the routed (and mirrored) traffic, the
-// split's ratio, the providers.
-func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[string]int64, unit string, weights map[string]int, canary, stable string, mirrored bool) Judgement {
+// split's ratio, the providers. The canary is compared with control:
+// the baseline when there is one, else stable.
+func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[string]int64, unit string, weights map[string]int, canary, control string, mirrored bool) Judgement {
 	a := &j.cfg.Analysis
 	span := a.Window.D()
 	if d := now.Sub(since); d < span {
@@ -83,6 +87,7 @@ func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[st
 	if data.Summary != nil {
 		out.Canary = data.Summary.Tags["role="+RoleCanary].Requests.Total
 		out.Stable = data.Summary.Tags["role="+RoleStable].Requests.Total
+		out.Baseline = data.Summary.Tags["role="+RoleBaseline].Requests.Total
 	}
 	if weights[canary] == 0 && !mirrored {
 		out.Decision, out.Reason = DecisionIdle, "the canary has no traffic"
@@ -90,7 +95,7 @@ func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[st
 	}
 	var reasons []string
 	nogo, inconclusive := false, false
-	if !a.SRM.Disabled && weights[canary] > 0 && weights[stable] > 0 && len(split) > 0 {
+	if !a.SRM.Disabled && weights[canary] > 0 && weights[control] > 0 && len(split) > 0 {
 		out.SRM = srm(split, weights, *a.SRM.Alpha, unit)
 		if out.SRM != nil && out.SRM.Mismatch {
 			nogo = true
@@ -138,7 +143,7 @@ func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[st
 	}
 	if t := j.beh; t != nil {
 		var fails, holds []string
-		out.Behaviour, fails, holds = j.judgeBehaviour(t, max(1, int(span/a.Interval.D())), canary, stable)
+		out.Behaviour, fails, holds = j.judgeBehaviour(t, max(1, int(span/a.Interval.D())), canary, control)
 		nogo = nogo || len(fails) > 0
 		reasons = append(reasons, fails...)
 		if !nogo && len(holds) > 0 {
@@ -180,7 +185,11 @@ func (j *judge) decide(ctx context.Context, out Judgement, reasons []string, nog
 		if j.external {
 			reasons = append(reasons, "every provider passed")
 		} else {
-			reasons = append(reasons, fmt.Sprintf("every check passed on %d canary and %d stable requests", out.Canary, out.Stable))
+			passed := fmt.Sprintf("every check passed on %d canary and %d stable requests", out.Canary, out.Stable)
+			if out.Baseline > 0 {
+				passed = fmt.Sprintf("every check passed on %d canary, %d baseline and %d stable requests", out.Canary, out.Baseline, out.Stable)
+			}
+			reasons = append(reasons, passed)
 		}
 	}
 	out.Reason = strings.Join(reasons, "; ")
@@ -241,10 +250,11 @@ func (s *routerSplit) counts(ctx context.Context, started time.Time) map[string]
 // chi-square (abtest.SRM); nil when a cell expects too few to test.
 func srm(observed map[string]int64, weights map[string]int, alpha float64, unit string) *SRMResult {
 	w := make(map[string]float64, len(weights))
+	in := make(map[string]int64, len(weights)) // backends out of the split (pinned) are not counted
 	for name, b := range weights {
-		w[name] = float64(b)
+		w[name], in[name] = float64(b), observed[name]
 	}
-	r, err := abtest.SRM(observed, w, alpha)
+	r, err := abtest.SRM(in, w, alpha)
 	if err != nil || r == nil || math.IsNaN(r.PValue) {
 		return nil
 	}

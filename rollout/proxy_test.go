@@ -42,6 +42,8 @@ type fixtureOpts struct {
 	latencyScale float64
 	// greenURL replaces the canary server's URL (an unreachable one).
 	greenURL string
+	// backends are more backends' YAML list items, after blue and green.
+	backends string
 }
 
 // fixtureRollout is a Controller in front of two simulated inference
@@ -74,7 +76,7 @@ func (l *lockedBuffer) String() string {
 }
 
 // fixtureYAML is the rollout file of a fixtureRollout.
-func fixtureYAML(blueURL, greenURL, routing string) string {
+func fixtureYAML(blueURL, greenURL, backends, routing string) string {
 	return fmt.Sprintf(`name: proxy-test
 backends:
   - name: blue
@@ -84,6 +86,7 @@ backends:
     url: %s
     role: canary
 %s
+%s
 warmup: {requests: 10, stableWithin: 5, timeout: 20s}
 drainTimeout: 10s
 analysis: {interval: 1s, window: 2s, minRequests: 5}
@@ -92,7 +95,7 @@ strategy:
     steps:
       - setWeight: 5
       - pause: {}
-`, blueURL, greenURL, routing)
+`, blueURL, greenURL, backends, routing)
 }
 
 func startFixtureServer(t *testing.T, model string, scale float64) string {
@@ -116,7 +119,7 @@ func newFixtureRollout(t *testing.T, o fixtureOpts) *fixtureRollout {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rollout.yaml")
-	cfg, err := ParseConfig(path, []byte(fixtureYAML(blueURL, greenURL, o.routing)))
+	cfg, err := ParseConfig(path, []byte(fixtureYAML(blueURL, greenURL, o.backends, o.routing)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,14 @@ type atomic64 = atomic.Int64
 // steps, and judges the live window at every interval. The proxy serves
 // (Handler) the whole time.
 func (c *Controller) Run(ctx context.Context) error {
+	wctx, stopWarm := context.WithCancel(ctx)
+	var warming sync.WaitGroup
+	defer func() { stopWarm(); warming.Wait() }()
+	for _, b := range c.pinned() {
+		if !b.eligible.Load() {
+			warming.Go(func() { c.warmPinned(wctx, b) })
+		}
+	}
 	interval := c.cfg.Analysis.Interval.D()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -55,6 +64,34 @@ func (c *Controller) Run(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// pinnedTries bounds the warm-ups of a pinned backend.
+const pinnedTries = 5
+
+// warmPinned makes a pinned backend eligible for the requests flag rules
+// send it; until then they follow the split. A warm-up that fails is
+// tried again after the analysis interval, pinnedTries times at most.
+func (c *Controller) warmPinned(ctx context.Context, b *backend) {
+	var err error
+	for try := range pinnedTries {
+		if err = c.warm(ctx, b); err == nil {
+			return
+		}
+		if try < pinnedTries-1 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(c.cfg.Analysis.Interval.D()):
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	c.mu.Lock()
+	c.event("warm-failed", ActorController, fmt.Sprintf("pinned backend %s not ready after %d tries (%v): the requests its rules select follow the split", b.name, pinnedTries, err))
+	c.mu.Unlock()
 }
 
 // Phase is the rollout's current phase.
@@ -99,11 +136,11 @@ func (c *Controller) advance(ctx context.Context) time.Duration {
 		// traffic (a weight, a mirror to it, a header route).
 		needsCanary := s.SetWeight != nil && *s.SetWeight > 0 || s.SetMirror != nil && s.SetMirror.Percent > 0 && !s.SetMirror.toStable ||
 			s.SetHeaderRoute != nil && s.SetHeaderRoute.Header != ""
-		if needsCanary && !c.backends[0].eligible.Load() {
+		if b := c.notWarm(); needsCanary && b != nil {
 			c.mu.Unlock()
-			if err := c.warm(ctx, c.backends[0]); err != nil {
+			if err := c.warm(ctx, b); err != nil {
 				c.mu.Lock()
-				c.rollback(ActorController, "rollback", "canary not ready: "+err.Error())
+				c.rollback(ActorController, "rollback", b.role+" not ready: "+err.Error())
 				c.mu.Unlock()
 				return 0
 			}
@@ -185,7 +222,7 @@ func (c *Controller) judgeNow(ctx context.Context, now time.Time) {
 		c.mu.Unlock()
 		return
 	}
-	canary, stable := c.backends[0].name, c.backends[1].name
+	canary, control := c.backends[0].name, c.control().name
 	t := c.proxy.table.Load()
 	mirrored := t.mirror != nil && t.mirrorBuckets > 0
 	counts, unit := c.proxy.users.counts(), "users"
@@ -206,7 +243,7 @@ func (c *Controller) judgeNow(ctx context.Context, now time.Time) {
 		}
 	}
 
-	j := c.judge.evaluate(ctx, now, since, counts, unit, weights, canary, stable, mirrored)
+	j := c.judge.evaluate(ctx, now, since, counts, unit, weights, canary, control, mirrored)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -285,9 +322,9 @@ func (c *Controller) storeJudgement(j Judgement) {
 	}
 }
 
-// rollback sends every request to stable at once and drains the canary.
-// It runs even when the store cannot record it (then says so). Call with
-// c.mu held.
+// rollback sends every request to stable at once and drains the canary
+// (and the baseline). It runs even when the store cannot record it (then
+// says so). Call with c.mu held.
 func (c *Controller) rollback(actor, kind, reason string) {
 	n := cloneState(c.st)
 	n.Weights = c.weightsFor(0)
@@ -304,12 +341,14 @@ func (c *Controller) rollback(actor, kind, reason string) {
 	if err := c.apply(n); err != nil {
 		c.logf("%s: %v", kind, err)
 	}
-	c.backends[0].eligible.Store(false)
-	go c.drain(c.backends[0])
+	for _, b := range c.movers() {
+		b.eligible.Store(false)
+		go c.drain(b)
+	}
 }
 
-// finish promotes: all traffic to the canary, stable drained. Call with
-// c.mu held.
+// finish promotes: all traffic to the canary, stable (and the baseline)
+// drained. Call with c.mu held.
 func (c *Controller) finish(actor, reason string) {
 	n := cloneState(c.st)
 	n.Weights = c.weightsFor(100)
@@ -325,6 +364,10 @@ func (c *Controller) finish(actor, reason string) {
 		c.logf("promote: %v", err)
 	}
 	go c.drain(c.backends[1])
+	if b := c.baseline; b != nil {
+		b.eligible.Store(false)
+		go c.drain(b)
+	}
 }
 
 // drain waits for a backend out of the split to finish its requests.
@@ -347,10 +390,66 @@ func (c *Controller) drain(b *backend) {
 	c.mu.Unlock()
 }
 
-// weightsFor returns the weights with the canary at pct percent.
+// weightsFor returns the weights with the canary at pct percent: the
+// baseline takes as much, stable the rest; at 100 % the canary takes all.
 func (c *Controller) weightsFor(pct float64) map[string]int {
-	w := buckets(pct)
-	return map[string]int{c.backends[0].name: w, c.backends[1].name: buckets(100) - w}
+	w, all := buckets(pct), buckets(100)
+	m := map[string]int{c.backends[0].name: w, c.backends[1].name: all - w}
+	if b := c.baseline; b != nil {
+		bw := w
+		if w == all {
+			bw = 0
+		}
+		m[b.name], m[c.backends[1].name] = bw, all-w-bw
+	}
+	return m
+}
+
+// movers are the backends a step's weight goes to: the canary, and the
+// baseline when there is one.
+func (c *Controller) movers() []*backend {
+	if c.baseline != nil {
+		return []*backend{c.backends[0], c.baseline}
+	}
+	return c.backends[:1]
+}
+
+// notWarm is the first of the movers not yet ready and warm; nil when
+// they all are.
+func (c *Controller) notWarm() *backend {
+	for _, b := range c.movers() {
+		if !b.eligible.Load() {
+			return b
+		}
+	}
+	return nil
+}
+
+// control is the backend the canary is compared with: the baseline when
+// there is one, else stable.
+func (c *Controller) control() *backend {
+	if c.baseline != nil {
+		return c.baseline
+	}
+	return c.backends[1]
+}
+
+// pinned are the backends served only by flag rules.
+func (c *Controller) pinned() []*backend {
+	if c.baseline != nil {
+		return c.backends[3:]
+	}
+	return c.backends[2:]
+}
+
+// backendNamed is the backend of that name; nil when none.
+func (c *Controller) backendNamed(name string) *backend {
+	for _, b := range c.backends {
+		if b.name == name {
+			return b
+		}
+	}
+	return nil
 }
 
 func describe(s Step) string {

@@ -145,10 +145,7 @@ func Serve(ctx context.Context, o ServeOptions) (store.State, error) {
 func (c *Controller) checkBackends(ctx context.Context) error {
 	st := c.State()
 	for i, spec := range c.cfg.Backends {
-		b := c.backends[0]
-		if spec.Role == RoleStable {
-			b = c.backends[1]
-		}
+		b := c.backendNamed(spec.Name)
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := waitHealthy(pctx, b, spec.Health)
 		cancel()

@@ -23,7 +23,7 @@ func (c *Controller) warm(ctx context.Context, b *backend) error {
 	ctx, cancel := context.WithTimeout(ctx, w.Timeout.D())
 	defer cancel()
 	start := time.Now()
-	if err := waitHealthy(ctx, b, c.cfg.Backends[c.cfg.canary].Health); err != nil {
+	if err := waitHealthy(ctx, b, b.health); err != nil {
 		return err
 	}
 	var lat []time.Duration
