@@ -221,7 +221,7 @@ func TestCanaryJudgedAgainstBaseline(t *testing.T) {
 	}
 	// The baseline took as much as the canary (one binomial test: 5 σ).
 	c, b := float64(n("canary")), float64(n("base"))
-	if c+b < 100 || math.Abs(c-b) > 5*math.Sqrt(c+b)/2 {
+	if c+b < 20 || math.Abs(c-b) > 5*math.Sqrt(c+b)/2 {
 		t.Errorf("canary %v and baseline %v requests: want equal shares", c, b)
 	}
 

@@ -103,6 +103,9 @@ type Controller struct {
 	splitBase map[string]int64
 	exitOnEnd bool
 	wake      chan struct{}
+	// draining counts the drains under way (each bounded by the drain
+	// timeout): Serve waits for them, so that their events are kept.
+	draining sync.WaitGroup
 
 	fanMu   sync.Mutex
 	fanouts [2]*mirror.Fanout // to canary, to stable

@@ -343,7 +343,7 @@ func (c *Controller) rollback(actor, kind, reason string) {
 	}
 	for _, b := range c.movers() {
 		b.eligible.Store(false)
-		go c.drain(b)
+		c.draining.Go(func() { c.drain(b) })
 	}
 }
 
@@ -363,10 +363,10 @@ func (c *Controller) finish(actor, reason string) {
 	if err := c.apply(n); err != nil {
 		c.logf("promote: %v", err)
 	}
-	go c.drain(c.backends[1])
+	c.draining.Go(func() { c.drain(c.backends[1]) })
 	if b := c.baseline; b != nil {
 		b.eligible.Store(false)
-		go c.drain(b)
+		c.draining.Go(func() { c.drain(b) })
 	}
 }
 

@@ -127,6 +127,7 @@ func Serve(ctx context.Context, o ServeOptions) (store.State, error) {
 		go func() { x.run(xctx); close(exposed) }()
 	}
 	runErr := c.Run(ctx)
+	c.draining.Wait()
 	// In-flight requests finish on the backend they started on.
 	shut, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout.D())
 	defer cancel()
