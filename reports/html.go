@@ -28,11 +28,21 @@ const htmlMaxEvents = 500
 // events on every time axis (spans shaded, instants as lines), for each
 // rollout in the run's journal its outcome, its backends' weights over
 // time with every transition marked and its transitions, the events
-// table, and the run's details. A partial run (killed, interrupted,
-// aborted) never looks like a pass: its banner is amber or red and says
-// so. The page fetches nothing and needs no script. Charts need in.Data;
-// without it the page has none.
-func WriteHTML(w io.Writer, in Input) error {
+// table, the slowest requests with their trace ids, and the run's
+// details. A partial run (killed, interrupted, aborted) never looks like a
+// pass: its banner is amber or red and says so. The page fetches nothing
+// and needs no script. Charts need in.Data; without it the page has none.
+func WriteHTML(w io.Writer, in Input) error { return HTMLOptions{}.Write(w, in) }
+
+// HTMLOptions are the options of the HTML report.
+type HTMLOptions struct {
+	// TraceURL links each trace id of the slowest requests into a
+	// tracing UI; empty, ids are plain text.
+	TraceURL TraceURL
+}
+
+// Write is WriteHTML with the options of o.
+func (o HTMLOptions) Write(w io.Writer, in Input) error {
 	if in.Run == nil && in.Data == nil && in.Fuzz == nil {
 		return ErrNoRun
 	}
@@ -47,6 +57,9 @@ func WriteHTML(w io.Writer, in Input) error {
 	}
 	if in.Data != nil {
 		pg.Events, pg.MoreEvents = htmlEventRows(in.Data.Events, runTimeAxis(in).start)
+	}
+	if in.Run != nil {
+		pg.Slowest = newSlowestTable(in.Run.Slowest, o.TraceURL)
 	}
 	pg.Title = "gonogo report · " + pg.Banner.Run + " · " + pg.Banner.Decision
 	if in.Data != nil {
@@ -77,8 +90,10 @@ type htmlPage struct {
 	Events []htmlEvent
 	// MoreEvents counts the events left out of the table.
 	MoreEvents int
-	Details    []htmlDetail
-	GameDay    *htmlGameDay
+	// Slowest are run.json's slowest requests.
+	Slowest slowestTable
+	Details []htmlDetail
+	GameDay *htmlGameDay
 	// Rollouts are the rollouts the run's journal holds, with weights.
 	Rollouts []htmlRollout
 	Fuzz     *htmlFuzz
@@ -571,6 +586,7 @@ dd ul{margin:0;padding-left:18px}
 .status-go{color:var(--go);font-weight:700}.status-no-go{color:var(--nogo);font-weight:700}.status-inconclusive{color:var(--inc);font-weight:700}
 .muted{color:var(--muted)}
 .rollout+.rollout{margin-top:26px}
+td.trace{white-space:nowrap;user-select:all}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 </style>
 </head>
@@ -671,6 +687,15 @@ dd ul{margin:0;padding-left:18px}
 {{.SVG}}
 <figcaption>{{.Caption}}</figcaption>
 </figure>
+{{end}}{{end}}
+{{with .Slowest}}{{if .Rows}}
+<h2>Slowest requests</h2>
+<table id="slowest">
+<thead><tr><th>latency</th><th>service</th><th>outcome</th><th>at</th><th>scenario</th><th>request</th>{{if .Traced}}<th>trace id</th>{{end}}</tr></thead>
+<tbody>
+{{range .Rows}}<tr{{if .Failed}} class="fail"{{end}}><td class="num">{{.Latency}}</td><td class="num">{{.Service}}</td><td class="status">{{.Outcome}}{{with .Err}}<div class="reason">{{.}}</div>{{end}}</td><td class="num">{{.At}}</td><td>{{.Scenario}}</td><td class="mono">{{.Request}}</td>{{if $.Slowest.Traced}}<td class="mono trace">{{if .TraceLink}}<a href="{{.TraceLink}}">{{.TraceID}}</a>{{else}}{{.TraceID}}{{end}}</td>{{end}}</tr>
+{{end}}</tbody>
+</table>
 {{end}}{{end}}
 {{if .Events}}
 <h2>Events</h2>

@@ -24,9 +24,10 @@ const mdMaxEvents = 10
 // pull-request comments and $GITHUB_STEP_SUMMARY: the verdict and its
 // reasons, a gate table (or, when the run was not judged, a threshold
 // table), the key metrics beside the baseline's, the divergence headline of
-// a shadow run, the run's events, and where the run directory and its HTML
-// report are. A partial run (killed, interrupted, aborted) says so in its
-// headline; a go verdict or passed thresholds on one read "PARTIAL RUN".
+// a shadow run, the run's events, the slowest requests with their trace
+// ids, and where the run directory and its HTML report are. A partial run
+// (killed, interrupted, aborted) says so in its headline; a go verdict or
+// passed thresholds on one read "PARTIAL RUN".
 func WriteMarkdown(w io.Writer, in Input) error {
 	if in.Run == nil {
 		return ErrNoRun
@@ -73,6 +74,7 @@ func WriteMarkdown(w io.Writer, in Input) error {
 	if in.Data != nil && len(in.Data.Events) > 0 {
 		writeEvents(ew, in)
 	}
+	writeSlowestMarkdown(ew, newSlowestTable(in.Run.Slowest, ""))
 	if in.Data != nil && in.Data.Dir != "" {
 		dir := in.Data.Dir
 		ew.printf("\n---\nrun directory `%s`", dir)

@@ -40,7 +40,8 @@ const (
 )
 
 // WriteText writes a compact human summary of run: a table per scenario
-// (and the overall one when there are several), then the thresholds. A
+// (and the overall one when there are several), the slowest requests with
+// their trace ids when run.json has them, then the thresholds. A
 // partial run (killed, interrupted, aborted) says so under its headline.
 func WriteText(w io.Writer, run *Run) error {
 	ew := &errWriter{w: w}
@@ -91,6 +92,7 @@ func WriteText(w io.Writer, run *Run) error {
 	}
 	writeCapacity(ew, run.Capacity)
 	writeWarnings(ew, &run.Overall)
+	writeSlowestText(ew, newSlowestTable(run.Slowest, ""))
 	if len(run.Thresholds) > 0 {
 		ew.printf("\nthresholds\n")
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)

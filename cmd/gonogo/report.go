@@ -25,6 +25,7 @@ type reportFlags struct {
 	shadow                string
 	history               string
 	percentiles           string
+	traceURL              string
 }
 
 func newReportCmd(o *options) *cobra.Command {
@@ -39,8 +40,10 @@ it was judged:
               verdict banner, gate table, latency over time, percentile
               spectrum with the baseline overlaid, throughput and errors,
               TTFT and TPOT over time and their spectra, divergence by
-              segment, the run's events on every time axis and in a table;
-              a partial run (killed, interrupted, aborted) says so;
+              segment, the run's events on every time axis and in a table,
+              the slowest requests with their trace ids (--trace-url links
+              them into a tracing UI); a partial run (killed, interrupted,
+              aborted) says so;
   --junit     JUnit XML, one test case per gate (per threshold when the run
               was not judged), for CI test reporters;
   --markdown  a short summary for pull-request comments and
@@ -54,7 +57,8 @@ run history recorded for it, else the history's copy, else a directory of
 that name beside DIR; when none is found, a warning says so.`,
 		Example: `  gonogo report results/nightly
   gonogo report results/nightly --html report.html --junit junit.xml --markdown summary.md
-  gonogo report results/canary --baseline results/stable --shadow results/shadow --html canary.html`,
+  gonogo report results/canary --baseline results/stable --shadow results/shadow --html canary.html
+  gonogo report results/nightly --trace-url 'http://jaeger:16686/trace/{trace_id}'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReport(o, f, args[0])
@@ -68,15 +72,22 @@ that name beside DIR; when none is found, a warning says so.`,
 	fs.StringVar(&f.shadow, "shadow", "", "shadow run directory whose divergence.json to chart (default: DIR's own)")
 	fs.StringVar(&f.history, "history", defaultHistory, "run history database, for --baseline last-go and the verdict's baseline")
 	fs.StringVar(&f.percentiles, "percentiles", "", "latency percentiles the HTML report shows, e.g. 50,90,99,99.9 (default: the run's own, else 50,99,99.9)")
+	fs.StringVar(&f.traceURL, "trace-url", "", "link each trace id of the HTML report's slowest requests to this URL, {trace_id} replaced by the id, e.g. http://jaeger:16686/trace/{trace_id}")
 	return cmd
 }
 
 func runReport(o *options, f reportFlags, dir string) error {
 	var pcts []float64
+	var traceURL reports.TraceURL
+	var err error
 	if f.percentiles != "" {
-		var err error
 		if pcts, err = reports.ParsePercentiles(f.percentiles); err != nil {
 			return usageError("--percentiles %q: %v", f.percentiles, err)
+		}
+	}
+	if f.traceURL != "" {
+		if traceURL, err = reports.ParseTraceURL(f.traceURL); err != nil {
+			return usageError("--trace-url %q: %v", f.traceURL, err)
 		}
 	}
 	in, err := loadReportInput(o.Err, dir, f.baseline, f.history)
@@ -106,7 +117,7 @@ func runReport(o *options, f reportFlags, dir string) error {
 		path  string
 		write func(io.Writer, reports.Input) error
 	}{
-		{f.html, reports.WriteHTML},
+		{f.html, reports.HTMLOptions{TraceURL: traceURL}.Write},
 		{f.junit, reports.WriteJUnit},
 		{f.markdown, reports.WriteMarkdown},
 	} {
