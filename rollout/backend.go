@@ -47,6 +47,9 @@ type backend struct {
 	mirrorTags map[string]string // the same and mirrored=true, for mirrored requests
 
 	inflight atomic.Int64
+	// ages counts the requests in flight by their arrival second
+	// (stalled).
+	ages inflightAges
 	// routed counts the requests routed to the backend by reason (the
 	// proxy's counts), since the start.
 	routed *[numReasons]atomic.Int64

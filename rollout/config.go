@@ -185,7 +185,11 @@ type Analysis struct {
 	Inconclusive string `yaml:"inconclusive"`
 	// MaxHold bounds a hold; then the rollout rolls back.
 	MaxHold input.Duration `yaml:"maxHold"`
-	SRM     SRM            `yaml:"srm"`
+	// StallAfter is how long a request may be in flight before each
+	// judgement counts it as a timeout of its backend (default: the
+	// window, at most MaxStallAfter).
+	StallAfter input.Duration `yaml:"stallAfter"`
+	SRM        SRM            `yaml:"srm"`
 	// Behaviour, when set, samples the backends' responses and judges
 	// the model's behaviour on them.
 	Behaviour *BehaviourSpec `yaml:"behaviour"`
@@ -552,6 +556,14 @@ func (c *Config) checkAnalysis() *fail {
 	}
 	if a.MaxHold <= 0 {
 		a.MaxHold = input.Duration(DefaultMaxHold)
+	}
+	switch {
+	case a.StallAfter < 0:
+		return failf("analysis.stallAfter", "negative")
+	case a.StallAfter > input.Duration(MaxStallAfter):
+		return failf("analysis.stallAfter", "longer than %s", MaxStallAfter)
+	case a.StallAfter == 0:
+		a.StallAfter = input.Duration(min(a.Window.D(), MaxStallAfter))
 	}
 	if a.SRM.Alpha == nil {
 		v := DefaultSRMAlpha

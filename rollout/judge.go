@@ -35,9 +35,13 @@ type Judgement struct {
 	Reason   string    `json:"reason"`
 	// Canary, Stable and Baseline count the requests of each in the
 	// window.
-	Canary    int64                  `json:"canary_requests"`
-	Stable    int64                  `json:"stable_requests"`
-	Baseline  int64                  `json:"baseline_requests,omitempty"`
+	Canary   int64 `json:"canary_requests"`
+	Stable   int64 `json:"stable_requests"`
+	Baseline int64 `json:"baseline_requests,omitempty"`
+	// Stalled counts, by backend, the requests in flight longer than
+	// analysis.stallAfter, counted in the window as timeouts (and in the
+	// counts above).
+	Stalled   map[string]int64       `json:"stalled,omitempty"`
 	Verdict   *analyze.Verdict       `json:"verdict,omitempty"`
 	SRM       *SRMResult             `json:"srm,omitempty"`
 	Providers []provider.Measurement `json:"providers,omitempty"`
@@ -73,7 +77,7 @@ func newJudge(cfg *Config, rec *analyze.Recorder) *judge { return &judge{cfg: cf
 // step's start): the gates on the routed (and mirrored) traffic, the
 // split's ratio, the providers. The canary is compared with control:
 // the baseline when there is one, else stable.
-func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[string]int64, unit string, weights map[string]int, canary, control string, mirrored bool) Judgement {
+func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[string]int64, unit string, weights map[string]int, canary, control string, mirrored bool, stalled []stall) Judgement {
 	a := &j.cfg.Analysis
 	span := a.Window.D()
 	if d := now.Sub(since); d < span {
@@ -84,6 +88,13 @@ func (j *judge) evaluate(ctx context.Context, now, since time.Time, split map[st
 	// intervals in it.
 	data := j.rec.Window(span + a.Interval.D()/2)
 	out := Judgement{Time: now}
+	if data.Summary != nil && len(stalled) > 0 {
+		addStalled(data.Summary, stalled)
+		out.Stalled = map[string]int64{}
+		for _, x := range stalled {
+			out.Stalled[x.backend] = x.n
+		}
+	}
 	if data.Summary != nil {
 		out.Canary = data.Summary.Tags["role="+RoleCanary].Requests.Total
 		out.Stable = data.Summary.Tags["role="+RoleStable].Requests.Total

@@ -81,11 +81,11 @@ strategy: {canary: {steps: [{setWeight: 25}]}}
 	j := newJudge(cfg, rec)
 	w := map[string]int{"canary": buckets(25), "stable": buckets(75)}
 	now := time.Now()
-	got := j.evaluate(context.Background(), now, now.Add(-time.Minute), map[string]int64{"canary": 3000, "stable": 7000}, "users", w, "canary", "stable", false)
+	got := j.evaluate(context.Background(), now, now.Add(-time.Minute), map[string]int64{"canary": 3000, "stable": 7000}, "users", w, "canary", "stable", false, nil)
 	if got.Decision != string(analyze.NoGo) || got.SRM == nil || !got.SRM.Mismatch || !strings.Contains(got.Reason, "sample ratio mismatch") {
 		t.Fatalf("30/70 for 25/75: %s: %s", got.Decision, got.Reason)
 	}
-	got = j.evaluate(context.Background(), now, now.Add(-time.Minute), map[string]int64{"canary": 2510, "stable": 7490}, "users", w, "canary", "stable", false)
+	got = j.evaluate(context.Background(), now, now.Add(-time.Minute), map[string]int64{"canary": 2510, "stable": 7490}, "users", w, "canary", "stable", false, nil)
 	if got.Decision != string(analyze.Go) || got.SRM == nil || got.SRM.Mismatch {
 		t.Fatalf("25.1/74.9 for 25/75: %s: %s", got.Decision, got.Reason)
 	}
@@ -133,7 +133,7 @@ strategy: {canary: {steps: [{setWeight: 0.001}]}}
 	}{{100 + 78, false}, {100 + 200, true}} {
 		fc.n = map[string]int64{"canary": tc.canary, "stable": 900 + 20_000 - (tc.canary - 100)}
 		split := rs.counts(context.Background(), started)
-		got := j.evaluate(context.Background(), time.Now(), started, split, "requests (router)", realised, "canary", "stable", false)
+		got := j.evaluate(context.Background(), time.Now(), started, split, "requests (router)", realised, "canary", "stable", false, nil)
 		if got.SRM == nil || got.SRM.Mismatch != tc.mismatch {
 			t.Errorf("split %v against %v: %+v, want mismatch %v (%s)", split, realised, got.SRM, tc.mismatch, got.Reason)
 		}

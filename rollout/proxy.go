@@ -231,18 +231,19 @@ func (p *Proxy) Route(r *h1.Request, rt *h1.Route) {
 		return
 	}
 	be.routed[reasonIndex(why)].Add(1)
-	be.inflight.Add(1)
+	slot := be.begin(arrival)
 	f, _ := fastFlights.Get().(*fastFlight)
 	if f == nil {
 		f = new(fastFlight)
-		f.done = f.finish
+		f.done, f.tap = f.finish, f.tapBody
 	}
-	f.p, f.be, f.arrival = p, be, arrival
+	f.p, f.be, f.arrival, f.slot = p, be, arrival, slot
 	f.req = gonogo.Request{Scenario: Scenario, Intended: arrival, Tags: be.tags}
 	f.res = gonogo.Result{Request: &f.req, Sent: arrival}
 	rt.Pool, rt.Host, rt.Forwarded, rt.Header = be.pool, be.url.Host, true, be.header
-	if f.sample = p.sampleBehaviour(be.name, r.Target()); f.sample != nil {
-		rt.Tap = f.sample.tap
+	f.sample = p.sampleBehaviour(be.name, r.Target())
+	if f.meter = startMeter(&f.res, r.Target()); f.meter != nil || f.sample != nil {
+		rt.Tap = f.tap
 	}
 	rt.Done = f.done
 }
@@ -255,18 +256,30 @@ type fastFlight struct {
 	p       *Proxy
 	be      *backend
 	sample  *behaviourSample // nil when the response is not sampled
+	meter   *tokenMeter      // nil when the response is not measured for tokens
 	arrival time.Time
+	slot    int // the backend's in-flight age slot (backend.begin)
 	req     gonogo.Request
 	res     gonogo.Result
 	done    func(h1.Outcome) // finish, bound once
+	tap     func([]byte)     // tapBody, bound once
 }
 
 var fastFlights sync.Pool
 
+// tapBody hands a piece of the response body to its sample and its meter
+// (h1.Route.Tap).
+func (f *fastFlight) tapBody(b []byte) {
+	if f.sample != nil {
+		f.sample.tap(b)
+	}
+	f.meter.feed(b, time.Now())
+}
+
 // finish records the request's outcome (h1.Route.Done) and recycles f.
 func (f *fastFlight) finish(o h1.Outcome) {
 	res := &f.res
-	f.be.inflight.Add(-1)
+	f.be.end(f.slot)
 	if f.sample != nil {
 		f.sample.done(o.Status, o.Err)
 	}
@@ -274,8 +287,9 @@ func (f *fastFlight) finish(o h1.Outcome) {
 	if res.Done.IsZero() {
 		res.Done = time.Now()
 	}
+	f.meter.end(res.Done)
 	res.Status, res.BytesIn = o.Status, o.Bytes
-	if !o.FirstByte.IsZero() {
+	if !o.FirstByte.IsZero() && !f.meter.streamed() {
 		res.TTFT = o.FirstByte.Sub(f.arrival)
 	}
 	if o.Err != nil {
@@ -284,7 +298,8 @@ func (f *fastFlight) finish(o h1.Outcome) {
 		res.Class = extensions.Classify(nil, res.Status)
 	}
 	f.p.sink.Record(res)
-	*f = fastFlight{done: f.done}
+	f.meter.release(res)
+	*f = fastFlight{done: f.done, tap: f.tap}
 	fastFlights.Put(f)
 }
 
@@ -304,8 +319,7 @@ func (p *Proxy) busiestPool() *h1.Pool {
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body []byte, t *table, i int, why string, arrival time.Time, mirrored bool) {
 	be := t.backends[i]
 	be.routed[reasonIndex(why)].Add(1)
-	be.inflight.Add(1)
-	defer be.inflight.Add(-1)
+	defer be.end(be.begin(arrival))
 
 	req := &gonogo.Request{Scenario: Scenario, Intended: arrival, Tags: be.tags}
 	var flight *mirror.Flight
@@ -314,13 +328,15 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body []byte, t *
 		flight = t.mirror.Start(req)
 	}
 	res := &gonogo.Result{Request: req, Sent: arrival}
-	rw := &recordingWriter{ResponseWriter: w, res: res, sample: p.sampleBehaviour(be.name, []byte(r.URL.Path))}
+	path := []byte(r.URL.Path)
+	rw := &recordingWriter{ResponseWriter: w, res: res, sample: p.sampleBehaviour(be.name, path), meter: startMeter(res, path)}
 	defer func() {
 		v := recover()
 		if v != nil { // the response was cut while it streamed
 			rw.fail(r.Context(), extensions.Protocolf("response cut short: %v", v))
 		}
 		res.Done = time.Now()
+		rw.meter.end(res.Done)
 		if res.Class == gonogo.ErrNone {
 			res.Class = extensions.Classify(nil, res.Status)
 		}
@@ -335,6 +351,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body []byte, t *
 		if flight != nil {
 			flight.Finish(res)
 		}
+		rw.meter.release(res)
 		if v != nil {
 			panic(v)
 		}
@@ -386,12 +403,14 @@ func joinContext(a, b context.Context) (context.Context, func()) {
 }
 
 // recordingWriter measures a response as the proxy writes it: status,
-// time to its first body byte (TTFT for a stream) and bytes.
+// bytes, and TTFT — to the first content chunk of a stream its meter
+// reads, else to the first body byte.
 type recordingWriter struct {
 	http.ResponseWriter
 	res    *gonogo.Result
 	wrote  bool
 	sample *behaviourSample // the body's sample; nil when not sampled
+	meter  *tokenMeter      // nil when not measured for tokens
 }
 
 func (w *recordingWriter) WriteHeader(code int) {
@@ -407,13 +426,15 @@ func (w *recordingWriter) Write(b []byte) (int, error) {
 		w.wrote = true
 		w.res.Status = http.StatusOK
 	}
-	if w.res.TTFT == 0 && len(b) > 0 {
-		w.res.TTFT = time.Since(w.res.Sent)
-	}
+	now := time.Now()
 	n, err := w.ResponseWriter.Write(b)
 	w.res.BytesIn += int64(n)
 	if w.sample != nil {
 		w.sample.tap(b[:n])
+	}
+	w.meter.feed(b[:n], now)
+	if w.res.TTFT == 0 && len(b) > 0 && !w.meter.streamed() {
+		w.res.TTFT = now.Sub(w.res.Sent)
 	}
 	return n, err
 }

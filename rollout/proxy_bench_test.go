@@ -3,6 +3,7 @@ package rollout
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -44,10 +45,18 @@ func BenchmarkProxy(b *testing.B) {
 // returns the proxy's address.
 func benchProxy(b testing.TB, upstreamURL string) string {
 	b.Helper()
+	return serveProxy(b, proxyController(b, upstreamURL, upstreamURL, ""))
+}
+
+// proxyController is a controller of a stable backend at stableURL and a
+// canary at canaryURL, split 50/50 and both eligible; backendOpts are
+// more fields of both backends (", maxConns: 8").
+func proxyController(b testing.TB, stableURL, canaryURL, backendOpts string) *Controller {
+	b.Helper()
 	cfg, err := ParseConfig("bench.yaml", []byte(`name: bench
 backends:
-  - {name: stable, url: "`+upstreamURL+`", role: stable, weight: 50}
-  - {name: canary, url: "`+upstreamURL+`", role: canary, weight: 50}
+  - {name: stable, url: "`+stableURL+`", role: stable, weight: 50`+backendOpts+`}
+  - {name: canary, url: "`+canaryURL+`", role: canary, weight: 50`+backendOpts+`}
 strategy: {canary: {steps: [{pause: {}}]}}
 `))
 	if err != nil {
@@ -63,11 +72,18 @@ strategy: {canary: {steps: [{pause: {}}]}}
 		b.Fatal(err)
 	}
 	c.backends[0].eligible.Store(true)
+	return c
+}
+
+// serveProxy serves c's proxy on loopback, as Serve serves it, and
+// returns its address.
+func serveProxy(b testing.TB, c *Controller) string {
+	b.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := c.proxyServer() // as Serve serves it
+	srv := c.proxyServer()
 	go func() { _ = srv.Serve(ln) }()
 	b.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
@@ -82,7 +98,26 @@ strategy: {canary: {steps: [{pause: {}}]}}
 // cpu-ns/op, the process's CPU time (user and system) per request, is
 // what the proxy costs.
 func BenchmarkProxyFastPath(b *testing.B) {
-	fc := newFixedClient(b, benchProxy(b, fixedUpstream(b)))
+	benchFastPath(b, newFixedClient(b, benchProxy(b, fixedUpstream(b, okAnswer)), "/v1/infer", okAnswer))
+}
+
+// BenchmarkProxyFastPathSSE is BenchmarkProxyFastPath with a streamed
+// completion for an answer (sseAnswer: 16 content events, usage,
+// [DONE]): "unmetered" asks a path the proxy does not read streams of,
+// as it relayed every stream before it measured tokens; "metered" asks
+// /v1/completions, whose stream the proxy reads for TTFT, chunk gaps and
+// tokens.
+func BenchmarkProxyFastPathSSE(b *testing.B) {
+	for _, c := range []struct{ name, target string }{{"unmetered", "/v1/generate"}, {"metered", "/v1/completions"}} {
+		b.Run(c.name, func(b *testing.B) {
+			benchFastPath(b, newFixedClient(b, benchProxy(b, fixedUpstream(b, sseAnswer)), c.target, sseAnswer))
+		})
+	}
+}
+
+// benchFastPath sends b.N requests with fc and reports the process's CPU
+// time per request.
+func benchFastPath(b *testing.B, fc *fixedClient) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0, cpuOK := processCPU()
@@ -99,30 +134,49 @@ func BenchmarkProxyFastPath(b *testing.B) {
 // TestProxyFastPathAllocs: a request routed, forwarded and recorded on
 // the fast path allocates nothing once the connections exist — but for
 // the live window's sparse histograms, which grow now and then as new
-// values come (a fraction of an allocation per request).
+// values come (a fraction of an allocation per request) — and neither
+// does a streamed completion whose tokens it measures.
 func TestProxyFastPathAllocs(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("counts allocations")
 	}
-	fc := newFixedClient(t, benchProxy(t, fixedUpstream(t)))
-	for range 200 {
-		if err := fc.roundTrip(); err != nil {
-			t.Fatal(err)
+	for _, c := range []struct {
+		target string
+		answer []byte
+	}{{"/v1/infer", okAnswer}, {"/v1/completions", sseAnswer}} {
+		fc := newFixedClient(t, benchProxy(t, fixedUpstream(t, c.answer)), c.target, c.answer)
+		for range 200 {
+			if err := fc.roundTrip(); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	const n = 2000
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range n {
-		if err := fc.roundTrip(); err != nil {
-			t.Fatal(err)
+		const n = 2000
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range n {
+			if err := fc.roundTrip(); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	runtime.ReadMemStats(&after)
-	if per := float64(after.Mallocs-before.Mallocs) / n; per > 0.5 {
-		t.Errorf("%.3f allocations per request, want none but the histograms' growth", per)
+		runtime.ReadMemStats(&after)
+		if per := float64(after.Mallocs-before.Mallocs) / n; per > 0.5 {
+			t.Errorf("%s: %.3f allocations per request, want none but the histograms' growth", c.target, per)
+		}
 	}
 }
+
+// Answers of fixedUpstream: a short body, and a streamed completion.
+var (
+	okAnswer  = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+	sseAnswer = func() []byte {
+		var body []byte
+		for i := range 16 {
+			body = fmt.Appendf(body, "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"model\":\"m\",\"choices\":[{\"index\":0,\"text\":\" word%d\",\"finish_reason\":null}]}\n\n", i)
+		}
+		body = append(body, "data: {\"id\":\"cmpl-1\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":16}}\n\ndata: [DONE]\n\n"...)
+		return fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	}()
+)
 
 // fixedClient sends one fixed POST at a time over one connection and
 // reads the fixed answer, without allocating.
@@ -133,21 +187,24 @@ type fixedClient struct {
 	n   int // the answer's length, head included
 }
 
-func newFixedClient(tb testing.TB, addr string) *fixedClient {
+// newFixedClient is a fixedClient of the proxy at addr, sending to
+// target, whose upstream answers answer.
+func newFixedClient(tb testing.TB, addr, target string, answer []byte) *fixedClient {
 	tb.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { c.Close() })
-	fc := &fixedClient{c: c, buf: make([]byte, 4096),
-		req: []byte("POST /v1/infer HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"x\":1}")}
+	fc := &fixedClient{c: c, buf: make([]byte, 2*len(answer)+1024),
+		req: []byte("POST " + target + " HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"x\":1}")}
 	// One exchange first: the answer's length, headers included, is the
 	// same every time.
 	if _, err := c.Write(fc.req); err != nil {
 		tb.Fatal(err)
 	}
-	for !bytes.HasSuffix(fc.buf[:fc.n], []byte("\r\n\r\nok")) {
+	_, body, _ := bytes.Cut(answer, []byte("\r\n\r\n"))
+	for !bytes.HasSuffix(fc.buf[:fc.n], append([]byte("\r\n\r\n"), body...)) {
 		m, err := c.Read(fc.buf[fc.n:])
 		if err != nil {
 			tb.Fatalf("first answer %q: %v", fc.buf[:fc.n], err)
@@ -165,16 +222,15 @@ func (fc *fixedClient) roundTrip() error {
 	return err
 }
 
-// fixedUpstream answers every request of a connection with "ok", reading
-// requests as heads and a Content-Length body, without allocating per
-// request.
-func fixedUpstream(b testing.TB) string {
+// fixedUpstream answers every request of a connection with resp, a whole
+// response, reading requests as heads and a Content-Length body, without
+// allocating per request.
+func fixedUpstream(b testing.TB, resp []byte) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ln.Close() })
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
 	go func() {
 		for {
 			c, err := ln.Accept()

@@ -243,7 +243,8 @@ func (c *Controller) judgeNow(ctx context.Context, now time.Time) {
 		}
 	}
 
-	j := c.judge.evaluate(ctx, now, since, counts, unit, weights, canary, control, mirrored)
+	stalled := stalls(c.backends, now, c.cfg.Analysis.StallAfter.D())
+	j := c.judge.evaluate(ctx, now, since, counts, unit, weights, canary, control, mirrored, stalled)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()

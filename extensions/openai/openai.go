@@ -63,6 +63,10 @@
 // order. Reasoning content is left out: it is the answer that shadow runs
 // compare. A failed request keeps the text received before the failure.
 //
+// Accounter reads an answer as the client does from its body's bytes as
+// they pass through something else — the rollout proxy relaying it —
+// and fills a Result's TTFT, chunk gaps and token counts.
+//
 // DoObserved (extensions.ObservingClient) shows an Observer, for response
 // checks, the final response's headers, the data of every streamed event
 // once it has been read as JSON, and [DONE], or a non-streaming answer's

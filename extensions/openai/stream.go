@@ -55,15 +55,21 @@ func getEvents(res *gonogo.Result, keep bool) *events {
 	return e
 }
 
-// put returns e to the pool, dropping buffers a huge event grew.
+// put returns e to the pool.
 func (e *events) put() {
+	e.reset()
+	eventsPool.Put(e)
+}
+
+// reset empties e for another stream, keeping its buffers but those a
+// huge event grew.
+func (e *events) reset() {
 	line, data, texts := e.line[:0], e.data[:0], e.scan.texts[:0]
 	if cap(line) > streamBuffer || cap(data) > streamBuffer {
 		line, data = nil, nil
 	}
 	clear(texts[:cap(texts)])
 	*e = events{line: line, data: data, scan: scan{texts: texts}}
-	eventsPool.Put(e)
 }
 
 // feed reads the next bytes of the stream, which arrived at at.
@@ -107,13 +113,8 @@ func (e *events) feed(b []byte, at time.Time) error {
 // end) at at, and sets res.Done and, on success, res.OutputTokens.
 func (e *events) end(err error, at time.Time) error {
 	if err == io.EOF {
-		if err := e.lineDone(e.line, at); err != nil {
+		if err := e.flush(at); err != nil {
 			return err
-		}
-		if e.hasData {
-			if err := e.dispatch(at); err != nil {
-				return err
-			}
 		}
 	} else if !e.done {
 		// What came before the failure still counts.
@@ -127,12 +128,30 @@ func (e *events) end(err error, at time.Time) error {
 		e.res.Done = at
 		return extensions.Protocolf("stream ended without [DONE] after %d content chunks", e.chunks)
 	}
+	e.count()
+	return nil
+}
+
+// flush reads what a stream that ended cleanly left pending: its
+// unfinished last line and event, which came at at.
+func (e *events) flush(at time.Time) error {
+	if err := e.lineDone(e.line, at); err != nil {
+		return err
+	}
+	if e.hasData {
+		return e.dispatch(at)
+	}
+	return nil
+}
+
+// count sets res.OutputTokens (usage.completion_tokens when reported,
+// else the content chunks) and the prompt tokens the server reported.
+func (e *events) count() {
 	e.res.OutputTokens = e.chunks
 	if e.usageN > 0 {
 		e.res.OutputTokens = e.usageN
 	}
 	e.res.ReportedPromptTokens, e.res.CachedPromptTokens = e.promptN, e.cachedN
-	return nil
 }
 
 // lineDone reads one line, without its \n.

@@ -1,0 +1,122 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gonogo-dev/gonogo/store"
+)
+
+// The ring counts a request as stalled only once every instant of its
+// arrival second is older than the deadline, and never after it ended.
+func TestInflightAges(t *testing.T) {
+	b := &backend{}
+	now := time.Unix(1_000_000, 500_000_000) // …000.5
+	old := b.begin(now.Add(-10 * time.Second))
+	young := b.begin(now.Add(-2 * time.Second))
+	edge := b.begin(time.Unix(999_996, 900_000_000)) // 3.6 s ago, its second ended 3.5 s ago
+	for _, tc := range []struct {
+		d    time.Duration
+		want int64
+	}{{time.Second, 3}, {3 * time.Second, 2}, {3500 * time.Millisecond, 2}, {3600 * time.Millisecond, 1}, {9 * time.Second, 1}, {10 * time.Second, 0}} {
+		if got := b.ages.stalled(now, tc.d); got != tc.want {
+			t.Errorf("stalled after %s: %d, want %d", tc.d, got, tc.want)
+		}
+	}
+	b.end(old)
+	b.end(edge)
+	if got := b.ages.stalled(now, time.Second); got != 1 {
+		t.Errorf("after two ended: %d stalled, want 1", got)
+	}
+	b.end(young)
+	if got, n := b.ages.stalled(now, 0), b.inflight.Load(); got != 0 || n != 0 {
+		t.Errorf("all ended: %d stalled, %d in flight", got, n)
+	}
+	// Older than the ring: counted as younger, never as more.
+	far := b.begin(now.Add(-100 * time.Second))
+	if got := b.ages.stalled(now, 50*time.Second); got != 0 {
+		t.Errorf("a request 100 s old aliased into the ring: %d stalled after 50 s, want 0 (it counts as 36 s old)", got)
+	}
+	b.end(far)
+}
+
+// A canary that hangs completes nothing: without counting its requests in
+// flight, its windows would hold for too few requests until maxHold.
+// With stallAfter they count as timeouts, and its error gate rolls it
+// back within stallAfter and an interval of its first traffic.
+func TestHangingCanaryRollsBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a rollout for seconds")
+	}
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			fmt.Fprintln(w, "ok")
+			return
+		}
+		// Reading the body lets the server see the proxy hang up.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select { // hangs until the proxy gives up on it
+		case <-r.Context().Done():
+		case <-time.After(30 * time.Second):
+		}
+	}))
+	defer hang.Close()
+	src := e2eConfig("hang", fixture(t, "v1"), hang.URL, `      - setWeight: 30
+      - pause: {duration: 20s}
+`)
+	src = strings.Replace(src, "warmup: {requests: 10, method: POST, path: /v1/completions, body: '{\"prompt\":\"warm up\",\"max_tokens\":4}'}",
+		"warmup: {requests: 10, path: /healthz, stableWithin: 5}\ndrainTimeout: 2s", 1)
+	src = strings.Replace(src, "  minRequests: 15\n", "  minRequests: 15\n  stallAfter: 2s\n  maxHold: 5m\n", 1)
+	storePath := filepath.Join(t.TempDir(), "s.db")
+	s := serve(t, src, storePath)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	load(ctx, s, 80)
+	wait(t, s, 30*time.Second)
+	cancel()
+	if s.err != nil || s.st.Phase != PhaseRolledBack {
+		t.Fatalf("ended %s (%v): %s", s.st.Phase, s.err, s.st.Message)
+	}
+	if !strings.Contains(s.st.Message, "canary errors") {
+		t.Errorf("rolled back for another reason: %s", s.st.Message)
+	}
+	db, err := store.Open(storePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	evs, _ := db.Events(context.Background(), "hang", 0, 1000)
+	var flip, rollback time.Time
+	for _, e := range evs {
+		switch {
+		case e.Kind == "flip" && flip.IsZero():
+			flip = e.Time
+		case e.Kind == "rollback":
+			rollback = e.Time
+		}
+	}
+	if flip.IsZero() || rollback.IsZero() {
+		t.Fatalf("flip %v, rollback %v", flip, rollback)
+	}
+	// The first stalls are 2 s old one whole second after the flip's;
+	// the judgement after that sees them.
+	if d := rollback.Sub(flip); d > 6*time.Second {
+		t.Errorf("rolled back %s after the canary's first traffic, want within stallAfter (2 s), its arrival second, 2 intervals and 1 s of slack", d)
+	}
+	as, _ := db.Analyses(context.Background(), "hang", 1000)
+	seen := false
+	for _, a := range as {
+		seen = seen || strings.Contains(string(a.Detail), `"stalled":{"canary":`)
+	}
+	if !seen {
+		t.Error("no judgement counted stalled canary requests")
+	}
+	t.Logf("hanging canary: rolled back %s after its first traffic", rollback.Sub(flip).Round(time.Millisecond))
+}
