@@ -46,11 +46,16 @@ const (
 	// DefaultHeadroom is the share of a replica's capacity kept free by
 	// the scaling advice.
 	DefaultHeadroom = 0.3
-	// NearLimitShare is how close to a known limit (KV-cache use 1.0) a
-	// stage's peak must come to count as reaching it; PlateauShare how
-	// close to its highest stage mean the running batch must come, once
-	// requests queue, to count as at its (unexposed) limit; QueueWaiting
-	// the mean number of waiting requests that says a queue formed.
+	// NearLimitShare is how close to a limit the server states (the
+	// running batch's slots, the KV cache's capacity, 1 for KV use as a
+	// fraction) a stage's 90th percentile of readings must come to count
+	// as reaching it: the resource was at its limit for a tenth of the
+	// stage at least, not touched once by a burst, and the ramp at a
+	// stage's start and the drain at its end do not hide it;
+	// PlateauShare how close to its highest stage mean the running batch
+	// must come, once requests queue, to count as at its limit when the
+	// server does not state it; QueueWaiting the mean number of waiting
+	// requests that says a queue formed.
 	NearLimitShare = 0.95
 	PlateauShare   = 0.9
 	QueueWaiting   = 1.0
@@ -137,8 +142,13 @@ type ServerLoad struct {
 	Metric   string  `json:"metric"`
 	Fraction bool    `json:"fraction,omitempty"`
 	Mean     float64 `json:"mean"`
-	Max      float64 `json:"max"`
-	Samples  int     `json:"samples"`
+	// P90 is the 90th percentile of the readings (nearest rank).
+	P90     float64 `json:"p90"`
+	Max     float64 `json:"max"`
+	Samples int     `json:"samples"`
+	// Limit is the resource's limit as the server's page states it (1 for
+	// a fraction); 0 when it states none.
+	Limit float64 `json:"limit,omitempty"`
 }
 
 // Completions counts what a stage's throughput needs of its results; a
@@ -361,8 +371,9 @@ type ResourceLimit struct {
 	Resource string `json:"resource"`
 	Metric   string `json:"metric"`
 	// Limit is the limit the gauge was judged against and LimitSource
-	// where it came from: "known" (1.0 for a fraction), "plateau" (the
-	// running batch's peak once requests queued), "queue"
+	// where it came from: "server" (the server's page states it: a limit
+	// gauge, or 1 for a fraction), "inferred" (the running batch's peak
+	// once requests queued, where the page states no limit), "queue"
 	// (waiting requests: QueueWaiting, the sign that another resource is
 	// full) or "none" (not judged: a count with no limit on the page, or
 	// a running batch while nothing queued).
@@ -451,22 +462,26 @@ func sweepBaseline(stages []SweepStage) *SweepBaseline {
 	return b
 }
 
-// defaultRules are the default SLO in words.
-func defaultRules() []string {
-	return []string{
+// SweepSLORules are, in words, the rules a stage must meet: those of the
+// gates file gates, or the default SLO when it is "".
+func SweepSLORules(gates string) []string {
+	rules := []string{
 		fmt.Sprintf("error rate ≤ %g %%", 100*DefaultSLOErrorRate),
 		fmt.Sprintf("dropped ≤ %g %%", 100*DefaultSLODropRate),
 		fmt.Sprintf("p99 latency ≤ %g× the baseline's", DefaultSLOLatencyFactor),
 		fmt.Sprintf("p99 TTFT ≤ %g× the baseline's (streamed requests)", DefaultSLOLatencyFactor),
 	}
+	if gates != "" {
+		rules = []string{"the stage's verdict on " + gates + " is go (windowed gates judged over the stage's windows)"}
+	}
+	return append(rules, "the scenario's thresholds pass", "the stage ran to its end")
 }
 
 func judgeSLO(stages []SweepStage, base *SweepBaseline, gates string) SweepSLO {
-	out := SweepSLO{Source: "default", Rules: defaultRules()}
+	out := SweepSLO{Source: "default", Rules: SweepSLORules(gates)}
 	if gates != "" {
-		out = SweepSLO{Source: "gates", Gates: gates, Rules: []string{"the stage's verdict on " + gates + " is go (windowed gates judged over the stage's windows)"}}
+		out.Source, out.Gates = "gates", gates
 	}
-	out.Rules = append(out.Rules, "the scenario's thresholds pass", "the stage ran to its end")
 	for i := range stages {
 		s := &stages[i]
 		if s.Kind == StageThroughput {
@@ -600,16 +615,27 @@ func loadRate(s *SweepStage) float64 {
 	return s.ThroughputPerSec
 }
 
-// resources decides which resource reached its limit first. A fraction
-// gauge (KV-cache use) reaches it when a stage's peak is at least
-// NearLimitShare of 1. The running batch's limit (max_num_seqs) is not on
-// the page: once requests queue, the running batch is at it from the
-// first stage on (from the one where requests queued) whose mean comes
-// within PlateauShare of the highest stage mean; its peak is reported as
-// the limit. A count with no limit (KV tokens) is not judged.
-// At equal load, a known limit wins over a plateau. When requests queue
-// and neither limit shows, the queue itself is reported: something the
-// page does not expose saturated.
+// Sources of a resource's limit (ResourceLimit.LimitSource).
+const (
+	LimitServer   = "server"
+	LimitInferred = "inferred"
+	LimitQueue    = "queue"
+	LimitNone     = "none"
+)
+
+// resources decides which resource reached its limit first. A resource
+// whose limit the server states (a limit gauge, or 1 for a fraction)
+// reaches it at the first stage whose 90th percentile of readings is at
+// least NearLimitShare of it. The running batch's limit, when the page
+// does not state it (vLLM's max_num_seqs is on no page), is inferred:
+// once requests queue, the running batch is at it from the first stage
+// on (from the one where requests queued) whose mean comes within
+// PlateauShare of the highest stage mean; its peak is reported as the
+// limit. A count with no limit
+// (KV tokens without a capacity gauge) is not judged. At equal load a
+// stated limit wins over an inferred one. When requests queue and no
+// limit shows, the queue itself is reported: something the metrics page
+// does not expose saturated.
 func resources(stages []SweepStage) *ResourceReport {
 	ordered := byLoad(stages)
 	if len(ordered) == 0 {
@@ -625,13 +651,12 @@ func resources(stages []SweepStage) *ResourceReport {
 		}
 	}
 	type hit struct {
-		at    int
-		known bool
+		at  int
+		res ResourceLimit
 	}
 	var hits []hit
-	var names []string
 	for _, res := range []string{ResourceWaiting, ResourceRunning, ResourceKVCache} {
-		rl := ResourceLimit{Resource: res, LimitSource: "none"}
+		rl := ResourceLimit{Resource: res, LimitSource: LimitNone}
 		seen := false
 		for _, s := range ordered {
 			if l, ok := s.Server[res]; ok {
@@ -641,17 +666,17 @@ func resources(stages []SweepStage) *ResourceReport {
 		if !seen {
 			continue
 		}
-		at, known := -1, false
-		switch {
+		at := -1
+		switch limit := serverLimit(ordered, res); {
 		case res == ResourceWaiting:
 			at = queueAt
 			if at >= 0 {
-				rl.LimitSource, rl.Limit = "queue", QueueWaiting
+				rl.LimitSource, rl.Limit = LimitQueue, QueueWaiting
 			}
-		case res == ResourceKVCache && fractionGauge(ordered, res):
-			rl.LimitSource, rl.Limit, known = "known", 1, true
+		case limit > 0:
+			rl.LimitSource, rl.Limit = LimitServer, roundTo(limit, 3)
 			for i, s := range ordered {
-				if l, ok := s.Server[res]; ok && l.Max >= NearLimitShare {
+				if l, ok := s.Server[res]; ok && l.P90 >= NearLimitShare*limit {
 					at = i
 					break
 				}
@@ -664,7 +689,7 @@ func resources(stages []SweepStage) *ResourceReport {
 				}
 			}
 			if plateau > 0 {
-				rl.LimitSource, rl.Limit = "plateau", roundTo(peak, 3)
+				rl.LimitSource, rl.Limit = LimitInferred, roundTo(peak, 3)
 				for i, s := range ordered[queueAt:] {
 					if l, ok := s.Server[res]; ok && l.Mean >= PlateauShare*plateau {
 						at = queueAt + i
@@ -677,26 +702,26 @@ func resources(stages []SweepStage) *ResourceReport {
 		if at >= 0 {
 			rl.Stage, rl.AtPerSec = ordered[at].Index, roundTo(loadRate(ordered[at]), 3)
 			if res != ResourceWaiting {
-				hits = append(hits, hit{at, known})
-				names = append(names, res)
+				hits = append(hits, hit{at, rl})
 			}
 		}
 		r.Each = append(r.Each, rl)
 	}
-	best := -1
+	var best *hit
 	for i, h := range hits {
-		if best < 0 || h.at < hits[best].at || h.at == hits[best].at && h.known && !hits[best].known {
-			best = i
+		if best == nil || h.at < best.at || h.at == best.at && h.res.LimitSource == LimitServer && best.res.LimitSource != LimitServer {
+			best = &hits[i]
 		}
 	}
 	switch {
-	case best >= 0:
-		s := ordered[hits[best].at]
-		r.First, r.Stage, r.AtPerSec = names[best], s.Index, roundTo(loadRate(s), 3)
-		if hits[best].known {
-			r.Basis = fmt.Sprintf("%s reached %g %% of its limit first", names[best], 100*NearLimitShare)
+	case best != nil:
+		s, rl := ordered[best.at], best.res
+		r.First, r.Stage, r.AtPerSec = rl.Resource, s.Index, roundTo(loadRate(s), 3)
+		if rl.LimitSource == LimitServer {
+			r.Basis = fmt.Sprintf("%s reached its limit of %s, stated by the server: its readings' p90 over the stage, %s, is at least %g %% of it",
+				rl.Resource, numfmt.Sig(rl.Limit), numfmt.Sig(s.Server[rl.Resource].P90), 100*NearLimitShare)
 		} else {
-			r.Basis = fmt.Sprintf("requests queued and the running batch stayed at its plateau (within %g %% of its highest mean) from this load on", 100*PlateauShare)
+			r.Basis = fmt.Sprintf("requests queued and the running batch stayed at its plateau (within %g %% of its highest mean; the server states no limit) from this load on", 100*PlateauShare)
 		}
 	case queueAt >= 0:
 		s := ordered[queueAt]
@@ -708,14 +733,19 @@ func resources(stages []SweepStage) *ResourceReport {
 	return r
 }
 
-// fractionGauge reports whether the stages read res from a 0..1 gauge.
-func fractionGauge(stages []*SweepStage, res string) bool {
+// serverLimit is the limit the stages' pages state for res: the highest
+// stated, 1 for a fraction, 0 when none is.
+func serverLimit(stages []*SweepStage, res string) float64 {
+	limit := 0.0
 	for _, s := range stages {
 		if l, ok := s.Server[res]; ok {
-			return l.Fraction
+			if l.Fraction {
+				return 1
+			}
+			limit = max(limit, l.Limit)
 		}
 	}
-	return false
+	return limit
 }
 
 // AdviceFormula is the replicas formula in words.

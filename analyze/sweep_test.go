@@ -146,22 +146,60 @@ func loads(waiting, running, kv float64, kvFraction bool) map[string]ServerLoad 
 	}
 	return map[string]ServerLoad{
 		ResourceWaiting: {Metric: "waiting", Mean: waiting, Max: waiting + 1, Samples: 10},
-		ResourceRunning: {Metric: "running", Mean: running, Max: math.Ceil(running), Samples: 10},
-		ResourceKVCache: {Metric: kvName, Fraction: kvFraction, Mean: kv, Max: kv * 1.02, Samples: 10},
+		ResourceRunning: {Metric: "running", Mean: running, P90: running, Max: math.Ceil(running), Samples: 10},
+		ResourceKVCache: {Metric: kvName, Fraction: kvFraction, Mean: kv, P90: kv, Max: kv * 1.02, Samples: 10},
 	}
 }
 
 // TestSweepResources: which resource reached its limit first.
 func TestSweepResources(t *testing.T) {
 	with := func(st SweepStage, l map[string]ServerLoad) SweepStage { st.Server = l; return st }
+	// fixture is the simulated server's page: counts with the limits it
+	// states, 16 slots and 4096 KV tokens, whose 90th percentiles are
+	// given; the means are lower (a stage's ramp and drain) and the peaks
+	// higher (bursts), so that neither is what is judged.
+	fixture := func(waiting, running, kv float64) map[string]ServerLoad {
+		return map[string]ServerLoad{
+			ResourceWaiting: {Metric: "modelserver_queue_depth", Mean: waiting, P90: 2 * waiting, Max: 3 * waiting, Samples: 10},
+			ResourceRunning: {Metric: "modelserver_running_seqs", Mean: 0.8 * running, P90: running, Max: min(running+5, 16), Limit: 16, Samples: 10},
+			ResourceKVCache: {Metric: "modelserver_kv_tokens_used", Mean: 0.8 * kv, P90: kv, Max: min(kv+1000, 4096), Limit: 4096, Samples: 10},
+		}
+	}
 	tests := []struct {
 		name   string
 		stages []SweepStage
 		first  string
 		at     float64
 		queue  int
-		each   int // resources on the page, 3 when 0
+		each   int    // resources on the page, 3 when 0
+		source string // the first's limit source, when set
 	}{
+		{
+			// The server states 16 slots: the batch reaches them (p90 15.5
+			// ≥ 95 %, though its mean is 12.4) at 45/s; a peak of 16 at
+			// 30/s is a burst, not the limit.
+			name: "running reaches the limit the server states",
+			stages: []SweepStage{with(rate(1, 10, 10, 100), fixture(0, 4, 500)), with(rate(2, 30, 30, 110), fixture(0.3, 12, 1500)),
+				with(rate(3, 45, 40, 900), fixture(6, 15.5, 2000)), with(rate(4, 60, 40, 2000), fixture(40, 16, 2048))},
+			first: ResourceRunning, at: 45, queue: 3, source: LimitServer,
+		},
+		{
+			// Long prompts: the KV tokens reach the capacity at 30/s with
+			// 9 of 16 slots busy; the batch never reaches its limit.
+			name: "kv tokens reach the capacity the server states",
+			stages: []SweepStage{with(rate(1, 10, 10, 100), fixture(0, 3, 1400)), with(rate(2, 30, 28, 900), fixture(4, 8.8, 3990)),
+				with(rate(3, 45, 28, 2000), fixture(20, 9, 4050))},
+			first: ResourceKVCache, at: 30, queue: 2, source: LimitServer,
+		},
+		{
+			// Requests queue, the batch stays below the 16 slots the server
+			// states and the KV cache has room: neither is the limit, the
+			// queue is reported.
+			name: "a stated limit not reached is not inferred",
+			stages: []SweepStage{with(rate(1, 10, 10, 100), fixture(0, 4, 500)), with(rate(2, 30, 25, 900), fixture(5, 8, 1000)),
+				with(rate(3, 45, 25, 2000), fixture(20, 8, 1000))},
+			first: ResourceWaiting, at: 30, queue: 2, source: LimitQueue,
+		},
 		{
 			// A batch of 16 slots fills while the KV cache (a fraction) has
 			// room: the running batch, where the queue formed.
@@ -191,7 +229,7 @@ func TestSweepResources(t *testing.T) {
 			name: "the batch stops growing where requests queue",
 			stages: []SweepStage{with(rate(1, 10, 10, 100), loads(0, 2, 100, false)), with(rate(2, 30, 25, 900), loads(3, 4, 300, false)),
 				with(rate(3, 45, 25, 900), loads(9, 8, 600, false))},
-			first: ResourceRunning, at: 45, queue: 2,
+			first: ResourceRunning, at: 45, queue: 2, source: LimitInferred,
 		},
 		{
 			// Requests queue, and the page shows nothing else that could be
@@ -221,6 +259,11 @@ func TestSweepResources(t *testing.T) {
 			}
 			if r.Basis == "" || len(r.Each) != n {
 				t.Errorf("basis %q, each %+v", r.Basis, r.Each)
+			}
+			for _, e := range r.Each {
+				if tc.source != "" && e.Resource == tc.first && (e.LimitSource != tc.source || e.Stage != r.Stage) {
+					t.Errorf("%s: limit from %q at stage %d, want %q at stage %d", e.Resource, e.LimitSource, e.Stage, tc.source, r.Stage)
+				}
 			}
 		})
 	}

@@ -386,7 +386,11 @@ func newSweepRow(st *analyze.SweepStage) sweepRow {
 	var server []string
 	for _, res := range []string{analyze.ResourceWaiting, analyze.ResourceRunning, analyze.ResourceKVCache} {
 		if l, ok := st.Server[res]; ok {
-			server = append(server, fmt.Sprintf("%s %s (max %s)", res, numfmt.Sig(l.Mean), numfmt.Sig(l.Max)))
+			limit := ""
+			if l.Limit > 0 {
+				limit = ", limit " + numfmt.Sig(l.Limit)
+			}
+			server = append(server, fmt.Sprintf("%s %s (p90 %s, max %s%s)", res, numfmt.Sig(l.Mean), numfmt.Sig(l.P90), numfmt.Sig(l.Max), limit))
 		}
 	}
 	row.Server = strings.Join(server, " · ")
@@ -397,7 +401,7 @@ func resourceRows(s *Sweep, r *analyze.ResourceReport) []sweepResourceRow {
 	var out []sweepResourceRow
 	for _, e := range r.Each {
 		row := sweepResourceRow{Resource: e.Resource, Metric: e.Metric, Source: e.LimitSource, Peak: numfmt.Sig(e.Peak), Limit: "–", Reached: "–"}
-		if e.LimitSource != "none" {
+		if e.LimitSource != analyze.LimitNone {
 			row.Limit = numfmt.Sig(e.Limit)
 		}
 		if e.Stage > 0 {

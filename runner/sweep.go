@@ -162,7 +162,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepResult, error) {
 		cfg.Err = io.Discard
 	}
 	// Every workload and gates error shows before the first request.
-	if _, err := stageFile(cfg, analyze.StageRate, 1, 0); err != nil {
+	if _, err := StageFile(cfg, analyze.StageRate, 1, 0); err != nil {
 		return nil, err
 	}
 	if cfg.Gates != nil {
@@ -270,9 +270,14 @@ func roundSig(v float64, n int) float64 {
 // maxClosedWarmup bounds the warm-up of the closed-model stages.
 const maxClosedWarmup = 10 * time.Second
 
-// stageFile builds a stage's workload from the base: constant-arrival-rate
-// at rate, or constant-vus with vus, for the stage's length.
-func stageFile(cfg SweepConfig, kind string, rate float64, vus int) (*scenarios.File, error) {
+// ClosedWarmup is the warm-up of a closed-model stage of length d: a
+// quarter of it, at most 10 s.
+func ClosedWarmup(d time.Duration) time.Duration { return min(d/4, maxClosedWarmup) }
+
+// StageFile builds a stage's workload from the base: constant-arrival-rate
+// at rate (kind analyze.StageRate), or constant-vus with vus, warmed up
+// for ClosedWarmup first, for the stage's length.
+func StageFile(cfg SweepConfig, kind string, rate float64, vus int) (*scenarios.File, error) {
 	file, err := cfg.Workload()
 	if err != nil {
 		return nil, err
@@ -290,7 +295,7 @@ func stageFile(cfg SweepConfig, kind string, rate float64, vus int) (*scenarios.
 		// The VUs warm up for a quarter of the stage first, so that the
 		// measured part starts with every connection open and the
 		// server's queue in its steady state.
-		exec, warm := scenarios.ConstantVUs, min(d/4, maxClosedWarmup)
+		exec, warm := scenarios.ConstantVUs, ClosedWarmup(d)
 		ov.Executor, ov.VUs, ov.Warmup = &exec, &vus, &warm
 	}
 	if err := file.Apply(ov); err != nil {
@@ -313,7 +318,7 @@ func stageDirName(i int, kind string, rate float64) string {
 func (sw *sweeper) stage(ctx context.Context, kind string, rate float64, vus int) (*analyze.SweepStage, error) {
 	cfg := sw.cfg
 	idx := len(sw.doc.Stages) + 1
-	file, err := stageFile(cfg, kind, rate, vus)
+	file, err := StageFile(cfg, kind, rate, vus)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +404,8 @@ func (sw *sweeper) serverLoad(loads map[string]promscrape.Load, err error) map[s
 	}
 	out := map[string]analyze.ServerLoad{}
 	for res, l := range loads {
-		out[res] = analyze.ServerLoad{Metric: l.Name, Fraction: l.Fraction, Mean: numfmt.Round(l.Mean, 3), Max: numfmt.Round(l.Max, 3), Samples: l.Samples}
+		out[res] = analyze.ServerLoad{Metric: l.Name, Fraction: l.Fraction, Mean: numfmt.Round(l.Mean, 3), P90: numfmt.Round(l.P90, 3),
+			Max: numfmt.Round(l.Max, 3), Limit: l.Limit, Samples: l.Samples}
 	}
 	return out
 }

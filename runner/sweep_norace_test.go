@@ -44,15 +44,19 @@ const (
 
 // saturationTruth is the fixture's saturating rate, from its batching
 // parameters (fixtures/modelserver: scheduler.go). Past saturation every
-// decode step runs a full batch of S = MaxSeqs sequences and gives each
-// one token, so a request of N output tokens spends N steps in the batch,
+// decode step runs a full batch and gives each sequence one token. The
+// batch is full at S = min(MaxSeqs, ⌊KVTokens / (P + N)⌋) sequences: the
+// slots, or as many requests as the KV budget holds when each reserves
+// its P prompt and N output tokens. So so a request of N output tokens spends N steps in the batch,
 // and S/N requests finish, and S/N are admitted, per step. A step takes
 // StepBase + StepPerSeq × S + PrefillPerToken × (prompt tokens admitted
 // since the last step) = B + c·S + p·P·S/N. The server therefore
 // completes (S/N) / (B + c·S + p·P·S/N) = S / (N·(B + c·S) + p·P·S)
-// requests per second: 16 / (4 × (100 + 50) ms + 10 µs × 32 × 16) = 26.4/s.
+// requests per second: 16 / (4 × (100 + 50) ms + 10 µs × 32 × 16) = 26.4/s
+// for sweepFixture, whose KV budget holds thousands of requests.
 func saturationTruth(cfg modelserver.Config, promptTokens, outputTokens int) float64 {
-	s, n, p := float64(cfg.MaxSeqs), float64(outputTokens), float64(promptTokens)
+	s := float64(min(cfg.MaxSeqs, cfg.KVTokens/(promptTokens+outputTokens)))
+	n, p := float64(outputTokens), float64(promptTokens)
 	perSec := func(d time.Duration) float64 { return d.Seconds() }
 	return s / (n*(perSec(cfg.StepBase)+perSec(cfg.StepPerSeq)*s) + perSec(cfg.PrefillPerToken)*p*s)
 }
@@ -119,8 +123,11 @@ func TestSweepFindsSaturation(t *testing.T) {
 	}
 	if r := a.Resources; r == nil || r.First != analyze.ResourceRunning {
 		t.Errorf("first to saturate: %+v, want the running batch", r)
-	} else if e := r.Each; len(e) < 2 || e[1].Resource != analyze.ResourceRunning || math.Abs(e[1].Limit-float64(cfg.MaxSeqs)) > 0.5 {
-		t.Errorf("resource limits %+v: want running at its plateau of %d", e, cfg.MaxSeqs)
+	} else if e := r.Each; len(e) < 3 || e[1].Resource != analyze.ResourceRunning || e[1].Limit != float64(cfg.MaxSeqs) || e[1].LimitSource != analyze.LimitServer ||
+		e[2].Resource != analyze.ResourceKVCache || e[2].Stage != 0 {
+		t.Errorf("resource limits %+v: want running at the %d slots the server states, the KV cache never full", e, cfg.MaxSeqs)
+	} else if r.AtPerSec < 0.75*truth || r.AtPerSec > 1.1*truth {
+		t.Errorf("running reached its limit at %.2f/s, want near the saturating rate %.2f/s (0.75 to 1.1 times)", r.AtPerSec, truth)
 	}
 	if ad := a.Advice; ad == nil || ad.Replicas != int(math.Ceil(200/(ad.CapacityPerSec*(1-analyze.DefaultHeadroom))-1e-9)) || ad.Replicas < 5 {
 		t.Errorf("advice %+v", ad)
@@ -139,5 +146,64 @@ func TestSweepFindsSaturation(t *testing.T) {
 	back, err := reports.ReadSweepJSON(filepath.Join(dir, rundir.Sweep))
 	if err != nil || back.Analysis == nil || back.Analysis.Saturation.RatePerSec != sat {
 		t.Errorf("sweep.json reads back %+v, %v", back, err)
+	}
+}
+
+// TestSweepNamesKVCache: with long prompts and a large batch, the
+// fixture's KV budget holds fewer requests than it has slots, so the KV
+// cache fills first. The sweep must name kv_cache, at the limit the
+// server states, not the running batch (whose 64 slots are never
+// reached), and find the saturating rate of a batch of as many requests
+// as the budget holds (saturationTruth) within 10 %.
+func TestSweepNamesKVCache(t *testing.T) {
+	const prompt, output, fit = 200, 4, 8
+	cfg := sweepFixture()
+	cfg.MaxSeqs = 64
+	// Exactly 8 reservations of 204 tokens: a budget with room to spare
+	// would never be filled, each request reserving its tokens whole.
+	cfg.KVTokens = fit * (prompt + output)
+	_, url := modelservertest.Start(t, cfg)
+	truth := saturationTruth(cfg, prompt, output)
+	metrics, err := promscrape.MetricsURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Sweep(context.Background(), SweepConfig{
+		Workload: func() (*scenarios.File, error) { return scenarios.FromFlags(scenarios.Overrides{}) },
+		Protocol: "openai", Target: url,
+		Client:  extensions.Options{PromptTokens: prompt, MaxTokens: output},
+		Command: []string{"gonogo", "sweep"}, Dir: filepath.Join(t.TempDir(), "sweep"),
+		Auto: true, AutoRates: 2, Stage: 2 * time.Second, MaxConcurrency: 24,
+		ServerMetrics: metrics, ScrapeEvery: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res.Sweep.Analysis
+	for _, st := range res.Sweep.Stages {
+		t.Logf("stage %d %s offered %.2f: throughput %.2f, running %+v, kv %+v", st.Index, st.Kind, st.OfferedPerSec,
+			st.ThroughputPerSec, st.Server[analyze.ResourceRunning], st.Server[analyze.ResourceKVCache])
+	}
+	if sat := a.Saturation.RatePerSec; math.Abs(sat-truth) > 0.1*truth {
+		t.Errorf("saturation %.2f/s, want %.2f/s ± 10 %% (a batch of %d)", sat, truth, fit)
+	}
+	r := a.Resources
+	if r == nil || r.First != analyze.ResourceKVCache {
+		t.Fatalf("first to saturate: %+v, want the KV cache", r)
+	}
+	if r.AtPerSec < 0.75*truth || r.AtPerSec > 1.1*truth {
+		t.Errorf("the KV cache reached its limit at %.2f/s, want near the saturating rate %.2f/s (0.75 to 1.1 times)", r.AtPerSec, truth)
+	}
+	for _, e := range r.Each {
+		switch e.Resource {
+		case analyze.ResourceKVCache:
+			if e.LimitSource != analyze.LimitServer || e.Limit != float64(cfg.KVTokens) || e.Peak != float64(cfg.KVTokens) {
+				t.Errorf("kv_cache %+v: want the server's limit of %d tokens, reached", e, cfg.KVTokens)
+			}
+		case analyze.ResourceRunning:
+			if e.LimitSource != analyze.LimitServer || e.Limit != float64(cfg.MaxSeqs) || e.Stage != 0 || e.Peak != fit {
+				t.Errorf("running %+v: want %d slots stated, never reached, a peak of %d", e, cfg.MaxSeqs, fit)
+			}
+		}
 	}
 }

@@ -28,19 +28,21 @@ func newHistoryCmd(o *options) *cobra.Command {
 	var dbPath string
 	cmd := &cobra.Command{
 		Use:   "history",
-		Short: "List past runs, follow a percentile's trend, backfill the run history",
+		Short: "List past runs, follow a percentile's or a sweep's knee trend, backfill the run history",
 		Long: `The run history is a SQLite database where gonogo load and gonogo
-verdict record each run: its run.json, labels, histograms and verdict. It
-is $GONOGO_HISTORY when set (set and empty: no history), else
+verdict record each run: its run.json, labels, histograms and verdict, and
+gonogo sweep each complete sweep: its sweep.json and its knee. It is
+$GONOGO_HISTORY when set (set and empty: no history), else
 $XDG_STATE_HOME/gonogo/history.db, else ~/.local/state/gonogo/history.db,
 whatever the current directory. It outlives the run directories, so the
 latest go run can serve as the baseline of a verdict (--baseline last-go).`,
 		Example: `  gonogo history list --scenario stress --label version=v2
   gonogo history trend --scenario stress --quantile 99 --last 30
+  gonogo history sweeps --label job=nightly --last 30
   gonogo history record results/nightly-*`,
 	}
 	cmd.PersistentFlags().StringVar(&dbPath, "db", defaultHistory, "run history database")
-	cmd.AddCommand(newHistoryListCmd(o, &dbPath), newHistoryTrendCmd(o, &dbPath), newHistoryRecordCmd(o, &dbPath))
+	cmd.AddCommand(newHistoryListCmd(o, &dbPath), newHistoryTrendCmd(o, &dbPath), newHistorySweepsCmd(o, &dbPath), newHistoryRecordCmd(o, &dbPath))
 	return cmd
 }
 
@@ -235,12 +237,12 @@ Metrics, in milliseconds but output_tokens in tokens:
 // writeTrend prints a trend: a heading, a sparkline, and one row per run
 // with its regression mark.
 func writeTrend(w io.Writer, points []history.TrendPoint, scenario, metric, q, unit string) error {
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, p := range points {
-		lo, hi = min(lo, p.Value), max(hi, p.Value)
+	vals := make([]float64, len(points))
+	for i, p := range points {
+		vals[i] = p.Value
 	}
 	fmt.Fprintf(w, "%s %s of scenario %s, last %d runs (%s)\n", q, metric, scenario, len(points), unit)
-	fmt.Fprintf(w, "%s  %s … %s %s\n\n", sparkline(points, lo, hi), histNum(lo), histNum(hi), unit)
+	fmt.Fprintf(w, "%s %s\n\n", sparkline(vals), unit)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "ID\tSTARTED\tLABELS\tVERDICT\t%s %s\n", strings.ToUpper(q), strings.ToUpper(unit))
 	for _, p := range points {
@@ -261,27 +263,35 @@ func writeTrend(w io.Writer, points []history.TrendPoint, scenario, metric, q, u
 // sparkBars are the sparkline's eight heights.
 var sparkBars = []rune("▁▂▃▄▅▆▇█")
 
-// sparkline draws the points' values between lo and hi, one bar each.
-func sparkline(points []history.TrendPoint, lo, hi float64) string {
+// sparkline draws vals between their lowest and highest, one bar each,
+// followed by the range: "▁▃█  12 … 48".
+func sparkline(vals []float64) string {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range vals {
+		lo, hi = min(lo, v), max(hi, v)
+	}
 	var b strings.Builder
-	for _, p := range points {
+	for _, v := range vals {
 		i := 0
 		if hi > lo {
-			i = int(math.Round((p.Value - lo) / (hi - lo) * float64(len(sparkBars)-1)))
+			i = int(math.Round((v - lo) / (hi - lo) * float64(len(sparkBars)-1)))
 		}
 		b.WriteRune(sparkBars[i])
 	}
+	fmt.Fprintf(&b, "  %s … %s", histNum(lo), histNum(hi))
 	return b.String()
 }
 
 func newHistoryRecordCmd(o *options, dbPath *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "record DIR...",
-		Short: "Add existing run directories, with their verdicts, to the history",
+		Short: "Add existing run and sweep directories, with their verdicts, to the history",
 		Long: `Add run directories to the run history: run.json, the cumulative histograms
 of latency.hlog, and verdict.json when the directory has one. A run already
 recorded is replaced (keeping its verdict when the directory has none), so
-recording twice is harmless. The database is created when missing.`,
+recording twice is harmless. A sweep directory (sweep.json) is recorded as
+one sweep, with its knee; its stages are not recorded as runs. The
+database is created when missing.`,
 		Example: `  gonogo history record results/nightly-2026-03-01 results/nightly-2026-03-02
   gonogo history record --db ci/history.db results/nightly-*`,
 		Args: cobra.MinimumNArgs(1),
@@ -292,7 +302,11 @@ recording twice is harmless. The database is created when missing.`,
 			}
 			defer db.Close()
 			for _, dir := range dirs {
-				if err := recordRunDir(o, db, dir); err != nil {
+				record := recordRunDir
+				if rundir.Dir(dir).Exists(rundir.Sweep) {
+					record = recordSweepDir
+				}
+				if err := record(o, db, dir); err != nil {
 					return err
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/extensions/promscrape"
 	"github.com/gonogo-dev/gonogo/reports"
+	"github.com/gonogo-dev/gonogo/reports/history"
 	"github.com/gonogo-dev/gonogo/runner"
 	"github.com/gonogo-dev/gonogo/scenarios"
 )
@@ -29,6 +30,8 @@ type sweepFlags struct {
 	headroom       float64
 	serverMetrics  string
 	scrapeEvery    time.Duration
+	dryRun         bool
+	dryRunRequests int
 }
 
 func newSweepCmd(o *options) *cobra.Command {
@@ -49,6 +52,10 @@ simulated server's queue, running batch and KV-cache gauges) and, with
 --max-concurrency requests in flight (the saturating rate), then
 --rate-count rates spaced linearly between the two.
 
+A complete sweep is recorded in the run history (--history) with its
+knee: gonogo history sweeps follows it over nights. --dry-run prints the
+plan and the first stage's first requests, and sends nothing.
+
 Exit codes: 0 when every stage ran (and, with --target-rate, the advice
 was computed), 1 runtime error, 2 bad usage or input, 4 interrupted or no
 rate met the SLO before the knee.`,
@@ -57,7 +64,10 @@ rate met the SLO before the knee.`,
 
   # find the range by itself, judge each stage by a gates file, size for 200 req/s
   gonogo sweep --rates auto --target http://127.0.0.1:8000 --protocol openai --max-tokens 128 \
-    --gates gates.yaml --target-rate 200 --headroom 0.3 --out results/sweep`,
+    --gates gates.yaml --target-rate 200 --headroom 0.3 --out results/sweep
+
+  # the plan and the first requests, nothing sent
+  gonogo sweep --rates 5,10,20,40 --target http://127.0.0.1:8000 --protocol openai --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSweepCmd(cmd, o, f)
@@ -86,6 +96,9 @@ rate met the SLO before the knee.`,
 	fs.StringArrayVar(&l.tags, "tag", nil, "tag KEY=VALUE added to every request (repeatable)")
 	fs.StringArrayVar(&l.rec.labels, "label", nil, "label KEY=VALUE of what is tested, e.g. version=v2 (repeatable)")
 	fs.BoolVar(&l.noPreflight, "no-preflight", false, "send no readiness check before the first stage")
+	fs.StringVar(&l.rec.history, "history", defaultHistory, `run history database to record a complete sweep in, with its knee ("" to not record)`)
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan and the first stage's first requests (secrets redacted), send nothing")
+	fs.IntVar(&f.dryRunRequests, "dry-run-requests", 5, "requests of the first stage that --dry-run prints")
 	l.judge.register(fs)
 	l.figures.register(fs)
 	return cmd
@@ -116,6 +129,8 @@ func runSweepCmd(cmd *cobra.Command, o *options, f *sweepFlags) error {
 		return usageError("--scrape-interval: %s: want at least 10ms", f.scrapeEvery)
 	case l.target == "":
 		return usageError("--target is required: the base URL of the service under test")
+	case f.dryRunRequests < 0:
+		return usageError("--dry-run-requests: must not be negative (got %d)", f.dryRunRequests)
 	}
 	pcts, slos, err := l.figures.parse()
 	if err != nil {
@@ -154,7 +169,7 @@ func runSweepCmd(cmd *cobra.Command, o *options, f *sweepFlags) error {
 		return err
 	}
 	job := &loadJob{File: base, Protocol: l.protocol, Target: l.target, Labels: labels}
-	if err := l.judge.load(o, job, ""); err != nil {
+	if err := l.judge.load(o, job, l.rec.history); err != nil {
 		return err
 	}
 	l.req.tr.warn(o.Err)
@@ -162,7 +177,7 @@ func runSweepCmd(cmd *cobra.Command, o *options, f *sweepFlags) error {
 	if out == "" {
 		out = filepath.Join("results", "sweep-"+time.Now().Format("20060102-150405"))
 	}
-	res, err := runner.Sweep(cmd.Context(), runner.SweepConfig{
+	cfg := runner.SweepConfig{
 		Workload: workload, Protocol: l.protocol, Target: l.target, Client: copts,
 		Command: o.Args, Labels: labels, Samples: l.samples,
 		Gates: job.Gates, GatesPath: l.judge.gates, Baseline: job.Baseline,
@@ -173,7 +188,14 @@ func runSweepCmd(cmd *cobra.Command, o *options, f *sweepFlags) error {
 		TargetRatePerSec: f.targetRate, Headroom: f.headroom,
 		Percentiles: pcts, SLOs: slos,
 		Out: o.Err, Err: o.Err,
-	})
+	}
+	if f.dryRun {
+		return writeSweepDryRun(o.Out, cfg, copts, l.rec.history, f.dryRunRequests)
+	}
+	res, err := runner.Sweep(cmd.Context(), cfg)
+	if res != nil && res.Sweep.Status == reports.SweepComplete && l.rec.history != "" {
+		recordSweepHistory(o, l.rec.history, res)
+	}
 	if res != nil {
 		fmt.Fprintln(o.Out)
 		if werr := reports.WriteSweepText(o.Out, res.Sweep); werr != nil && err == nil {
@@ -190,4 +212,16 @@ func runSweepCmd(cmd *cobra.Command, o *options, f *sweepFlags) error {
 		return &exitError{code: exitInconclusive, err: fmt.Errorf("the sweep ended early (%s): %s", res.Sweep.Status, res.Sweep.Reason)}
 	}
 	return nil
+}
+
+// recordSweepHistory records a complete sweep in the run history; a
+// failure is a warning: the sweep's results are written either way.
+func recordSweepHistory(o *options, path string, res *runner.SweepResult) {
+	db, err := history.Open(path)
+	if err == nil {
+		err = errors.Join(db.RecordSweep(res.Sweep, string(res.Dir)), db.Close())
+	}
+	if err != nil {
+		fmt.Fprintf(o.Err, "warning: run history %s: %v\n", path, err)
+	}
 }

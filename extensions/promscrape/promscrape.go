@@ -8,7 +8,12 @@
 // vllm:gpu_cache_usage_perc, both fractions 0..1 despite the name) and
 // those of gonogo's simulated server (modelserver_queue_depth,
 // modelserver_running_seqs, modelserver_kv_tokens_used, in tokens); see
-// Gauges. The parser reads the Prometheus text exposition format (version
+// Gauges. Where the page states a resource's limit it is read too: the
+// simulated server's modelserver_max_running_seqs and
+// modelserver_kv_tokens_capacity, and 1 for a fraction. vLLM exposes no
+// running limit (max_num_seqs is on no gauge; vllm:cache_config_info
+// describes the KV cache only, which its fraction already covers). The
+// parser reads the Prometheus text exposition format (version
 // 0.0.4) and keeps only the samples asked for, so a large page costs no
 // memory.
 package promscrape
@@ -22,6 +27,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,9 +56,12 @@ type Gauge struct {
 	Resource string
 	Name     string
 	// Fraction marks a gauge in 0..1 whose limit is 1 (KV-cache use as
-	// vLLM reports it); the others count requests or tokens and have no
-	// limit on the page.
+	// vLLM reports it); the others count requests or tokens.
 	Fraction bool
+	// Limit names the gauge that holds a count's limit on the same page
+	// (summed over label sets, as the count is); "" when the page states
+	// none.
+	Limit string
 }
 
 // Gauges are the names read, by resource; the first present on a page
@@ -60,13 +69,13 @@ type Gauge struct {
 // (one per engine or model) are summed for counts and the highest is
 // taken for fractions: the fullest engine reaches its limit first.
 var Gauges = []Gauge{
-	{Waiting, "vllm:num_requests_waiting", false},
-	{Waiting, "modelserver_queue_depth", false},
-	{Running, "vllm:num_requests_running", false},
-	{Running, "modelserver_running_seqs", false},
-	{KVCache, "vllm:kv_cache_usage_perc", true},
-	{KVCache, "vllm:gpu_cache_usage_perc", true},
-	{KVCache, "modelserver_kv_tokens_used", false},
+	{Waiting, "vllm:num_requests_waiting", false, ""},
+	{Waiting, "modelserver_queue_depth", false, ""},
+	{Running, "vllm:num_requests_running", false, ""},
+	{Running, "modelserver_running_seqs", false, "modelserver_max_running_seqs"},
+	{KVCache, "vllm:kv_cache_usage_perc", true, ""},
+	{KVCache, "vllm:gpu_cache_usage_perc", true, ""},
+	{KVCache, "modelserver_kv_tokens_used", false, "modelserver_kv_tokens_capacity"},
 }
 
 // Series sums the samples of one metric name over its label sets.
@@ -203,6 +212,9 @@ type Reading struct {
 	Name     string
 	Value    float64
 	Fraction bool
+	// Limit is the resource's limit as the page states it (1 for a
+	// fraction), 0 when it states none.
+	Limit float64
 }
 
 // Readings picks each resource's gauge from a parsed page (see Gauges).
@@ -216,11 +228,14 @@ func Readings(page map[string]Series) map[string]Reading {
 		if !ok {
 			continue
 		}
-		v := s.Sum
-		if g.Fraction {
-			v = s.Max
+		r := Reading{Name: g.Name, Value: s.Sum, Fraction: g.Fraction}
+		switch l, ok := page[g.Limit]; {
+		case g.Fraction:
+			r.Value, r.Limit = s.Max, 1
+		case ok && l.Sum > 0:
+			r.Limit = l.Sum
 		}
-		out[g.Resource] = Reading{Name: g.Name, Value: v, Fraction: g.Fraction}
+		out[g.Resource] = r
 	}
 	return out
 }
@@ -230,6 +245,9 @@ var gaugeNames = func() map[string]bool {
 	m := map[string]bool{}
 	for _, g := range Gauges {
 		m[g.Name] = true
+		if g.Limit != "" {
+			m[g.Limit] = true
+		}
 	}
 	return m
 }()
@@ -278,12 +296,16 @@ func (s *Scraper) Read(ctx context.Context) (map[string]Reading, error) {
 	return Readings(page), nil
 }
 
-// Load summarizes one resource's readings over a span.
+// Load summarizes one resource's readings over a span: their mean, their
+// 90th percentile (nearest rank: the value the readings were at or above
+// a tenth of the time) and their peak. Limit is the highest limit read
+// (0 when the page stated none).
 type Load struct {
-	Name      string
-	Fraction  bool
-	Mean, Max float64
-	Samples   int
+	Name           string
+	Fraction       bool
+	Mean, P90, Max float64
+	Limit          float64
+	Samples        int
 }
 
 // Watch scrapes a page at a fixed period until stopped and summarizes
@@ -294,6 +316,7 @@ type Watch struct {
 
 	mu     sync.Mutex
 	sums   map[string]*Load
+	vals   map[string][]float64 // every reading, by resource, for P90
 	errs   int
 	first  error
 	cancel context.CancelFunc
@@ -308,7 +331,7 @@ const maxScrapes = 1_000_000
 func (s *Scraper) Start(ctx context.Context, every time.Duration) *Watch {
 	every = max(every, 10*time.Millisecond)
 	ctx, cancel := context.WithCancel(ctx)
-	w := &Watch{s: s, every: every, sums: map[string]*Load{}, cancel: cancel, done: make(chan struct{})}
+	w := &Watch{s: s, every: every, sums: map[string]*Load{}, vals: map[string][]float64{}, cancel: cancel, done: make(chan struct{})}
 	go w.loop(ctx)
 	return w
 }
@@ -350,8 +373,9 @@ func (w *Watch) add(rs map[string]Reading, err error) {
 			w.sums[res] = l
 		}
 		l.Mean += r.Value // a sum until Stop
-		l.Max = max(l.Max, r.Value)
+		l.Max, l.Limit = max(l.Max, r.Value), max(l.Limit, r.Limit)
 		l.Samples++
+		w.vals[res] = append(w.vals[res], r.Value)
 	}
 }
 
@@ -366,6 +390,9 @@ func (w *Watch) Stop() (map[string]Load, error) {
 	for res, l := range w.sums {
 		m := *l
 		m.Mean /= float64(m.Samples)
+		vs := w.vals[res]
+		slices.Sort(vs)
+		m.P90 = vs[int(math.Ceil(0.9*float64(len(vs))))-1]
 		out[res] = m
 	}
 	if len(out) == 0 && w.first != nil {

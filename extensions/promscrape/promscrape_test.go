@@ -103,7 +103,35 @@ func TestReadings(t *testing.T) {
 	want := map[string]Reading{
 		Waiting: {Name: "vllm:num_requests_waiting", Value: 3},
 		Running: {Name: "vllm:num_requests_running", Value: 32},
-		KVCache: {Name: "vllm:kv_cache_usage_perc", Value: 0.87, Fraction: true},
+		KVCache: {Name: "vllm:kv_cache_usage_perc", Value: 0.87, Fraction: true, Limit: 1},
+	}
+	for res, w := range want {
+		if g := r[res]; g != w {
+			t.Errorf("%s: %+v, want %+v", res, g, w)
+		}
+	}
+}
+
+// TestReadingsLimits: a count's limit comes from its limit gauge, summed
+// over label sets as the count is; a limit gauge of 0 states none.
+func TestReadingsLimits(t *testing.T) {
+	const page = `modelserver_running_seqs{replica="a"} 3
+modelserver_running_seqs{replica="b"} 4
+modelserver_max_running_seqs{replica="a"} 8
+modelserver_max_running_seqs{replica="b"} 8
+modelserver_kv_tokens_used 100
+modelserver_kv_tokens_capacity 0
+modelserver_queue_depth 2
+`
+	p, err := Parse(strings.NewReader(page), func(n string) bool { return gaugeNames[n] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Readings(p)
+	want := map[string]Reading{
+		Waiting: {Name: "modelserver_queue_depth", Value: 2},
+		Running: {Name: "modelserver_running_seqs", Value: 7, Limit: 16},
+		KVCache: {Name: "modelserver_kv_tokens_used", Value: 100},
 	}
 	for res, w := range want {
 		if g := r[res]; g != w {
@@ -152,14 +180,14 @@ func TestWatchFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	run, wait, kv := loads[Running], loads[Waiting], loads[KVCache]
-	if run.Name != modelserver.MetricRunningSeqs || run.Max != 2 || run.Samples < 5 {
-		t.Errorf("running %+v, want a peak of 2 (the fixture's slots)", run)
+	if run.Name != modelserver.MetricRunningSeqs || run.Max != 2 || run.Limit != 2 || run.Samples < 5 {
+		t.Errorf("running %+v, want a peak and a limit of 2 (the fixture's slots)", run)
 	}
 	if wait.Name != modelserver.MetricQueueDepth || wait.Max < 1 {
 		t.Errorf("waiting %+v, want requests queued", wait)
 	}
-	if kv.Name != modelserver.MetricKVTokensUsed || kv.Fraction || kv.Max != 2*(3+10) {
-		t.Errorf("kv %+v, want 26 tokens at most (2 × (3 prompt + 10 output))", kv)
+	if kv.Name != modelserver.MetricKVTokensUsed || kv.Fraction || kv.Max != 2*(3+10) || kv.Limit != float64(cfg.KVTokens) {
+		t.Errorf("kv %+v, want 26 tokens at most (2 × (3 prompt + 10 output)) of a limit of %d", kv, cfg.KVTokens)
 	}
 }
 
@@ -183,6 +211,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(`m{path="/a}b",q="say \"hi\" }"} 7 123` + "\n")
 	f.Add("m{a=\"b\\\" 1\n")
 	f.Add("# TYPE x gauge\nx -Inf\n")
+	f.Add("modelserver_running_seqs 3\nmodelserver_max_running_seqs{a=\"1\"} 8\nmodelserver_max_running_seqs{a=\"2\"} -8\n")
 	f.Fuzz(func(t *testing.T, page string) {
 		got, err := Parse(strings.NewReader(page), func(string) bool { return true })
 		if err != nil {
@@ -196,5 +225,31 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("%q: %+v", name, s)
 			}
 		}
+		// A limit is positive, or 0 for none; a fraction's is 1.
+		for res, r := range Readings(got) {
+			if !(r.Limit >= 0) || r.Fraction && r.Limit != 1 {
+				t.Fatalf("%s: %+v", res, r)
+			}
+		}
 	})
+}
+
+// TestWatchSummary: a watch's summary of its readings — mean, 90th
+// percentile by nearest rank, peak, the highest limit read.
+func TestWatchSummary(t *testing.T) {
+	done := make(chan struct{})
+	close(done)
+	w := &Watch{sums: map[string]*Load{}, vals: map[string][]float64{}, cancel: func() {}, done: done}
+	for v := 20; v >= 1; v-- { // out of order: the percentile sorts
+		w.add(map[string]Reading{Running: {Name: "r", Value: float64(v), Limit: float64(8 + v%2)}}, nil)
+	}
+	w.add(nil, errors.New("one scrape failed"))
+	loads, err := w.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Load{Name: "r", Mean: 10.5, P90: 18, Max: 20, Limit: 9, Samples: 20}
+	if got := loads[Running]; got != want {
+		t.Errorf("load %+v, want %+v", got, want)
+	}
 }

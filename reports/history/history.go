@@ -3,6 +3,10 @@
 // latest go run as the baseline of a relative verdict even after its
 // directory was deleted, and watch a percentile's trend across runs.
 //
+// Complete rate sweeps are kept beside the runs, one entry each with its
+// knee, so that a nightly sweep's knee can be followed over nights
+// (RecordSweep, Sweeps); their stages are not recorded as runs.
+//
 // A run is stored whole: its run.json document, its labels and scenario
 // names, and every cumulative histogram in HdrHistogram's V2 compressed
 // encoding, beside a few denormalised columns (requests, error rate,
@@ -112,6 +116,26 @@ var schema = []string{
 		hist   BLOB NOT NULL,
 		PRIMARY KEY (run_id, key)
 	) WITHOUT ROWID`,
+	// sweeps holds complete rate sweeps (RecordSweep): sweep_json is the
+	// sweep.json document, beside the figures a trend follows. Added
+	// within schema 1: an older database gains the table when opened.
+	`CREATE TABLE IF NOT EXISTS sweeps (
+		id                 TEXT PRIMARY KEY,
+		started_ns         INTEGER NOT NULL,
+		target             TEXT NOT NULL,
+		protocol           TEXT NOT NULL,
+		labels             TEXT NOT NULL,
+		label_version      TEXT NOT NULL,
+		label_commit       TEXT NOT NULL,
+		dir                TEXT NOT NULL,
+		sweep_json         BLOB NOT NULL,
+		knee_per_sec       REAL NOT NULL,
+		slo_max_per_sec    REAL NOT NULL,
+		saturation_per_sec REAL NOT NULL,
+		first_resource     TEXT NOT NULL,
+		first_at_per_sec   REAL NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS sweeps_started ON sweeps (started_ns, id)`,
 }
 
 // DB is an open run history. It is safe for concurrent use, and other

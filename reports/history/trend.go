@@ -137,24 +137,38 @@ func (db *DB) Trend(f Filter, group, metric string, quantilePct float64, n int) 
 }
 
 // judge sets Median and Regression of each point against the up to window
-// points before it, by the rule of Trend.
+// points before it, by the rule of Trend: a rise is a regression.
 func judge(points []TrendPoint, window int) {
-	for i := range points {
-		prior := points[max(0, i-window):i]
+	vals := make([]float64, len(points))
+	for i, p := range points {
+		vals[i] = p.Value
+	}
+	judgeSeries(vals, window, false, func(i int, med float64, flagged bool) {
+		points[i].Median, points[i].Regression = med, flagged
+	})
+}
+
+// judgeSeries judges each of vals against the up to window values before
+// it, by the rule of Trend (a rise beyond the larger of 10 % of their
+// median and 3 median absolute deviations), or by its mirror when falls
+// is set (a fall beyond it), and calls set for each value with at least
+// three before it.
+func judgeSeries(vals []float64, window int, falls bool, set func(i int, median float64, flagged bool)) {
+	for i, v := range vals {
+		prior := slices.Clone(vals[max(0, i-window):i])
 		if len(prior) < minTrendHistory {
 			continue
 		}
-		vals := make([]float64, len(prior))
+		med := median(prior)
 		for j, p := range prior {
-			vals[j] = p.Value
+			prior[j] = math.Abs(p - med)
 		}
-		med := median(vals)
-		for j, v := range vals {
-			vals[j] = math.Abs(v - med)
+		margin := max(math.Abs(med)*regressionMinPct/100, regressionMADs*median(prior))
+		if falls {
+			set(i, med, v < med-margin)
+		} else {
+			set(i, med, v > med+margin)
 		}
-		mad := median(vals)
-		points[i].Median = med
-		points[i].Regression = points[i].Value > med+max(med*regressionMinPct/100, regressionMADs*mad)
 	}
 }
 
