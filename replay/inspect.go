@@ -84,6 +84,9 @@ type HistBin struct {
 // reader's first error other than io.EOF (a *RowError when the reader is
 // strict), and when rows go back in time.
 func Inspect(r Reader) (*Stats, error) {
+	if IsEndless(r) {
+		return nil, ErrEndless
+	}
 	var (
 		s        = &Stats{}
 		in, out  []int32

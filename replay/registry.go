@@ -39,7 +39,27 @@ type Options struct {
 	// Preset names a known public trace layout (see Presets); "" detects
 	// one from the header when Columns is nil.
 	Preset string
+	// Seed seeds the readers that draw their rows at random (targets
+	// files); 0 takes their default, the same every run.
+	Seed int64
 }
+
+// Endless is implemented by a Reader whose rows do not run out by
+// themselves (a targets file's weighted draws). A sequential replay, which
+// its scenario paces and bounds, is the one way to read it.
+type Endless interface{ Endless() }
+
+// IsEndless says whether r, or the reader Open wrapped, is Endless.
+func IsEndless(r Reader) bool {
+	if t, ok := r.(*traceReader); ok {
+		r = t.Reader
+	}
+	_, ok := r.(Endless)
+	return ok
+}
+
+// ErrEndless is returned for an Endless reader read any other way.
+var ErrEndless = fmt.Errorf("%w: the rows of this trace are drawn without end: replay it sequentially at a rate (traffic.replay: sequential)", ErrOption)
 
 // OpenFunc opens a reader of one format over r; name is the file name used
 // in error messages.

@@ -31,10 +31,14 @@ type trace struct {
 // reservoir); a timestamps replay streams it during the run.
 func openTraffic(s *scenarios.Scenario) (*trace, error) {
 	t := s.Traffic
-	ro := replay.Options{Format: t.Format, Preset: t.Preset, Columns: t.Columns, TimeFormat: t.TimeFormat, Strict: t.Strict}
+	ro := replay.Options{Format: t.Format, Preset: t.Preset, Columns: t.Columns, TimeFormat: t.TimeFormat, Strict: t.Strict, Seed: s.Seed}
 	r, closer, err := replay.Open(t.Trace, ro)
 	if err != nil {
 		return nil, TraceError(err)
+	}
+	if replay.IsEndless(r) && t.Replay != scenarios.ReplaySequential {
+		closer.Close()
+		return nil, TraceError(fmt.Errorf("%s: %w", t.Trace, replay.ErrEndless))
 	}
 	ot := &trace{spec: t, warnings: replay.Warnings(r), timeFormat: func() string { return "" },
 		skipped: r.Skipped, err: func() error { return nil }, close: func() { closer.Close() }}

@@ -31,6 +31,7 @@ type loadFlags struct {
 	req requestFlags
 
 	trace, replayMode string
+	targetsFile       string
 	speed, scale      float64
 	from, to          time.Duration
 	loop              int
@@ -63,6 +64,8 @@ The workload comes from a scenario file (--scenario FILE.yaml), a built-in
 profile (--scenario load|stress|spike|soak|breakpoint), or flags alone. Flags
 override file values; on a ramping profile --rate sets the peak and
 --duration the total length, keeping the profile's shape.
+The requests are the protocol's own, a trace's (--trace), or drawn by
+weight from a vegeta targets file (--targets, tagged target=NAME).
 
 Thresholds in the scenario (k6 syntax) decide the exit code: 0 when all
 pass, 3 when any fails.`,
@@ -75,6 +78,9 @@ pass, 3 when any fails.`,
 
   # bursty arrivals (gamma, burstiness 0.5) with a stress ramp of our own
   gonogo load --target 127.0.0.1:8000 --protocol openai --stages 30s:50,1m:50,10s:0 --arrival gamma --burstiness 0.5
+
+  # several endpoints of a vegeta targets file, weighted ("# weight=3"), 50 req/s
+  gonogo load --targets targets.txt --rate 50 --duration 1m --out results/mix
 
   # a freshly built model-server image, started and removed by gonogo
   gonogo load --image gonogo-fixture:dev --port 8000 --protocol openai --scenario load --duration 1m`,
@@ -108,6 +114,7 @@ pass, 3 when any fails.`,
 	fs.DurationVar(&f.to, "to", 0, "replay the trace up to this offset")
 	fs.IntVar(&f.loop, "loop", 0, "timestamps replay: replay the window this many times")
 	f.traceOpts.register(fs)
+	f.registerTargets(fs)
 	fs.StringVar(&f.out, "out", "", "results directory (default results/<scenario>-<time>)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics of the generator on this address, e.g. 127.0.0.1:9090")
 	f.outs.register(fs)
@@ -126,7 +133,7 @@ pass, 3 when any fails.`,
 
 func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 	fs := cmd.Flags()
-	file, err := f.scenarioFile(fs)
+	file, err := f.scenarioFile(fs, scenarios.Overrides{})
 	if err != nil {
 		return err
 	}
@@ -144,7 +151,11 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 	if err != nil {
 		return err
 	}
-	if (f.target == "") == (f.image == "") {
+	base, err := checkTargets(file, f.protocol, f.target, f.image != "")
+	if err != nil {
+		return err
+	}
+	if (base == "") == (f.image == "") {
 		return usageError("give exactly one of --target URL or --image NAME")
 	}
 	outs, err := f.outs.build(f.samples, f.req.traceparent)
@@ -160,7 +171,7 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 		if f.dryRunRequests < 0 {
 			return usageError("--dry-run-requests: must not be negative (got %d)", f.dryRunRequests)
 		}
-		target := f.target
+		target := base
 		if target == "" { // the port the image would be published on is not known yet
 			fmt.Fprintf(o.Out, "image %s is not started; requests are shown for port %d\n", f.image, f.port)
 			target = fmt.Sprintf("http://127.0.0.1:%d", f.port)
@@ -168,7 +179,7 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 		return writeDryRun(o.Out, file, f.protocol, target, copts, f.dryRunRequests)
 	}
 	ctx := cmd.Context()
-	target := f.target
+	target := base
 	if f.image != "" {
 		sut, err := startImage(ctx, o, f.image, f.port)
 		if err != nil {
@@ -204,9 +215,9 @@ func runLoadCmd(cmd *cobra.Command, o *options, f *loadFlags) error {
 	return runLoad(ctx, o, job)
 }
 
-// scenarioFile builds the workload from --scenario and the override flags.
-func (f *loadFlags) scenarioFile(fs *pflag.FlagSet) (*scenarios.File, error) {
-	var ov scenarios.Overrides
+// scenarioFile builds the workload from --scenario and the override flags,
+// over the overrides ov the command sets itself.
+func (f *loadFlags) scenarioFile(fs *pflag.FlagSet, ov scenarios.Overrides) (*scenarios.File, error) {
 	if fs.Changed("executor") {
 		ov.Executor = &f.executor
 	}
@@ -298,6 +309,9 @@ func (f *loadFlags) trafficOverrides(fs *pflag.FlagSet, t *scenarios.TrafficOver
 	}
 	if fs.Changed("loop") {
 		t.Loop = &f.loop
+	}
+	if err := f.targetsOverrides(fs, t); err != nil {
+		return err
 	}
 	if t.Trace == nil && (t.Replay != nil || t.Speed != nil || t.Scale != nil || t.From != nil || t.To != nil || t.Loop != nil) && f.scenario == "" {
 		return usageError("--replay, --speed, --scale, --from, --to and --loop need --trace (or a scenario with a traffic block)")

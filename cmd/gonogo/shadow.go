@@ -28,6 +28,8 @@ type shadowFlags struct {
 	segments             []string
 	out                  string
 	quiet, noPreflight   bool
+	dryRun               bool
+	dryRunRequests       int
 	judge                judgeFlags
 	req                  requestFlags
 	traceOpts            traceFlags
@@ -57,11 +59,16 @@ says the latency comparison is invalid. Requests with unsafe methods
 
 The pace is the recorded one (--speed to compress it) or, with --rate, the
 rows in order at a fixed rate. Load results of the primary go to run.json as
-for gonogo load; the divergence report to divergence.json and the terminal.`,
+for gonogo load; the divergence report to divergence.json and the terminal.
+
+--dry-run prints the plan (targets, transport, pace) and the first
+requests of the replay, with the URL each target would get, and sends
+nothing.`,
 		Example: `  gonogo shadow --trace requests.jsonl --primary http://127.0.0.1:8001 --secondary http://127.0.0.1:8002 \
     --candidate http://127.0.0.1:8003 --protocol openai --out results/shadow
   gonogo shadow --trace prod.csv --primary http://127.0.0.1:8001 --candidate http://127.0.0.1:8003 \
     --protocol kserve --model resnet --rate 200 --duration 2m --segments region
+  gonogo shadow --trace prod.jsonl --primary http://127.0.0.1:8001 --candidate http://127.0.0.1:8003 --dry-run
   gonogo analyze divergence results/shadow`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -87,6 +94,8 @@ for gonogo load; the divergence report to divergence.json and the terminal.`,
 	fs.StringVar(&f.out, "out", "", "results directory (default results/shadow-<time>)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress line")
 	fs.BoolVar(&f.noPreflight, "no-preflight", false, "send no readiness check to the primary before the run")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan and the first requests each target would get (secrets redacted), send nothing")
+	fs.IntVar(&f.dryRunRequests, "dry-run-requests", 5, "requests that --dry-run prints")
 	f.judge.register(fs)
 	f.req.register(fs)
 	f.traceOpts.register(fs)
@@ -112,6 +121,8 @@ func runShadowCmd(cmd *cobra.Command, o *options, f *shadowFlags) error {
 		return usageError("--duration: must be > 0 (got %s)", f.duration)
 	case f.mirrorCap < 0:
 		return usageError("--mirror-max-in-flight: must not be negative (got %d)", f.mirrorCap)
+	case f.dryRunRequests < 0:
+		return usageError("--dry-run-requests: must not be negative (got %d)", f.dryRunRequests)
 	}
 	ro, err := f.traceOpts.options()
 	if err != nil {
@@ -159,6 +170,12 @@ func runShadowCmd(cmd *cobra.Command, o *options, f *shadowFlags) error {
 		if traffic.To == 0 || end < traffic.To {
 			traffic.To = end
 		}
+	}
+	if _, err := checkTargets(file, f.protocol, f.primary, false); err != nil {
+		return err
+	}
+	if f.dryRun {
+		return writeShadowDryRun(o.Out, file, f, mirrors, copts)
 	}
 	labels, err := parseLabels("--label", f.rec.labels)
 	if err != nil {

@@ -91,6 +91,7 @@ rate met the SLO before the knee.`,
 	fs.IntVar(&l.maxVUs, "max-vus", 0, "cap on concurrent requests of a rate stage")
 	fs.StringVar(&l.saturation, "saturation", "", "when every VU of a rate stage is busy: drop (count as dropped) or queue")
 	l.req.register(fs)
+	l.registerTargets(fs)
 	fs.StringVar(&l.out, "out", "", "results directory of the sweep, a subdirectory per stage (default results/sweep-<time>)")
 	fs.BoolVar(&l.samples, "samples", false, "also write every request of every stage to its samples.ndjson.gz")
 	fs.StringArrayVar(&l.tags, "tag", nil, "tag KEY=VALUE added to every request (repeatable)")
@@ -129,6 +130,8 @@ func runSweepCmd(cmd *cobra.Command, o *options, f *sweepFlags) error {
 		return usageError("--scrape-interval: %s: want at least 10ms", f.scrapeEvery)
 	case l.target == "":
 		return usageError("--target is required: the base URL of the service under test")
+	case auto && fs.Changed(targetsFlag):
+		return usageError("--targets: an auto sweep's closed-model stages replay no file: give --rates a list")
 	case f.dryRunRequests < 0:
 		return usageError("--dry-run-requests: must not be negative (got %d)", f.dryRunRequests)
 	}
@@ -155,7 +158,12 @@ func runSweepCmd(cmd *cobra.Command, o *options, f *sweepFlags) error {
 	// The workload flags, with the stage length; each stage sets its
 	// executor and its rate or VUs over this.
 	workload := func() (*scenarios.File, error) {
-		file, err := l.scenarioFile(fs)
+		var ov scenarios.Overrides
+		if fs.Changed(targetsFlag) && len(rates) > 0 {
+			// A targets file is replayed at a rate: the stages set theirs.
+			ov.Rate = &rates[0]
+		}
+		file, err := l.scenarioFile(fs, ov)
 		if err != nil {
 			return nil, err
 		}
@@ -166,6 +174,9 @@ func runSweepCmd(cmd *cobra.Command, o *options, f *sweepFlags) error {
 	}
 	base, err := workload()
 	if err != nil {
+		return err
+	}
+	if _, err := checkTargets(base, l.protocol, l.target, false); err != nil {
 		return err
 	}
 	job := &loadJob{File: base, Protocol: l.protocol, Target: l.target, Labels: labels}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -86,6 +88,9 @@ inference trace needs none), JSONL request logs, and HAR 1.2.`,
 			}
 			defer closer.Close()
 			st, err := replay.Inspect(r)
+			if errors.Is(err, replay.ErrEndless) {
+				err = fmt.Errorf("%s: %w", args[0], err)
+			}
 			if err != nil {
 				return runner.TraceError(err)
 			}
