@@ -143,6 +143,32 @@ func load(ctx context.Context, s *served, rps int) (counts *sync.Map, failed *at
 	return counts, failed
 }
 
+// wantRolledBack fails the test unless s ended rolled back, by a reason
+// that names because.
+func wantRolledBack(t *testing.T, s *served, because string) {
+	t.Helper()
+	if s.err != nil || s.st.Phase != PhaseRolledBack {
+		t.Fatalf("ended %s (%v): %s", s.st.Phase, s.err, s.st.Message)
+	}
+	if !strings.Contains(s.st.Message, because) {
+		t.Errorf("rolled back for another reason than %q: %s", because, s.st.Message)
+	}
+}
+
+// flipAndRollback are the times of the first flip and of the rollback
+// among a rollout's events; zero when there is none.
+func flipAndRollback(evs []store.Event) (flip, rollback time.Time) {
+	for _, e := range evs {
+		switch {
+		case e.Kind == "flip" && flip.IsZero():
+			flip = e.Time
+		case e.Kind == "rollback":
+			rollback = e.Time
+		}
+	}
+	return flip, rollback
+}
+
 func wait(t *testing.T, s *served, d time.Duration) {
 	t.Helper()
 	select {
@@ -169,25 +195,12 @@ func TestCanaryOfSlowVersionRollsBack(t *testing.T) {
 	defer cancel()
 	load(ctx, s, 80)
 	wait(t, s, 40*time.Second)
-	if s.err != nil || s.st.Phase != PhaseRolledBack {
-		t.Fatalf("ended %s (%v): %s", s.st.Phase, s.err, s.st.Message)
-	}
-	if !strings.Contains(s.st.Message, "canary median latency") {
-		t.Errorf("rolled back for another reason: %s", s.st.Message)
-	}
+	wantRolledBack(t, s, "canary median latency")
 	db, _ := store.Open(storePath)
 	defer db.Close()
 	as, _ := db.Analyses(context.Background(), "slow", 1000)
 	evs, _ := db.Events(context.Background(), "slow", 0, 1000)
-	var flip, rollback time.Time
-	for _, e := range evs {
-		switch {
-		case e.Kind == "flip" && flip.IsZero():
-			flip = e.Time
-		case e.Kind == "rollback":
-			rollback = e.Time
-		}
-	}
+	flip, rollback := flipAndRollback(evs)
 	var firstFail time.Time
 	for _, a := range as {
 		if a.Status == "fail" {

@@ -81,27 +81,14 @@ func TestHangingCanaryRollsBack(t *testing.T) {
 	load(ctx, s, 80)
 	wait(t, s, 30*time.Second)
 	cancel()
-	if s.err != nil || s.st.Phase != PhaseRolledBack {
-		t.Fatalf("ended %s (%v): %s", s.st.Phase, s.err, s.st.Message)
-	}
-	if !strings.Contains(s.st.Message, "canary errors") {
-		t.Errorf("rolled back for another reason: %s", s.st.Message)
-	}
+	wantRolledBack(t, s, "canary errors")
 	db, err := store.Open(storePath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	evs, _ := db.Events(context.Background(), "hang", 0, 1000)
-	var flip, rollback time.Time
-	for _, e := range evs {
-		switch {
-		case e.Kind == "flip" && flip.IsZero():
-			flip = e.Time
-		case e.Kind == "rollback":
-			rollback = e.Time
-		}
-	}
+	flip, rollback := flipAndRollback(evs)
 	if flip.IsZero() || rollback.IsZero() {
 		t.Fatalf("flip %v, rollback %v", flip, rollback)
 	}
