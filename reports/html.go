@@ -22,16 +22,17 @@ const htmlMaxReasons = 5
 const htmlMaxEvents = 500
 
 // WriteHTML writes the run's report as one self-contained HTML page: the
-// verdict banner, the gate table, the key numbers, charts as inline SVG
-// (latency over time, percentile spectra, throughput and errors, TTFT and
-// TPOT over time and their spectra, divergence by segment) with the run's
-// events on every time axis (spans shaded, instants as lines), for each
-// rollout in the run's journal its outcome, its backends' weights over
-// time with every transition marked and its transitions, the events
-// table, the slowest requests with their trace ids, and the run's
-// details. A partial run (killed, interrupted, aborted) never looks like a
-// pass: its banner is amber or red and says so. The page fetches nothing
-// and needs no script. Charts need in.Data; without it the page has none.
+// verdict banner, the gate table, the key numbers, the figures per tag
+// value (a table per tag key), charts as inline SVG (latency over time,
+// percentile spectra, throughput and errors, TTFT and TPOT over time and
+// their spectra, divergence by segment) with the run's events on every
+// time axis (spans shaded, instants as lines), for each rollout in the
+// run's journal its outcome, its backends' weights over time with every
+// transition marked and its transitions, the events table, the slowest
+// requests with their trace ids, and the run's details. A partial run
+// (killed, interrupted, aborted) never looks like a pass: its banner is
+// amber or red and says so. The page fetches nothing and needs no script.
+// Charts need in.Data; without it the page has none.
 func WriteHTML(w io.Writer, in Input) error { return HTMLOptions{}.Write(w, in) }
 
 // HTMLOptions are the options of the HTML report.
@@ -51,6 +52,7 @@ func (o HTMLOptions) Write(w io.Writer, in Input) error {
 		Gates:   htmlGateRows(in.Verdict),
 		Numbers: htmlKeyNumbers(in),
 		Checks:  htmlCheckRows(overallStats(in.Run, in.Data)),
+		ByTag:   htmlByTag(in),
 		Details: htmlDetails(in),
 		GameDay: newGameDay(in.Experiment),
 		Fuzz:    newHTMLFuzz(in.Fuzz),
@@ -86,6 +88,8 @@ type htmlPage struct {
 	Numbers []htmlNumber
 	// Checks are the run's response checks, overall.
 	Checks []htmlCheckRow
+	// ByTag are the run's figures per tag value.
+	ByTag  byTagSection
 	Charts []htmlChart
 	Events []htmlEvent
 	// MoreEvents counts the events left out of the table.
@@ -270,6 +274,19 @@ func htmlGateRows(v *analyze.Verdict) []htmlGateRow {
 		rows = append(rows, r)
 	}
 	return rows
+}
+
+// htmlByTag is the "By tag" section of the run, from run.json or else
+// the run's data.
+func htmlByTag(in Input) byTagSection {
+	pcts := percentilesOf(in.Run)
+	switch {
+	case in.Run != nil:
+		return newByTagSection(in.Run.Tags, in.Run.TagOverflow, pcts)
+	case in.Data != nil && in.Data.Summary != nil:
+		return newByTagSection(in.Data.Summary.Tags, in.Data.Summary.TagOverflow, pcts)
+	}
+	return byTagSection{}
 }
 
 // overallStats returns the overall stats of a run, nil when there are none.
@@ -587,6 +604,8 @@ dd ul{margin:0;padding-left:18px}
 .muted{color:var(--muted)}
 .rollout+.rollout{margin-top:26px}
 td.trace{white-space:nowrap;user-select:all}
+table.by-tag+table.by-tag{margin-top:12px}
+table.by-tag th+th{text-align:right}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 </style>
 </head>
@@ -681,6 +700,19 @@ td.trace{white-space:nowrap;user-select:all}
 {{end}}</tbody>
 </table>
 {{end}}
+{{with .ByTag}}{{if .Tables}}
+<h2>By tag</h2>
+<section id="by-tag">
+{{range .Tables}}<table class="by-tag" data-key="{{.Key}}">
+<thead><tr><th>{{.Key}}</th>{{range $.ByTag.Head}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>
+{{range .Rows}}<tr><td class="mono">{{.Value}}</td>{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
+{{end}}{{with .More}}<tr><td colspan="{{$.ByTag.Cols}}">and {{.}} more values (see run.json)</td></tr>
+{{end}}</tbody>
+</table>
+{{end}}{{with .Overflow}}<p class="muted">{{$.ByTag.OverflowNote}}</p>{{end}}
+</section>
+{{end}}{{end}}
 {{if .Charts}}
 <h2>Charts</h2>
 {{range .Charts}}<figure>

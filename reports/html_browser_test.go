@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/gonogo-dev/gonogo/analyze"
 )
 
 // chromiumPath finds the Debian chromium binary. Without one the test is
@@ -131,6 +133,14 @@ const partialBannerJS = `(() => {
 	return [getComputedStyle(b).backgroundColor, r.width > 0 && r.height > 0 ? p.innerText : ''];
 })()`
 
+// byTagJS is the first cell of each row of the "By tag" tables as the
+// browser shows it, and the number of elements markup in a tag value
+// would have made.
+const byTagJS = `(() => {
+	const cells = Array.from(document.querySelectorAll('#by-tag table.by-tag tbody tr')).map(r => r.cells[0].innerText);
+	return [cells.join('\n'), String(document.querySelectorAll('#by-tag b').length)];
+})()`
+
 const bannerJS = `(() => {
 	const b = document.querySelector('#verdict');
 	const r = b.getBoundingClientRect();
@@ -145,7 +155,10 @@ func TestHTMLInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte(renderHTML(t, htmlFixture(t))), 0o644); err != nil {
+	// A tag value whose markup must show as text.
+	fixture := htmlFixture(t)
+	fixture.Run.Tags = map[string]analyze.Stats{"target=<b>chat</b>": fixture.Run.Overall}
+	if err := os.WriteFile(path, []byte(renderHTML(t, fixture)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	pageURL := "file://" + path
@@ -179,6 +192,13 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	if !strings.Contains(banner, "NO-GO") || !strings.Contains(banner, "cand-1") {
 		t.Errorf("verdict banner not visible or wrong: %q", banner)
+	}
+	byTag, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](byTagJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byTag) != 2 || byTag[0] != "<b>chat</b>" || byTag[1] != "0" {
+		t.Errorf("By tag rows %q, want one row <b>chat</b> shown as text (and 0 <b> elements)", byTag)
 	}
 	charts, err := chromedp.Run(bctx, chromedp.Evaluate[[]chartBox](chartsJS))
 	if err != nil {

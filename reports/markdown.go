@@ -23,11 +23,12 @@ const mdMaxEvents = 10
 // WriteMarkdown writes in as a short GitHub-flavoured Markdown summary for
 // pull-request comments and $GITHUB_STEP_SUMMARY: the verdict and its
 // reasons, a gate table (or, when the run was not judged, a threshold
-// table), the key metrics beside the baseline's, the divergence headline of
-// a shadow run, the run's events, the slowest requests with their trace
-// ids, and where the run directory and its HTML report are. A partial run
-// (killed, interrupted, aborted) says so in its headline; a go verdict or
-// passed thresholds on one read "PARTIAL RUN".
+// table), the key metrics beside the baseline's, the figures per tag value
+// (the "By tag" section), the divergence headline of a shadow run, the
+// run's events, the slowest requests with their trace ids, and where the
+// run directory and its HTML report are. A partial run (killed,
+// interrupted, aborted) says so in its headline; a go verdict or passed
+// thresholds on one read "PARTIAL RUN".
 func WriteMarkdown(w io.Writer, in Input) error {
 	if in.Run == nil {
 		return ErrNoRun
@@ -68,6 +69,7 @@ func WriteMarkdown(w io.Writer, in Input) error {
 		writeExperiment(ew, in.Experiment)
 	}
 	writeKeyMetrics(ew, in)
+	writeByTagMarkdown(ew, newByTagSection(in.Run.Tags, in.Run.TagOverflow, percentilesOf(in.Run)))
 	if in.Data != nil && in.Data.Divergence != nil {
 		writeDivergence(ew, in.Data.Divergence)
 	}

@@ -40,7 +40,8 @@ const (
 )
 
 // WriteText writes a compact human summary of run: a table per scenario
-// (and the overall one when there are several), the slowest requests with
+// (and the overall one when there are several), a table per tag key with
+// a row per value (the "By tag" section), the slowest requests with
 // their trace ids when run.json has them, then the thresholds. A
 // partial run (killed, interrupted, aborted) says so under its headline.
 func WriteText(w io.Writer, run *Run) error {
@@ -90,6 +91,7 @@ func WriteText(w io.Writer, run *Run) error {
 	if len(names) != 1 {
 		writeStats(ew, "overall", &run.Overall, percentilesOf(run))
 	}
+	writeByTagText(ew, newByTagSection(run.Tags, run.TagOverflow, percentilesOf(run)))
 	writeCapacity(ew, run.Capacity)
 	writeWarnings(ew, &run.Overall)
 	writeSlowestText(ew, newSlowestTable(run.Slowest, ""))
