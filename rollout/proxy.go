@@ -280,9 +280,6 @@ func (f *fastFlight) tapBody(b []byte) {
 func (f *fastFlight) finish(o h1.Outcome) {
 	res := &f.res
 	f.be.end(f.slot)
-	if f.sample != nil {
-		f.sample.done(o.Status, o.Err)
-	}
 	res.Done = o.End
 	if res.Done.IsZero() {
 		res.Done = time.Now()
@@ -295,7 +292,16 @@ func (f *fastFlight) finish(o h1.Outcome) {
 	if o.Err != nil {
 		failed(res, o.Err, o.ClientGone)
 	} else {
-		res.Class = extensions.Classify(nil, res.Status)
+		f.meter.classify(res)
+	}
+	if f.sample != nil {
+		// As the slow path's: an answer the meter failed (an error event
+		// in a 200 stream) is a failed sample too.
+		err := o.Err
+		if err == nil && res.Err != "" {
+			err = errors.New(res.Err)
+		}
+		f.sample.done(o.Status, err)
 	}
 	f.p.sink.Record(res)
 	f.meter.release(res)
@@ -338,7 +344,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body []byte, t *
 		res.Done = time.Now()
 		rw.meter.end(res.Done)
 		if res.Class == gonogo.ErrNone {
-			res.Class = extensions.Classify(nil, res.Status)
+			rw.meter.classify(res)
 		}
 		p.sink.Record(res)
 		if s := rw.sample; s != nil {

@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,7 +15,6 @@ import (
 	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/extensions"
-	httpclient "github.com/gonogo-dev/gonogo/extensions/http"
 	"github.com/gonogo-dev/gonogo/internal/input"
 	"github.com/gonogo-dev/gonogo/mirror"
 	"github.com/gonogo-dev/gonogo/store"
@@ -485,6 +488,9 @@ func (c *Controller) logf(format string, a ...any) {
 	fmt.Fprintf(c.log, "rollout %s: %s\n", c.cfg.Name, fmt.Sprintf(format, a...))
 }
 
+// mirrorTimeout bounds a mirrored request, its answer read whole.
+const mirrorTimeout = 5 * time.Minute
+
 // fanout returns the mirror fan-out to backend i, built on first use.
 func (c *Controller) fanout(i int) *mirror.Fanout {
 	c.fanMu.Lock()
@@ -493,12 +499,8 @@ func (c *Controller) fanout(i int) *mirror.Fanout {
 		return f
 	}
 	b := c.backends[i]
-	hc, err := httpclient.New(extensions.Options{Target: b.url.String(), Timeout: 5 * time.Minute, MaxConns: b.maxConns})
-	if err != nil {
-		c.logf("mirror to %s: %v", b.name, err)
-		return nil
-	}
-	f, err := mirror.NewFanout([]mirror.Target{{Name: "mirror-" + b.name, Client: &recordingClient{c: hc, sink: c.proxy.sink, tags: b.mirrorTags}}},
+	rt := newH1Transport(b.maxConns, maxIdleConns, extensions.NewTransport(extensions.Options{MaxConns: b.maxConns}))
+	f, err := mirror.NewFanout([]mirror.Target{{Name: "mirror-" + b.name, Client: &recordingClient{url: b.url, rt: rt, sink: c.proxy.sink, tags: b.mirrorTags}}},
 		discardPairs{}, mirror.Options{MaxInFlight: 1000, AllowUnsafe: true})
 	if err != nil {
 		c.logf("mirror to %s: %v", b.name, err)
@@ -508,20 +510,74 @@ func (c *Controller) fanout(i int) *mirror.Fanout {
 	return f
 }
 
-// recordingClient records a mirrored request's result as its backend's.
+// recordingClient sends a mirrored request to its backend as the client
+// sent it — method, path and query, headers but those of the connection,
+// body — and records the answer as the backend's, measured as the proxy
+// measures a routed one: status, bytes, TTFT to the first content event
+// of an OpenAI stream (else to the first body byte), chunk gaps, tokens,
+// and an error event as a failure (tokenMeter).
 type recordingClient struct {
-	c    gonogo.Client
+	url  *url.URL // the backend's
+	rt   http.RoundTripper
 	sink gonogo.Sink
 	tags map[string]string
 }
 
 func (r *recordingClient) Do(ctx context.Context, req *gonogo.Request, res *gonogo.Result) {
-	r.c.Do(ctx, req, res)
+	m := r.send(ctx, req.Recorded, res)
 	mreq := *req
 	mreq.Tags = r.tags
 	mres := *res
 	mres.Request = &mreq
 	r.sink.Record(&mres)
+	m.release(res)
+}
+
+// send sends rec and measures its answer in res, from res.Sent; it
+// returns the meter that read the body, for release once res is recorded.
+func (r *recordingClient) send(ctx context.Context, rec *gonogo.Recorded, res *gonogo.Result) *tokenMeter {
+	out, err := extensions.RecordedRequest(&http.Request{URL: &url.URL{}, Header: http.Header{}}, rec, nil)
+	if err != nil {
+		res.Done = time.Now()
+		extensions.Fail(ctx, res, err)
+		return nil
+	}
+	(&httputil.ProxyRequest{Out: out}).SetURL(r.url) // the backend's URL joined as a routed request's is
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header.Set("User-Agent", "") // none, as the routed request had: not Go's
+	}
+	m := startMeter(res, []byte(rec.Path))
+	resp, rctx, done := extensions.Send(ctx, r.rt, out, rec.Body, mirrorTimeout, res)
+	defer done()
+	if resp == nil {
+		return m
+	}
+	defer resp.Body.Close()
+	res.Status = resp.StatusCode
+	buf := copyBuffers.Get()
+	defer copyBuffers.Put(buf)
+	for {
+		n, err := resp.Body.Read(buf)
+		now := time.Now()
+		if n > 0 {
+			res.BytesIn += int64(n)
+			m.feed(buf[:n], now)
+			if res.TTFT == 0 && !m.streamed() {
+				res.TTFT = now.Sub(res.Sent)
+			}
+		}
+		if err == nil {
+			continue
+		}
+		res.Done = now
+		m.end(now)
+		if err == io.EOF {
+			m.classify(res)
+		} else {
+			failed(res, extensions.Deadline(rctx, mirrorTimeout, err), ctx.Err() != nil)
+		}
+		return m
+	}
 }
 
 // discardPairs drops the pairs of the live mirror: its results are

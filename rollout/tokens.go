@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/extensions"
 	"github.com/gonogo-dev/gonogo/extensions/openai"
 )
 
@@ -59,6 +60,20 @@ func (m *tokenMeter) streamed() bool { return m != nil && m.acct.Streamed() }
 func (m *tokenMeter) end(at time.Time) {
 	if m != nil {
 		m.acct.End(at)
+	}
+}
+
+// classify sets the class of res, an answer relayed whole: by its
+// status, or — a 2xx whose body the meter read — a protocol failure when
+// the openai client would have failed it (openai.Accounter.Err: an error
+// event in the stream, say), with the client's error text.
+func (m *tokenMeter) classify(res *gonogo.Result) {
+	res.Class = extensions.Classify(nil, res.Status)
+	if m == nil || res.Class != gonogo.ErrNone {
+		return
+	}
+	if err := m.acct.Err(); err != nil {
+		failed(res, err, false)
 	}
 }
 

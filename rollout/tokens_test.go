@@ -35,8 +35,10 @@ func tokenFixture(t *testing.T, step, prefill time.Duration) string {
 // keep nothing of the result itself: gonogo.Sink).
 type captured struct {
 	backend     string
+	mirrored    bool // a mirrored copy's
 	status      int
 	class       gonogo.ErrorClass
+	err         string
 	ttft        time.Duration
 	gaps        []time.Duration
 	out, prompt int
@@ -51,7 +53,8 @@ type captureSink struct {
 
 func (s *captureSink) Record(res *gonogo.Result) {
 	s.mu.Lock()
-	s.got = append(s.got, captured{backend: res.Request.Tags["backend"], status: res.Status, class: res.Class, ttft: res.TTFT,
+	s.got = append(s.got, captured{backend: res.Request.Tags["backend"], mirrored: res.Request.Tags["mirrored"] == "true",
+		status: res.Status, class: res.Class, err: res.Err, ttft: res.TTFT,
 		gaps: slices.Clone(res.ChunkGaps), out: res.OutputTokens, prompt: res.ReportedPromptTokens})
 	s.mu.Unlock()
 	s.Sink.Record(res)
@@ -86,6 +89,13 @@ func (s *captureSink) take(t *testing.T, k int) []captured {
 // forward.
 func tokenRig(t *testing.T, stableURL, canaryURL string, slow bool) (string, *captureSink) {
 	t.Helper()
+	c, sink := tokenController(t, stableURL, canaryURL, slow)
+	return "http://" + serveProxy(t, c), sink
+}
+
+// tokenController is tokenRig's controller, its proxy not yet served.
+func tokenController(t *testing.T, stableURL, canaryURL string, slow bool) (*Controller, *captureSink) {
+	t.Helper()
 	opts := ""
 	if slow {
 		opts = ", maxConns: 8"
@@ -98,7 +108,7 @@ func tokenRig(t *testing.T, stableURL, canaryURL string, slow bool) (string, *ca
 	}
 	sink := &captureSink{Sink: c.proxy.sink}
 	c.proxy.sink = sink
-	return "http://" + serveProxy(t, c), sink
+	return c, sink
 }
 
 // genBody is a completion request of prompt for exactly n tokens.
@@ -111,8 +121,9 @@ func genBody(api, prompt string, n int, stream bool) string {
 }
 
 // send posts body to the proxy's target for backend (stable or canary,
-// by the override header) and reads the answer; any status but 200 fails.
-func send(t *testing.T, proxy, target, body, backend string) {
+// by the override header) and returns the answer's body; any status but
+// 200 fails.
+func send(t *testing.T, proxy, target, body, backend string) []byte {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, proxy+target, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -126,6 +137,7 @@ func send(t *testing.T, proxy, target, body, backend string) {
 	if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get(BackendHeader) != backend {
 		t.Fatalf("%s to %s: %d from %q, %v: %s", target, backend, resp.StatusCode, resp.Header.Get(BackendHeader), err, b)
 	}
+	return b
 }
 
 // within reports whether got is in [want-below, want+above], above being

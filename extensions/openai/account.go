@@ -26,10 +26,11 @@ const maxAccounted = 1 << 20
 // chunks counted) and the prompt tokens the server reported. Anything
 // else is not measured.
 //
-// Unlike the client, an Accounter fails nothing: it is a witness of an
+// Unlike the client, an Accounter stops nothing: it is a witness of an
 // answer that goes on without it. A stream without [DONE] is counted as
 // far as it went; an event it cannot read, or more than maxAccounted
-// pending, ends its reading, and what it measured before stays.
+// pending, ends its reading, and what it measured before stays. Err says
+// what the client would have failed the answer for.
 //
 // Reset readies it for an answer; it keeps its buffers from one answer to
 // the next, so a reused Accounter reads ordinary streams without
@@ -38,6 +39,7 @@ type Accounter struct {
 	e    events
 	kind kind
 	doc  []byte // a non-streaming body so far
+	err  error  // what the client would fail the answer for; nil when nothing
 }
 
 // kind is what an Accounter found the body to be.
@@ -55,7 +57,7 @@ const (
 func (a *Accounter) Reset(res *gonogo.Result) {
 	a.e.reset()
 	a.e.res, a.e.usageN = res, -1
-	a.kind = kindUnknown
+	a.kind, a.err = kindUnknown, nil
 	a.doc = a.doc[:0]
 	if cap(a.doc) > streamBuffer {
 		a.doc = nil
@@ -73,7 +75,7 @@ func (a *Accounter) Feed(b []byte, at time.Time) {
 	}
 	switch a.kind {
 	case kindStream:
-		if a.e.feed(b, at) != nil || len(a.e.line)+len(a.e.data) > maxAccounted {
+		if a.err = a.e.feed(b, at); a.err != nil || len(a.e.line)+len(a.e.data) > maxAccounted {
 			a.kind = kindStopped
 		}
 	case kindDocument:
@@ -109,11 +111,19 @@ func (a *Accounter) sniff(b []byte) []byte {
 func (a *Accounter) End(at time.Time) {
 	switch a.kind {
 	case kindStream:
-		_ = a.e.flush(at)
+		a.err = a.e.flush(at)
 		a.e.count()
 	case kindStopped:
 		a.e.count()
 	case kindDocument:
-		_ = parseJSON(a.doc, a.e.res, false, nil)
+		a.err = parseJSON(a.doc, a.e.res, false, nil)
 	}
 }
+
+// Err is, once End is called, the *extensions.ProtocolError the client
+// would have failed the answer with for what it read: an error object the
+// server sent (a stream's event, or the JSON answer), an event or answer
+// that is not JSON, an answer without choices; nil otherwise. A stream
+// that ends without [DONE] and an answer read no further
+// (maxAccounted) are not failed.
+func (a *Accounter) Err() error { return a.err }

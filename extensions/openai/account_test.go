@@ -1,18 +1,21 @@
 package openai
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gonogo-dev/gonogo"
+	"github.com/gonogo-dev/gonogo/extensions"
 )
 
 // measure feeds body to a fresh Accounter in pieces of at most n bytes,
 // piece i passing at at(i) and the end at at(pieces), and returns the
-// result.
-func measure(body []byte, n int, at func(i int) time.Time) gonogo.Result {
+// result, and Err.
+func measure(body []byte, n int, at func(i int) time.Time) (gonogo.Result, error) {
 	var a Accounter
 	res := gonogo.Result{Sent: t0}
 	a.Reset(&res)
@@ -23,12 +26,13 @@ func measure(body []byte, n int, at func(i int) time.Time) gonogo.Result {
 		body = body[k:]
 	}
 	a.End(at(i))
-	return res
+	return res, a.Err()
 }
 
 // account measures body fed in pieces of n bytes, piece i at t0 + i ms.
 func account(body string, n int) gonogo.Result {
-	return measure([]byte(body), n, func(i int) time.Time { return t0.Add(time.Duration(i) * time.Millisecond) })
+	res, _ := measure([]byte(body), n, func(i int) time.Time { return t0.Add(time.Duration(i) * time.Millisecond) })
+	return res
 }
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -64,24 +68,42 @@ func TestAccounterStream(t *testing.T) {
 }
 
 // Without usage, output tokens are the content events counted; a stream
-// cut before [DONE] counts what came, and an unreadable event stops the
-// count there without failing anything.
+// cut before [DONE] counts what came, and an unreadable event or an error
+// object stops the count there. Err is what the client's own reading of
+// the body fails with (fails, a part of it), or nil where the Accounter
+// goes on where the client would not (no [DONE], past maxAccounted).
 func TestAccounterCounts(t *testing.T) {
 	for _, c := range []struct {
 		name, body string
 		tokens     int
 		streamed   bool
+		fails      string
 	}{
-		{"no usage", "data: " + text("a") + "\n\ndata: " + text("b") + "\n\ndata: [DONE]\n\n", 2, true},
-		{"no [DONE], unterminated last event", "data: " + text("a") + "\n\ndata: " + text("b"), 2, true},
-		{"bad event", "data: " + text("a") + "\n\ndata: {nope\n\ndata: " + text("b") + "\n\n", 1, true},
-		{"error event", "data: " + text("a") + "\n\ndata: {\"error\":{\"message\":\"x\"}}\n\ndata: " + text("b") + "\n\n", 1, true},
-		{"document", `  {"choices":[{"message":{"content":"a b c"}}],"usage":{"prompt_tokens":4,"completion_tokens":3}}`, 3, false},
-		{"document without usage", `{"choices":[{"text":"a b"}]}`, 0, false},
-		{"error document", `{"error":{"message":"overloaded"},"usage":{"completion_tokens":3}}`, 0, false},
-		{"plain text", "ok", 0, false},
-		{"event line too long", "data: " + strings.Repeat("x", maxAccounted+1), 0, true},
+		{"no usage", "data: " + text("a") + "\n\ndata: " + text("b") + "\n\ndata: [DONE]\n\n", 2, true, ""},
+		{"no [DONE], unterminated last event", "data: " + text("a") + "\n\ndata: " + text("b"), 2, true, ""},
+		{"bad event", "data: " + text("a") + "\n\ndata: {nope\n\ndata: " + text("b") + "\n\n", 1, true, "invalid JSON in stream chunk 2"},
+		{"error event", "data: " + text("a") + "\n\ndata: {\"error\":{\"message\":\"x\"}}\n\ndata: " + text("b") + "\n\n", 1, true, "server error: x"},
+		{"error event unterminated", "data: " + text("a") + "\n\ndata: {\"object\":\"error\",\"message\":\"y\"}", 1, true, "server error: y"},
+		{"document", `  {"choices":[{"message":{"content":"a b c"}}],"usage":{"prompt_tokens":4,"completion_tokens":3}}`, 3, false, ""},
+		{"document without usage", `{"choices":[{"text":"a b"}]}`, 0, false, ""},
+		{"error document", `{"error":{"message":"overloaded"},"usage":{"completion_tokens":3}}`, 0, false, "server error: overloaded"},
+		{"plain text", "ok", 0, false, ""},
+		{"event line too long", "data: " + strings.Repeat("x", maxAccounted+1), 0, true, ""},
 	} {
+		if c.fails != "" {
+			// The client's own reading of the body.
+			var res gonogo.Result
+			var err error
+			if c.streamed {
+				_, err = readStream(strings.NewReader(c.body), &res, false, nil)
+			} else {
+				err = readJSON(strings.NewReader(c.body), &res, false, nil)
+			}
+			_, got := measure([]byte(c.body), len(c.body), func(int) time.Time { return t0 })
+			if err == nil || got == nil || got.Error() != err.Error() || !strings.Contains(got.Error(), c.fails) {
+				t.Errorf("%s: Err %v, the client's %v; want the same, with %q", c.name, got, err, c.fails)
+			}
+		}
 		for _, n := range []int{1, 7, len(c.body)} {
 			var a Accounter
 			res := gonogo.Result{Sent: t0}
@@ -92,6 +114,13 @@ func TestAccounterCounts(t *testing.T) {
 			a.End(t0)
 			if res.OutputTokens != c.tokens || a.Streamed() != c.streamed {
 				t.Errorf("%s, pieces of %d: output %d, streamed %v; want %d, %v", c.name, n, res.OutputTokens, a.Streamed(), c.tokens, c.streamed)
+			}
+			if err := a.Err(); (err != nil) != (c.fails != "") || err != nil && !strings.Contains(err.Error(), c.fails) {
+				t.Errorf("%s, pieces of %d: Err %v, want one with %q", c.name, n, err, c.fails)
+			}
+			var pe *extensions.ProtocolError
+			if err := a.Err(); err != nil && (!errors.As(err, &pe) || extensions.Classify(err, 200) != gonogo.ErrProtocol) {
+				t.Errorf("%s: Err %T of class %s, want a *extensions.ProtocolError, class protocol", c.name, err, extensions.Classify(err, 200))
 			}
 		}
 	}
@@ -135,7 +164,11 @@ func FuzzAccounter(f *testing.F) {
 	f.Add([]byte(`{"choices":[{"text":"a"}],"usage":{"prompt_tokens":2,"completion_tokens":9}}`), uint8(5))
 	f.Fuzz(func(t *testing.T, body []byte, n uint8) {
 		at := func(int) time.Time { return t0.Add(time.Second) }
-		got, want := measure(body, max(int(n), 1), at), measure(body, len(body)+1, at)
+		got, gotErr := measure(body, max(int(n), 1), at)
+		want, wantErr := measure(body, len(body)+1, at)
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Errorf("in pieces of %d: Err %v; whole: %v", n, gotErr, wantErr)
+		}
 		if got.TTFT != want.TTFT || got.OutputTokens != want.OutputTokens || got.ReportedPromptTokens != want.ReportedPromptTokens ||
 			got.CachedPromptTokens != want.CachedPromptTokens || !slices.Equal(got.ChunkGaps, want.ChunkGaps) {
 			t.Errorf("in pieces of %d: TTFT %v, output %d, prompt %d, cached %d, gaps %v; whole: %v, %d, %d, %d, %v",
