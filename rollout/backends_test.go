@@ -24,7 +24,12 @@ import (
 func TestConfigBaselineAndPinned(t *testing.T) {
 	const head = "name: r\nbackends:\n  - {name: v1, url: http://127.0.0.1:1, role: stable}\n  - {name: v2, url: http://127.0.0.1:2, role: canary}\n"
 	const canary = "strategy:\n  canary:\n    steps:\n      - setWeight: 20\n"
-	good := head + "  - {name: v1-fresh, url: http://127.0.0.1:3, role: baseline}\n  - {name: large, url: http://127.0.0.1:4, role: pinned}\n  - {name: small, url: http://127.0.0.1:5, role: pinned}\n" + canary
+	flagsPath := filepath.Join(t.TempDir(), "flags.yaml")
+	if err := os.WriteFile(flagsPath, []byte("flags:\n  model:\n    variants: {v1: a, large: b, small: c}\n    defaultVariant: v1\n    rules:\n      - users: [alice]\n        variant: large\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := head + "  - {name: v1-fresh, url: http://127.0.0.1:3, role: baseline}\n  - {name: large, url: http://127.0.0.1:4, role: pinned}\n  - {name: small, url: http://127.0.0.1:5, role: pinned}\n" +
+		"routing: {flags: {file: " + flagsPath + ", flag: model}}\n" + canary
 	c, err := ParseConfig("r.yaml", []byte(good))
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +54,7 @@ func TestConfigBaselineAndPinned(t *testing.T) {
 		{"pinned weight", head + "  - {name: a, url: http://127.0.0.1:3, role: pinned, weight: 10}\n" + canary, "backends[2].weight"},
 		{"baseline weight", head + "  - {name: a, url: http://127.0.0.1:3, role: baseline, weight: 10}\n" + canary, "backends[2].weight"},
 		{"canary above 50 with a baseline", head + "  - {name: a, url: http://127.0.0.1:3, role: baseline}\nstrategy:\n  canary:\n    steps:\n      - setWeight: 20\n      - setWeight: 60\n", "strategy.canary.steps[1].setWeight"},
+		{"pinned without flag rules", head + "  - {name: a, url: http://127.0.0.1:3, role: pinned}\n" + canary, "backends[2].role"},
 		{"blue-green with a baseline", head + "  - {name: a, url: http://127.0.0.1:3, role: baseline}\nstrategy:\n  blueGreen: {}\n", "backends[2].role"},
 	} {
 		_, err := ParseConfig("r.yaml", []byte(tc.src))
@@ -200,12 +206,7 @@ func TestCanaryJudgedAgainstBaseline(t *testing.T) {
 	counts, _ := load(ctx, s, 80)
 	wait(t, s, 40*time.Second)
 	cancel()
-	if s.err != nil || s.st.Phase != PhaseRolledBack {
-		t.Fatalf("ended %s (%v): %s", s.st.Phase, s.err, s.st.Message)
-	}
-	if !strings.Contains(s.st.Message, "canary median latency") {
-		t.Errorf("rolled back for another reason: %s", s.st.Message)
-	}
+	wantRolledBack(t, s, "canary median latency")
 	if w := s.st.Weights; w["stable"] != buckets(100) || w["base"] != 0 || w["canary"] != 0 {
 		t.Errorf("weights after the rollback %v, want all on stable", w)
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gonogo-dev/gonogo"
 	"github.com/gonogo-dev/gonogo/analyze"
 	"github.com/gonogo-dev/gonogo/internal/input"
 	"github.com/gonogo-dev/gonogo/internal/yamlpos"
@@ -157,16 +158,29 @@ type FlagSpec struct {
 }
 
 // Warmup says how a backend is made ready before it gets traffic: its
-// health path answers 2xx, then Requests requests (Method, Path, Body)
-// until the median latency of the last five is within StableWithin of the
-// five before.
+// health path answers 2xx, then Requests requests (Method, Path, Body, or
+// the recorded requests of Trace, in order, cycling) until the median
+// latency of the last five is within StableWithin of that of the same
+// requests one cycle before (see steady).
 type Warmup struct {
-	Requests     int            `yaml:"requests"`
-	Method       string         `yaml:"method"`
-	Path         string         `yaml:"path"`
-	Body         string         `yaml:"body"`
+	Requests int    `yaml:"requests"`
+	Method   string `yaml:"method"`
+	Path     string `yaml:"path"`
+	Body     string `yaml:"body"`
+	// Trace is a file of recorded requests (a request log, a HAR, a
+	// targets file), relative to the rollout file, sent instead of
+	// Method, Path and Body; TraceFormat names its replay format ("" detects).
+	Trace       string `yaml:"trace"`
+	TraceFormat string `yaml:"traceFormat"`
+	// AllowUnsafe also sends the recorded requests that a mirror would not
+	// (mirror.SafeToMirror: POST, PUT, PATCH, DELETE outside the inference
+	// paths); without it they are skipped.
+	AllowUnsafe  bool           `yaml:"allowUnsafe"`
 	StableWithin *float64       `yaml:"stableWithin"`
 	Timeout      input.Duration `yaml:"timeout"`
+
+	// sends are the recorded requests of Trace (load); nil without one.
+	sends []*gonogo.Recorded
 }
 
 // Analysis says how every step is judged on the traffic it routes.
@@ -336,6 +350,9 @@ func (c *Config) checks() *fail {
 	if f := c.checkRouting(); f != nil {
 		return f
 	}
+	if len(c.pinned) > 0 && c.Routing.Flags == nil {
+		return failf(fmt.Sprintf("backends[%d].role", c.pinned[0]), "a pinned backend is reached by flag rules only: give routing.flags")
+	}
 	if f := c.checkWarmup(); f != nil {
 		return f
 	}
@@ -498,6 +515,9 @@ func (c *Config) checkWarmup() *fail {
 	w := &c.Warmup
 	if w.Requests < 0 {
 		return failf("warmup.requests", "negative")
+	}
+	if f := w.checkTrace(); f != nil {
+		return f
 	}
 	if w.Requests == 0 {
 		w.Requests = DefaultWarmRequests
@@ -691,8 +711,8 @@ func (j *StepJudge) check(at string) *fail {
 	return nil
 }
 
-// load reads the files the config names: gates and flags, relative to
-// the config's directory.
+// load reads the files the config names: gates, flags and the warm-up
+// trace, relative to the config's directory.
 func (c *Config) load() error {
 	dir := filepath.Dir(c.Path)
 	rel := func(p string) string {
@@ -730,6 +750,11 @@ func (c *Config) load() error {
 			return &input.Error{File: c.Path, Line: c.line("routing.flags.flag"), Field: "routing.flags.flag", Msg: fmt.Sprintf("no flag %q in %s", f.Flag, f.File)}
 		}
 		c.flagSet = set
+	}
+	if w := &c.Warmup; w.Trace != "" {
+		if err := w.loadTrace(rel(w.Trace)); err != nil {
+			return &input.Error{File: c.Path, Line: c.line("warmup.trace"), Field: "warmup.trace", Msg: err.Error()}
+		}
 	}
 	for i, s := range a.Providers {
 		if v := s.Verdict; v != nil {
