@@ -376,6 +376,10 @@ func TestFeatureStoreDown(t *testing.T) {
 			cfg := modelserver.DefaultConfig()
 			cfg.FeatureStore = "http://" + proxyAddr
 			cfg.Knobs.NoFeatureFallback = !fallback
+			// The fault answers 503 at once: a lookup timeout far above the
+			// default keeps a loaded machine's slow lookups before the fault
+			// from failing the steady state.
+			cfg.FeatureTimeout = 2 * time.Second
 			_, up := modelservertest.Start(t, cfg)
 			x := parse(t, fmt.Sprintf(`title: feature store down
 target: %s
