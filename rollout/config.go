@@ -199,9 +199,9 @@ type Analysis struct {
 	Inconclusive string `yaml:"inconclusive"`
 	// MaxHold bounds a hold; then the rollout rolls back.
 	MaxHold input.Duration `yaml:"maxHold"`
-	// StallAfter is how long a request may be in flight before each
-	// judgement counts it as a timeout of its backend (default: the
-	// window, at most MaxStallAfter).
+	// StallAfter is how long a request may wait for its response's first
+	// byte before each judgement counts it as a timeout of its backend
+	// (default: the window, at most MaxStallAfter).
 	StallAfter input.Duration `yaml:"stallAfter"`
 	SRM        SRM            `yaml:"srm"`
 	// Behaviour, when set, samples the backends' responses and judges

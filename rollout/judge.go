@@ -38,9 +38,9 @@ type Judgement struct {
 	Canary   int64 `json:"canary_requests"`
 	Stable   int64 `json:"stable_requests"`
 	Baseline int64 `json:"baseline_requests,omitempty"`
-	// Stalled counts, by backend, the requests in flight longer than
-	// analysis.stallAfter, counted in the window as timeouts (and in the
-	// counts above).
+	// Stalled counts, by backend, the requests still without a response
+	// byte after analysis.stallAfter, counted in the window as timeouts
+	// (and in the counts above).
 	Stalled   map[string]int64       `json:"stalled,omitempty"`
 	Verdict   *analyze.Verdict       `json:"verdict,omitempty"`
 	SRM       *SRMResult             `json:"srm,omitempty"`

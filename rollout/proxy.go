@@ -231,21 +231,19 @@ func (p *Proxy) Route(r *h1.Request, rt *h1.Route) {
 		return
 	}
 	be.routed[reasonIndex(why)].Add(1)
-	slot := be.begin(arrival)
+	age := be.begin(arrival)
 	f, _ := fastFlights.Get().(*fastFlight)
 	if f == nil {
 		f = new(fastFlight)
 		f.done, f.tap = f.finish, f.tapBody
 	}
-	f.p, f.be, f.arrival, f.slot = p, be, arrival, slot
+	f.p, f.be, f.arrival, f.age = p, be, arrival, age
 	f.req = gonogo.Request{Scenario: Scenario, Intended: arrival, Tags: be.tags}
 	f.res = gonogo.Result{Request: &f.req, Sent: arrival}
 	rt.Pool, rt.Host, rt.Forwarded, rt.Header = be.pool, be.url.Host, true, be.header
 	f.sample = p.sampleBehaviour(be.name, r.Target())
-	if f.meter = startMeter(&f.res, r.Target()); f.meter != nil || f.sample != nil {
-		rt.Tap = f.tap
-	}
-	rt.Done = f.done
+	f.meter = startMeter(&f.res, r.Target())
+	rt.Tap, rt.Done = f.tap, f.done
 }
 
 // fastFlight is a request forwarded on the fast path, from Route to its
@@ -258,7 +256,7 @@ type fastFlight struct {
 	sample  *behaviourSample // nil when the response is not sampled
 	meter   *tokenMeter      // nil when the response is not measured for tokens
 	arrival time.Time
-	slot    int // the backend's in-flight age slot (backend.begin)
+	age     flightAge
 	req     gonogo.Request
 	res     gonogo.Result
 	done    func(h1.Outcome) // finish, bound once
@@ -270,6 +268,7 @@ var fastFlights sync.Pool
 // tapBody hands a piece of the response body to its sample and its meter
 // (h1.Route.Tap).
 func (f *fastFlight) tapBody(b []byte) {
+	f.age.responded()
 	if f.sample != nil {
 		f.sample.tap(b)
 	}
@@ -279,7 +278,7 @@ func (f *fastFlight) tapBody(b []byte) {
 // finish records the request's outcome (h1.Route.Done) and recycles f.
 func (f *fastFlight) finish(o h1.Outcome) {
 	res := &f.res
-	f.be.end(f.slot)
+	f.age.end()
 	res.Done = o.End
 	if res.Done.IsZero() {
 		res.Done = time.Now()
@@ -325,7 +324,8 @@ func (p *Proxy) busiestPool() *h1.Pool {
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body []byte, t *table, i int, why string, arrival time.Time, mirrored bool) {
 	be := t.backends[i]
 	be.routed[reasonIndex(why)].Add(1)
-	defer be.end(be.begin(arrival))
+	age := be.begin(arrival)
+	defer age.end()
 
 	req := &gonogo.Request{Scenario: Scenario, Intended: arrival, Tags: be.tags}
 	var flight *mirror.Flight
@@ -335,7 +335,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body []byte, t *
 	}
 	res := &gonogo.Result{Request: req, Sent: arrival}
 	path := []byte(r.URL.Path)
-	rw := &recordingWriter{ResponseWriter: w, res: res, sample: p.sampleBehaviour(be.name, path), meter: startMeter(res, path)}
+	rw := &recordingWriter{ResponseWriter: w, res: res, sample: p.sampleBehaviour(be.name, path), meter: startMeter(res, path), age: &age}
 	defer func() {
 		v := recover()
 		if v != nil { // the response was cut while it streamed
@@ -417,6 +417,7 @@ type recordingWriter struct {
 	wrote  bool
 	sample *behaviourSample // the body's sample; nil when not sampled
 	meter  *tokenMeter      // nil when not measured for tokens
+	age    *flightAge       // responded at the first body byte
 }
 
 func (w *recordingWriter) WriteHeader(code int) {
@@ -433,6 +434,9 @@ func (w *recordingWriter) Write(b []byte) (int, error) {
 		w.res.Status = http.StatusOK
 	}
 	now := time.Now()
+	if len(b) > 0 {
+		w.age.responded()
+	}
 	n, err := w.ResponseWriter.Write(b)
 	w.res.BytesIn += int64(n)
 	if w.sample != nil {

@@ -12,10 +12,11 @@ import (
 // A window holds the requests that completed in it. A backend that hangs
 // completes none: its window would look empty — too few requests, a hold
 // until maxHold — while its users wait. So at every judgement the
-// requests still in flight after analysis.stallAfter count in the window
-// as failures of their backend (class timeout: their stall deadline
-// passed), and a hanging canary is rolled back by its error gates like
-// one that answers 504s.
+// requests whose response has not begun (no body byte yet) after
+// analysis.stallAfter count in the window as failures of their backend
+// (class timeout: their stall deadline passed), and a hanging canary is
+// rolled back by its error gates like one that answers 504s. A stream
+// that is sending its tokens is not stalled however long it runs.
 
 // stallSlots is how many seconds of arrivals the in-flight ages tell
 // apart (a power of two). A request in flight for longer shares the slot
@@ -26,28 +27,43 @@ const stallSlots = 64
 // MaxStallAfter bounds analysis.stallAfter (see stallSlots).
 const MaxStallAfter = (stallSlots - 4) * time.Second
 
-// inflightAges counts a backend's requests in flight by arrival second,
-// in a ring of stallSlots: two atomic adds a request.
+// inflightAges counts a backend's requests waiting for their response,
+// by arrival second, in a ring of stallSlots: two atomic adds a request.
 type inflightAges struct{ n [stallSlots]atomic.Int64 }
 
-// begin counts a request in flight from arrival, returning its slot for
-// end; inflight counts it too.
-func (b *backend) begin(arrival time.Time) int {
+// flightAge is a request's place in its backend's in-flight ages.
+type flightAge struct {
+	be      *backend
+	slot    int
+	waiting bool // no body byte yet
+}
+
+// begin counts a request in flight, and waiting, from arrival.
+func (b *backend) begin(arrival time.Time) flightAge {
 	b.inflight.Add(1)
 	s := int(arrival.Unix() & (stallSlots - 1))
 	b.ages.n[s].Add(1)
-	return s
+	return flightAge{b, s, true}
 }
 
-// end counts the request of slot out of flight.
-func (b *backend) end(slot int) {
-	b.ages.n[slot].Add(-1)
-	b.inflight.Add(-1)
+// responded notes the first body byte of the response: the request no
+// longer waits.
+func (a *flightAge) responded() {
+	if a.waiting {
+		a.waiting = false
+		a.be.ages.n[a.slot].Add(-1)
+	}
 }
 
-// stalled counts the requests in flight that arrived more than d before
-// now: those of every whole second that ended at least d ago, within the
-// ring.
+// end counts the request out of flight.
+func (a *flightAge) end() {
+	a.responded()
+	a.be.inflight.Add(-1)
+}
+
+// stalled counts the requests still waiting that arrived more than d
+// before now: those of every whole second that ended at least d ago,
+// within the ring.
 func (a *inflightAges) stalled(now time.Time, d time.Duration) int64 {
 	sec := now.Unix()
 	last := now.Add(-d).Unix() - 1 // its second ended by now − d

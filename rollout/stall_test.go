@@ -15,7 +15,8 @@ import (
 )
 
 // The ring counts a request as stalled only once every instant of its
-// arrival second is older than the deadline, and never after it ended.
+// arrival second is older than the deadline, and only until its response
+// begins.
 func TestInflightAges(t *testing.T) {
 	b := &backend{}
 	now := time.Unix(1_000_000, 500_000_000) // …000.5
@@ -30,12 +31,15 @@ func TestInflightAges(t *testing.T) {
 			t.Errorf("stalled after %s: %d, want %d", tc.d, got, tc.want)
 		}
 	}
-	b.end(old)
-	b.end(edge)
-	if got := b.ages.stalled(now, time.Second); got != 1 {
-		t.Errorf("after two ended: %d stalled, want 1", got)
+	// A response that began is not stalled, however long it streams.
+	old.responded()
+	old.responded()
+	edge.end()
+	if got, n := b.ages.stalled(now, time.Second), b.inflight.Load(); got != 1 || n != 2 {
+		t.Errorf("one streaming, one ended: %d stalled, %d in flight; want 1 and 2", got, n)
 	}
-	b.end(young)
+	old.end()
+	young.end()
 	if got, n := b.ages.stalled(now, 0), b.inflight.Load(); got != 0 || n != 0 {
 		t.Errorf("all ended: %d stalled, %d in flight", got, n)
 	}
@@ -44,7 +48,7 @@ func TestInflightAges(t *testing.T) {
 	if got := b.ages.stalled(now, 50*time.Second); got != 0 {
 		t.Errorf("a request 100 s old aliased into the ring: %d stalled after 50 s, want 0 (it counts as 36 s old)", got)
 	}
-	b.end(far)
+	far.end()
 }
 
 // A canary that hangs completes nothing: without counting its requests in
