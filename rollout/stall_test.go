@@ -113,23 +113,25 @@ func TestHangingCanaryRollsBack(t *testing.T) {
 }
 
 // A stream that sends its tokens is not stalled however long it runs: on
-// the fast path its first body byte takes it out of the waiting ages.
+// the fast path its first body byte takes it out of the waiting ages. (A
+// request counts as stalled after 1 s once its arrival second ended 1 s
+// ago: at most 2 s after it began.)
 func TestStreamingIsNotStalled(t *testing.T) {
 	f := newFixtureRollout(t, fixtureOpts{latencyScale: 1})
 	blue := f.c.backends[1]
 	done := make(chan streamResult, 1)
 	go func() {
-		r, _ := f.stream(context.Background(), 400) // 8 ms a token: 3.2 s
+		r, _ := f.stream(context.Background(), 500) // 8 ms a token: 4 s
 		done <- r
 	}()
 	start := time.Now()
-	if !waitFor(10*time.Second, func() bool { return time.Since(start) > 1500*time.Millisecond && blue.inflight.Load() == 1 }) {
-		t.Fatal("the stream was not in flight 1.5 s after it began")
+	if !waitFor(10*time.Second, func() bool { return time.Since(start) > 2500*time.Millisecond && blue.inflight.Load() == 1 }) {
+		t.Fatal("the stream was not in flight 2.5 s after it began")
 	}
 	if n := blue.ages.stalled(time.Now(), time.Second); n != 0 {
-		t.Errorf("a stream sending tokens for 1.5 s: %d stalled after 1 s, want 0", n)
+		t.Errorf("a stream sending tokens for 2.5 s: %d stalled after 1 s, want 0", n)
 	}
-	if r := <-done; !r.done || r.end < 1500*time.Millisecond {
-		t.Errorf("the stream ended after %s (done %v): want a complete stream of more than 1.5 s", r.end, r.done)
+	if r := <-done; !r.done || r.end < 2500*time.Millisecond {
+		t.Errorf("the stream ended after %s (done %v): want a complete stream of more than 2.5 s", r.end, r.done)
 	}
 }
