@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -71,13 +72,22 @@ func waitPort(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("nothing listens on %s after 10s", addr)
 }
 
+// freePort returns a loopback port free now, below Linux's ephemeral range
+// (32768–60999): a port the kernel picked (:0) is one it also hands out
+// as the local port of outgoing connections, and one of those (another
+// package's tests run beside these) can take it before the script's
+// server binds it.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	var err error
+	for range 100 {
+		p := 20000 + rand.IntN(12000)
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err == nil {
+			ln.Close()
+			return p, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, err
 }
 
 // httpGet fetches a loopback URL and writes the body to the script's
